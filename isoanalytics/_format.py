@@ -1,0 +1,17 @@
+"""Text formatting of exact quantities for terminals and reports (no float on the way)."""
+
+from __future__ import annotations
+
+import math
+
+
+def tonnes(kgs: int) -> str:
+    """Kilograms as tCO2e with three decimals, exactly: 1234567 -> '1,234.567'."""
+    sign = "-" if kgs < 0 else ""
+    whole, grams = divmod(abs(int(kgs)), 1000)
+    return f"{sign}{whole:,}.{grams:03d}"
+
+
+def percent(share: float, digits: int = 1) -> str:
+    """A 0-1 share as a percentage; an undefined share (NaN) as 'n/a'."""
+    return "n/a" if share is None or math.isnan(share) else f"{share * 100:.{digits}f} %"

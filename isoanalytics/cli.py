@@ -1,0 +1,150 @@
+"""The ``isoanalytics`` command line.
+
+``isoanalytics summary --demo [--org ID]`` prints an organisation's headline figures and its
+largest suppliers from the embedded demo registry.
+
+Exit codes: 0 success, 2 usage error, 3 unknown organisation, 4 data that fails validation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from . import __version__, demo
+from ._format import percent, tonnes
+from .balance import CreditBalance, parse_balance
+from .errors import SchemaError
+from .metrics import concentration, reconcile, retired_share, summarize
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+EXIT_UNKNOWN_ORGANISATION = 3
+EXIT_BAD_DATA = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="isoanalytics",
+        description="Carbon-removal credit holdings on the Isometric Registry: "
+                    "active and retired credits, suppliers, concentration.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    summary = commands.add_parser(
+        "summary", help="headline figures and top suppliers of one organisation",
+        description="Print an organisation's active and retired credits, retired share, "
+                    "supplier concentration and largest suppliers.",
+    )
+    summary.add_argument("--demo", action="store_true",
+                         help="use the embedded demo registry (fictional data, works offline)")
+    summary.add_argument("--org", metavar="ID",
+                         help=f"organisation id (default with --demo: {demo.DEFAULT_ORGANISATION_ID})")
+    summary.add_argument("--top", type=int, default=5, metavar="N",
+                         help="how many suppliers to list (default 5)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code.
+
+    Examples
+    --------
+    >>> import io
+    >>> from isoanalytics.cli import main
+    >>> out = io.StringIO()
+    >>> main(["summary", "--demo", "--top", "1"], out=out)
+    0
+    >>> "tCO2e" in out.getvalue()
+    True
+    """
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+    if not args.demo:
+        parser.error(
+            "summary needs --demo for now: the embedded demo registry. Reading the live "
+            "registry (ISOMETRIC_CLIENT_SECRET, ISOMETRIC_ACCESS_TOKEN) arrives with the "
+            "registry client."
+        )
+    registry = demo.registry()
+    organisation_id = args.org or demo.DEFAULT_ORGANISATION_ID
+    try:
+        organisation = registry.organisation(organisation_id)
+        body = registry.credit_balance(organisation_id)
+    except LookupError as error:
+        print(f"isoanalytics summary: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN_ORGANISATION
+    try:
+        balance = parse_balance(body, organisation_id=organisation_id)
+    except SchemaError as error:
+        print(f"isoanalytics summary: the balance failed validation: {error}", file=sys.stderr)
+        return EXIT_BAD_DATA
+    supplier_names = {supplier["id"]: supplier["organisation"]["name"]
+                      for supplier in registry.suppliers()}
+    source = f"DEMO DATA (fictional, generated), as of {registry.as_of:%Y-%m-%d}"
+    _print_summary(balance, organisation["name"], source, supplier_names, args.top, out)
+    others = [f"{org_id} ({role})" for role, org_id in registry.buyers.items()
+              if org_id != organisation_id]
+    print(f"\nOther demo organisations (--org ID): {', '.join(others)}", file=out)
+    return 0
+
+
+def _print_summary(
+    balance: CreditBalance,
+    name: str,
+    source: str,
+    supplier_names: dict[str, str],
+    top: int,
+    out: TextIO,
+) -> None:
+    def line(text: str = "") -> None:
+        print(text, file=out)
+
+    line(f"{name} ({balance.organisation_id})")
+    line(source)
+    line()
+    width = len(tonnes(balance.total_kgs))
+    for label, kgs in (("Active", balance.active_kgs), ("Retired", balance.retired_kgs),
+                       ("Total", balance.total_kgs)):
+        line(f"  {label:<14}{tonnes(kgs):>{width}} tCO2e  ({kgs:,} kg)")
+    line(f"  {'Retired share':<14}{percent(retired_share(balance))}")
+
+    figures = concentration(balance, by="supplier")
+    if figures.n:
+        line(
+            f"  {'Suppliers':<14}{figures.n} holding credits; HHI {figures.hhi:,.0f} "
+            f"({figures.level}), CR1 {percent(figures.cr1)}, "
+            f"effective number {figures.effective_n:.1f}, Gini {figures.gini:.2f}"
+        )
+    unbalanced = reconcile(balance).query("balanced != True")
+    if unbalanced.empty:
+        line(f"  {'Reconciled':<14}project, supplier and order balances add up to the total")
+    for row in unbalanced.itertuples():
+        gap = "absent" if row.note else f"{row.difference_kgs:+,} kg against the total"
+        line(f"  {'Reconciled':<14}{row.level} balances ({row.status}): {gap}")
+
+    summary = summarize(balance, by="supplier")
+    summary = summary[summary["total_kgs"] > 0].head(top)
+    if summary.empty:
+        line("\n  Holds no credits.")
+        return
+    line()
+    names = [supplier_names.get(supplier_id, supplier_id) for supplier_id in summary.index]
+    name_width = max(len("Supplier"), *map(len, names))
+    tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))
+    line(f"  {'Supplier':<{name_width}}  {'tCO2e':>{tonnes_width}}  {'share':>7}  {'retired':>7}")
+    for supplier_name, row in zip(names, summary.itertuples()):
+        line(
+            f"  {supplier_name:<{name_width}}  {tonnes(row.total_kgs):>{tonnes_width}}  "
+            f"{percent(row.share):>7}  {percent(row.retired_share):>7}"
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""Answers from a balance: retired share, per-entity summaries, concentration, reconciliation.
+
+Every function takes a :class:`~isoanalytics.CreditBalance` or a tidy frame (one
+organisation's, or a stacked portfolio's, where entities are summed over organisations) and
+works in exact integer kilograms; ratios are computed from integers in one division.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Literal, Union
+
+import numpy as np
+import pandas as pd
+
+from ._frames import LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
+from .balance import CreditBalance
+from .errors import SchemaError
+
+__all__ = [
+    "Concentration",
+    "concentration",
+    "reconcile",
+    "retired_share",
+    "summarize",
+]
+
+Source = Union[CreditBalance, pd.DataFrame]
+Level = Literal["organisation", "project", "supplier", "order"]
+Status = Literal["active", "retired", "total"]
+
+# 2023 US Merger Guidelines: above 1,800 highly concentrated; 1,000 to 1,800 moderately.
+HHI_HIGH = 1800
+HHI_MODERATE = 1000
+
+
+def _frame(source: Source) -> pd.DataFrame:
+    if isinstance(source, CreditBalance):
+        return source.to_frame()
+    return check_tidy(source)
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    # int / int is correctly rounded in Python, however large the integers.
+    return numerator / denominator if denominator else math.nan
+
+
+def retired_share(balance: Source) -> float:
+    """Retired kilograms over active plus retired, for the organisation (or whole portfolio).
+
+    NaN when nothing is held.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, parse_balance, retired_share
+    >>> registry = demo.registry()
+    >>> retired_share(parse_balance(registry.credit_balance(registry.buyers["fully_retired"])))
+    1.0
+    """
+    totals = entity_totals(_frame(balance), "organisation")
+    active = int(totals["active_kgs"].sum())
+    retired = int(totals["retired_kgs"].sum())
+    return _ratio(retired, active + retired)
+
+
+def summarize(balance: Source, by: Level = "supplier") -> pd.DataFrame:
+    """One row per entity at level ``by``, largest holding first.
+
+    Parameters
+    ----------
+    balance : CreditBalance or tidy frame
+        A portfolio frame is summed over its organisations; ``by="organisation"`` compares them.
+    by : {"supplier", "project", "order", "organisation"}
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``<by>_id``: ``active_kgs, retired_kgs, total_kgs`` (int64, exact),
+        ``retired_share`` (retired / total; NaN for a zero row), ``share`` (the entity's part
+        of the level's total_kgs), and ``active_credits, retired_credits, total_credits`` for
+        display. Sorted by total_kgs descending, ties by id. Zero-kg rows the API listed stay.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, parse_balance, summarize
+    >>> balance = parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> top = summarize(balance, by="supplier").iloc[0]
+    >>> bool(top["share"] > 0.5)
+    True
+    """
+    _check_choice("by", by, LEVELS)
+    totals = entity_totals(_frame(balance), by)
+    active = totals["active_kgs"].to_numpy()
+    retired = totals["retired_kgs"].to_numpy()
+    check_sum_fits(np.concatenate([active, retired]))
+    total = active + retired
+    level_total = int(total.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summary = pd.DataFrame(
+            {
+                "active_kgs": active,
+                "retired_kgs": retired,
+                "total_kgs": total,
+                "retired_share": np.where(total > 0, retired / np.where(total > 0, total, 1), np.nan),
+                "share": total / level_total if level_total else np.full(len(total), np.nan),
+                "active_credits": active / 1000,
+                "retired_credits": retired / 1000,
+                "total_credits": total / 1000,
+            },
+            index=pd.Index(totals.index.astype(object), name=f"{by}_id"),
+        )
+    summary = summary.sort_index(kind="stable")
+    return summary.sort_values("total_kgs", ascending=False, kind="stable")
+
+
+@dataclass(frozen=True)
+class Concentration:
+    """How concentrated a holding is across entities (suppliers, projects, ...).
+
+    Attributes
+    ----------
+    n : int
+        Entities holding a positive quantity (the population; zero rows are not part of it).
+    hhi : float
+        Herfindahl-Hirschman index on the 0-10,000 scale: 10,000 * sum(share**2).
+    hhi_normalized : float
+        (HHI/10,000 - 1/n) / (1 - 1/n), from 0 (equal shares) to 1; 1.0 when n = 1.
+    cr1, cr3, cr5 : float
+        Combined share of the largest 1, 3 and 5 entities.
+    effective_n : float
+        10,000 / HHI: the number of equal holdings that would be as concentrated.
+    gini : float
+        Mean-absolute-difference Gini, sum_i sum_j |x_i - x_j| / (2 n sum x), over the n
+        entities (the convention of quantecon.gini_coefficient); 0 for equal holdings.
+    level : {"high", "moderate", "unconcentrated"} or None
+        The 2023 US Merger Guidelines band: HHI above 1,800 is high, 1,000 to 1,800 moderate.
+    lorenz : DataFrame
+        Lorenz-curve points ``population_share, quantity_share`` from (0, 0) to (1, 1),
+        entities from smallest to largest.
+    total_kgs : int or float
+        The quantity shared out (kilograms for balances; the Series' own unit otherwise).
+
+    When the total is zero, ``n`` is 0, every other figure is NaN and ``level`` is None.
+    """
+
+    n: int
+    hhi: float
+    hhi_normalized: float
+    cr1: float
+    cr3: float
+    cr5: float
+    effective_n: float
+    gini: float
+    level: str | None
+    lorenz: pd.DataFrame = field(repr=False, compare=False)
+    total_kgs: int | float = 0
+    by: str | None = None
+    status: str | None = None
+
+    def to_series(self) -> pd.Series:
+        """The headline figures as a Series, for tables and reports."""
+        names = ["n", "hhi", "hhi_normalized", "cr1", "cr3", "cr5", "effective_n", "gini", "level"]
+        return pd.Series({name: getattr(self, name) for name in names}, dtype=object)
+
+
+def _concentration_level(hhi: float) -> str | None:
+    if math.isnan(hhi):
+        return None
+    if hhi > HHI_HIGH:
+        return "high"
+    return "moderate" if hhi >= HHI_MODERATE else "unconcentrated"
+
+
+def _series_quantities(values: pd.Series) -> list[int] | list[float]:
+    if not (pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == object):
+        raise ValueError(f"concentration needs numeric quantities; got dtype {values.dtype}")
+    bad = [label for label, value in values.items()
+           if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+           or not (value >= 0) or (isinstance(value, (float, np.floating)) and not math.isfinite(value))]
+    if bad:
+        raise ValueError(
+            f"concentration needs finite non-negative quantities; entry {bad[0]!r} is "
+            f"{values[bad[0]]!r}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+        )
+    if pd.api.types.is_integer_dtype(values.dtype) or all(
+        isinstance(value, (int, np.integer)) for value in values
+    ):
+        return [int(value) for value in values]
+    return [float(value) for value in values]
+
+
+def concentration(
+    source: Source | pd.Series, by: Level = "supplier", status: Status = "total"
+) -> Concentration:
+    """Concentration of a holding across the entities at level ``by``.
+
+    Parameters
+    ----------
+    source : CreditBalance, tidy frame, or Series
+        A Series is taken as it is: one non-negative quantity per entity (``by`` and
+        ``status`` are then ignored).
+    by : {"supplier", "project", "order", "organisation"}
+    status : {"total", "active", "retired"}
+        Which kilograms to share out; ``total`` is active plus retired.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import concentration
+    >>> figures = concentration(pd.Series([60, 30, 10]))
+    >>> figures.hhi, figures.cr1, figures.level
+    (4600.0, 0.6, 'high')
+    """
+    if isinstance(source, pd.Series):
+        quantities = _series_quantities(source)
+        by = status = None
+    else:
+        _check_choice("by", by, LEVELS)
+        _check_choice("status", status, (*STATUSES, "total"))
+        totals = entity_totals(_frame(source), by)
+        columns = ["active_kgs", "retired_kgs"] if status == "total" else [f"{status}_kgs"]
+        quantities = [int(value) for value in totals[columns].sum(axis=1).tolist()]
+    return _concentration(quantities, by=by, status=status)
+
+
+def _concentration(quantities: list, *, by: str | None, status: str | None) -> Concentration:
+    held = sorted(value for value in quantities if value > 0)
+    exact = all(isinstance(value, int) for value in held)
+    total = sum(held) if exact else math.fsum(held)
+    n = len(held)
+    if n == 0 or total == 0:
+        empty = pd.DataFrame({"population_share": [], "quantity_share": []}, dtype=float)
+        nan = math.nan
+        return Concentration(0, nan, nan, nan, nan, nan, nan, nan, None, empty, total, by, status)
+    if exact:
+        sum_squares = sum(value * value for value in held)
+        # sum_i sum_j |x_i - x_j| = 2 * sum_i x_(i) * (2i - n + 1) over ascending x (0-based i)
+        spread = sum(value * (2 * index - n + 1) for index, value in enumerate(held))
+        top = list(accumulate(reversed(held)))
+        cumulative = list(accumulate(held))
+    else:
+        sum_squares = math.fsum(value * value for value in held)
+        spread = math.fsum(value * (2 * index - n + 1) for index, value in enumerate(held))
+        top = list(accumulate(reversed(held), lambda a, b: a + b))
+        cumulative = list(accumulate(held))
+    hhi = _ratio(10_000 * sum_squares, total * total)
+    hhi_normalized = 1.0 if n == 1 else _ratio(n * sum_squares - total * total, (n - 1) * total * total)
+    lorenz = pd.DataFrame(
+        {
+            "population_share": np.arange(n + 1) / n,
+            "quantity_share": [0.0] + [_ratio(value, total) for value in cumulative],
+        }
+    )
+    return Concentration(
+        n=n,
+        hhi=hhi,
+        hhi_normalized=max(0.0, hhi_normalized),
+        cr1=_ratio(top[0], total),
+        cr3=_ratio(top[min(3, n) - 1], total),
+        cr5=_ratio(top[min(5, n) - 1], total),
+        effective_n=_ratio(total * total, sum_squares),
+        gini=_ratio(spread, n * total),
+        level=_concentration_level(hhi),
+        lorenz=lorenz,
+        total_kgs=total,
+        by=by,
+        status=status,
+    )
+
+
+def reconcile(balance: Source) -> pd.DataFrame:
+    """Do the project, supplier and order balances add up to the organisation's total?
+
+    A difference is reported, never raised: orders, for instance, do not cover credits an
+    organisation received by transfer.
+
+    Returns
+    -------
+    DataFrame
+        One row per (organisation_id, level, status) for the project, supplier and order
+        levels: ``listed_kgs`` (the sum over that level's entities), ``total_kgs`` (the
+        organisation's total), ``difference_kgs`` (listed minus total) and ``balanced``.
+        When the body had no ``order_balances`` the order rows have ``listed_kgs``,
+        ``difference_kgs`` and ``balanced`` missing (<NA>) and ``note`` says why.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, parse_balance, reconcile
+    >>> balance = parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> bool(reconcile(balance)["balanced"].all())
+    True
+    """
+    frame = _frame(balance)
+    orders_absent = isinstance(balance, CreditBalance) and not balance.order_balances_present
+    rows = []
+    for organisation_id, part in frame.groupby("organisation_id", sort=False, dropna=False):
+        totals = entity_totals(part, "organisation")
+        for level in LEVELS[1:]:
+            listed = entity_totals(part, level)
+            for status in STATUSES:
+                column = f"{status}_kgs"
+                total = int(totals[column].sum())
+                absent = orders_absent and level == "order"
+                listed_kgs = None if absent else int(listed[column].sum())
+                rows.append(
+                    {
+                        "organisation_id": None if pd.isna(organisation_id) else organisation_id,
+                        "level": level,
+                        "status": status,
+                        "listed_kgs": listed_kgs,
+                        "total_kgs": total,
+                        "difference_kgs": None if absent else listed_kgs - total,
+                        "balanced": None if absent else listed_kgs == total,
+                        "note": "order_balances absent from the response" if absent else "",
+                    }
+                )
+    columns = ["organisation_id", "level", "status", "listed_kgs", "total_kgs",
+               "difference_kgs", "balanced", "note"]
+    # Build each column from Python values with its final dtype: letting pandas infer a
+    # column that holds None would pass the kilograms through float64 first.
+    dtypes = {"listed_kgs": "Int64", "total_kgs": "int64", "difference_kgs": "Int64",
+              "balanced": "boolean"}
+    return pd.DataFrame(
+        {
+            column: pd.array([row[column] for row in rows], dtype=dtypes.get(column, object))
+            for column in columns
+        }
+    )

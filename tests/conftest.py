@@ -1,0 +1,88 @@
+"""Shared test helpers: API-shaped bodies and hypothesis strategies for them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+# Deterministic by default; CI runs the same examples every time.
+settings.register_profile(
+    "default", derandomize=True, max_examples=60, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ORG = "org_1GB56M1ST1S0GVNA"
+OTHER_ORG = "org_1CP8EQDNQSBXTMR2"
+
+
+def quantity(kgs: int) -> dict:
+    return {"credit_kgs": kgs, "credits": round(kgs / 1000, 3)}
+
+
+def balance(active: int, retired: int) -> dict:
+    return {"active_credits_total": quantity(active), "retired_credits_total": quantity(retired)}
+
+
+def make_body(projects=(), suppliers=(), orders=(), total=None, *, with_orders=True) -> dict:
+    """A credit_balance body from (id, active_kgs, retired_kgs) triples.
+
+    ``total`` defaults to the sums over the projects.
+    """
+    if total is None:
+        total = (sum(p[1] for p in projects), sum(p[2] for p in projects))
+    body = {
+        "project_balances": [{"project_id": i, "total": balance(a, r)} for i, a, r in projects],
+        "supplier_balances": [{"supplier_id": i, "total": balance(a, r)} for i, a, r in suppliers],
+        "total": balance(*total),
+    }
+    if with_orders:
+        body["order_balances"] = [{"order_id": i, "total": balance(a, r)} for i, a, r in orders]
+    return body
+
+
+def entity_id(prefix: str, number: int) -> str:
+    digits = []
+    for _ in range(16):
+        number, digit = divmod(number, 32)
+        digits.append(ALPHABET[digit])
+    return f"{prefix}_{''.join(reversed(digits))}"
+
+
+KGS = st.one_of(
+    st.integers(0, 10**9),
+    st.just(0),
+    st.integers(2**53 - 5, 2**53 + 5),  # where float64 stops being exact
+)
+
+
+@st.composite
+def entities(draw, prefix: str, max_size: int = 12) -> list[tuple[str, int, int]]:
+    numbers = draw(st.lists(st.integers(0, 2**40), unique=True, max_size=max_size))
+    return [(entity_id(prefix, n), draw(KGS), draw(KGS)) for n in numbers]
+
+
+@st.composite
+def bodies(draw) -> dict:
+    """Valid bodies; project, supplier and order lists need not add up to the total."""
+    projects = draw(entities("prj"))
+    suppliers = draw(entities("spl"))
+    orders = draw(entities("ord", max_size=4))
+    total = (draw(KGS), draw(KGS)) if draw(st.booleans()) else None
+    return make_body(projects, suppliers, orders, total, with_orders=draw(st.booleans()) or bool(orders))
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present (it is only on development machines)")
+    return SHARED

@@ -1,0 +1,74 @@
+"""The ``isoanalytics summary --demo`` command."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import pytest
+
+from isoanalytics import demo
+from isoanalytics.cli import EXIT_UNKNOWN_ORGANISATION, main
+
+
+def _run(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(args), out=out)
+    return code, out.getvalue()
+
+
+def test_summary_of_the_default_demo_organisation():
+    code, text = _run("summary", "--demo")
+    registry = demo.registry()
+    organisation = registry.organisation(demo.DEFAULT_ORGANISATION_ID)
+    assert code == 0
+    assert organisation["name"] in text and demo.DEFAULT_ORGANISATION_ID in text
+    assert "DEMO DATA" in text
+    for label in ["Active", "Retired", "Total", "Retired share", "HHI", "Supplier"]:
+        assert label in text
+    assert "(high)" in text  # the default buyer is the concentrated one
+    # the largest supplier's name is printed, not only its id
+    balance = registry.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+    top = max(balance["supplier_balances"],
+              key=lambda row: sum(q["credit_kgs"] for q in row["total"].values()))
+    assert registry.supplier(top["supplier_id"])["organisation"]["name"] in text
+
+
+@pytest.mark.parametrize("role", list(demo.registry().buyers))
+def test_summary_of_every_demo_organisation(role):
+    organisation_id = demo.registry().buyers[role]
+    code, text = _run("summary", "--demo", "--org", organisation_id, "--top", "3")
+    assert code == 0, text
+    assert organisation_id in text
+    if role == "empty":
+        assert "Holds no credits" in text and "n/a" in text
+
+
+def test_exact_tonnes_are_printed():
+    organisation_id = demo.DEFAULT_ORGANISATION_ID
+    balance = demo.registry().credit_balance(organisation_id)
+    active_kgs = balance["total"]["active_credits_total"]["credit_kgs"]
+    code, text = _run("summary", "--demo", "--org", organisation_id)
+    assert f"({active_kgs:,} kg)" in text
+    assert f"{active_kgs // 1000:,}.{active_kgs % 1000:03d} tCO2e" in text
+
+
+def test_unknown_organisation(capsys):
+    code, _ = _run("summary", "--demo", "--org", "org_0000000000000000")
+    assert code == EXIT_UNKNOWN_ORGANISATION
+    assert "org_0000000000000000" in capsys.readouterr().err
+
+
+def test_live_mode_is_refused_with_a_clear_message(capsys):
+    with pytest.raises(SystemExit) as caught:
+        _run("summary")
+    assert caught.value.code == 2
+    assert "--demo" in capsys.readouterr().err
+
+
+def test_the_installed_command_runs():
+    result = subprocess.run([sys.executable, "-m", "isoanalytics", "summary", "--demo"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "tCO2e" in result.stdout

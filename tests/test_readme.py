@@ -1,0 +1,45 @@
+"""The README's two commands, and the benchmark scripts, stay runnable."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from .conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def _between(marker: str) -> str:
+    block = re.search(rf"<!-- {marker} -->\n```\w*\n(.*?)\n```\n<!-- /{marker} -->", README, re.S)
+    assert block, f"README.md has no <!-- {marker} --> block"
+    return block.group(1).strip()
+
+
+def test_readme_names_the_two_commands():
+    main_command = _between("main-command")
+    test_command = _between("test-command")
+    assert "pip install" in main_command and "isoanalytics" in main_command and "--demo" in main_command
+    assert 'pip install -e ".[test]"' in test_command and "pytest" in test_command
+    assert "\n" not in main_command and "\n" not in test_command  # one line each, to copy
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    result = subprocess.run(
+        ["bash", "-c", "awk '/<!-- test-command -->/{inside=1; next} "
+                       "/<!-- \\/test-command -->/{inside=0} inside && !/^```/' README.md"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    assert result.stdout.strip() == _between("test-command")
+    assert "README.md" in (REPO / ".ci" / "run").read_text()
+
+
+def test_parse_benchmark_runs(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "benchmarks" / "bench_parse.py"),
+         "--repeat", "1", "--projects", "200", "--suppliers", "20"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ours / orjson.loads" in result.stdout and "usual / ours" in result.stdout
