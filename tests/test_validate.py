@@ -315,6 +315,6 @@ def test_import_stays_light():
     import sys
 
     code = ("import sys, isoanalytics; "
-            "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'httpx') if m in sys.modules))")
+            "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
