@@ -13,7 +13,15 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import demo
-from .balance import COLUMNS, LEVELS, STATUSES, CreditBalance, parse_balance, split_portfolio, stack_balances
+from .balance import (
+    COLUMNS,
+    LEVELS,
+    STATUSES,
+    CreditBalance,
+    parse_balance,
+    split_portfolio,
+    stack_balances,
+)
 from .errors import SchemaError
 from .metrics import Concentration, concentration, reconcile, retired_share, summarize
 

@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from . import _validate
-from ._frames import COLUMNS, KGS_PER_CREDIT, LEVELS, STATUSES, check_tidy, empty_frame, entity_totals, tidy_frame
+from ._frames import (
+    COLUMNS,
+    KGS_PER_CREDIT,
+    LEVELS,
+    STATUSES,
+    check_tidy,
+    empty_frame,
+    entity_totals,
+    tidy_frame,
+)
 from .errors import SchemaError
 
 __all__ = [

@@ -17,7 +17,6 @@ import pandas as pd
 
 from ._frames import LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
 from .balance import CreditBalance
-from .errors import SchemaError
 
 __all__ = [
     "Concentration",
@@ -102,20 +101,20 @@ def summarize(balance: Source, by: Level = "supplier") -> pd.DataFrame:
     check_sum_fits(np.concatenate([active, retired]))
     total = active + retired
     level_total = int(total.sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        summary = pd.DataFrame(
-            {
-                "active_kgs": active,
-                "retired_kgs": retired,
-                "total_kgs": total,
-                "retired_share": np.where(total > 0, retired / np.where(total > 0, total, 1), np.nan),
-                "share": total / level_total if level_total else np.full(len(total), np.nan),
-                "active_credits": active / 1000,
-                "retired_credits": retired / 1000,
-                "total_credits": total / 1000,
-            },
-            index=pd.Index(totals.index.astype(object), name=f"{by}_id"),
-        )
+    summary = pd.DataFrame(
+        {
+            "active_kgs": active,
+            "retired_kgs": retired,
+            "total_kgs": total,
+            # a zero row has no retired share; np.maximum only keeps the division quiet
+            "retired_share": np.where(total > 0, retired / np.maximum(total, 1), np.nan),
+            "share": total / level_total if level_total else np.full(len(total), np.nan),
+            "active_credits": active / 1000,
+            "retired_credits": retired / 1000,
+            "total_credits": total / 1000,
+        },
+        index=totals.index.rename(f"{by}_id"),
+    )
     summary = summary.sort_index(kind="stable")
     return summary.sort_values("total_kgs", ascending=False, kind="stable")
 
@@ -235,21 +234,17 @@ def _concentration(quantities: list, *, by: str | None, status: str | None) -> C
     exact = all(isinstance(value, int) for value in held)
     total = sum(held) if exact else math.fsum(held)
     n = len(held)
-    if n == 0 or total == 0:
+    if n == 0:
         empty = pd.DataFrame({"population_share": [], "quantity_share": []}, dtype=float)
         nan = math.nan
         return Concentration(0, nan, nan, nan, nan, nan, nan, nan, None, empty, total, by, status)
-    if exact:
-        sum_squares = sum(value * value for value in held)
-        # sum_i sum_j |x_i - x_j| = 2 * sum_i x_(i) * (2i - n + 1) over ascending x (0-based i)
-        spread = sum(value * (2 * index - n + 1) for index, value in enumerate(held))
-        top = list(accumulate(reversed(held)))
-        cumulative = list(accumulate(held))
-    else:
-        sum_squares = math.fsum(value * value for value in held)
-        spread = math.fsum(value * (2 * index - n + 1) for index, value in enumerate(held))
-        top = list(accumulate(reversed(held), lambda a, b: a + b))
-        cumulative = list(accumulate(held))
+    # Integers are summed exactly; a Series of floats (credits, say) with fsum.
+    add = sum if exact else math.fsum
+    sum_squares = add(value * value for value in held)
+    # sum_i sum_j |x_i - x_j| = 2 * sum_i x_(i) * (2i - n + 1) over ascending x (0-based i)
+    spread = add(value * (2 * index - n + 1) for index, value in enumerate(held))
+    largest_first = list(accumulate(reversed(held)))
+    cumulative = list(accumulate(held))
     hhi = _ratio(10_000 * sum_squares, total * total)
     hhi_normalized = 1.0 if n == 1 else _ratio(n * sum_squares - total * total, (n - 1) * total * total)
     lorenz = pd.DataFrame(
@@ -262,9 +257,9 @@ def _concentration(quantities: list, *, by: str | None, status: str | None) -> C
         n=n,
         hhi=hhi,
         hhi_normalized=max(0.0, hhi_normalized),
-        cr1=_ratio(top[0], total),
-        cr3=_ratio(top[min(3, n) - 1], total),
-        cr5=_ratio(top[min(5, n) - 1], total),
+        cr1=_ratio(largest_first[0], total),
+        cr3=_ratio(largest_first[min(3, n) - 1], total),
+        cr5=_ratio(largest_first[min(5, n) - 1], total),
         effective_n=_ratio(total * total, sum_squares),
         gini=_ratio(spread, n * total),
         level=_concentration_level(hhi),

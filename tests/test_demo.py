@@ -375,7 +375,7 @@ def test_batches_are_coherent(reg, role):
 
 def test_every_quantity_agrees_with_its_kilograms(reg):
     count = 0
-    for key, value in walk(dump(reg)):
+    for _key, value in walk(dump(reg)):
         if isinstance(value, dict) and "credit_kgs" in value:
             assert type(value["credit_kgs"]) is int and value["credit_kgs"] >= 0
             assert value["credits"] == round(value["credit_kgs"] / 1000, 3)

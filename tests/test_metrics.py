@@ -11,8 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from isoanalytics import (
-    Concentration, SchemaError, concentration, parse_balance, reconcile, retired_share,
-    stack_balances, summarize,
+    Concentration,
+    SchemaError,
+    concentration,
+    parse_balance,
+    reconcile,
+    retired_share,
+    stack_balances,
+    summarize,
 )
 
 from .conftest import ORG, OTHER_ORG, bodies, entity_id, make_body

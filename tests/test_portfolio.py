@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isoanalytics import COLUMNS, CreditBalance, SchemaError, parse_balance, split_portfolio, stack_balances
+from isoanalytics import (
+    COLUMNS,
+    CreditBalance,
+    SchemaError,
+    parse_balance,
+    split_portfolio,
+    stack_balances,
+)
 
 from .conftest import ORG, OTHER_ORG, bodies, entity_id, make_body
 

@@ -16,7 +16,7 @@ import isoanalytics
 from isoanalytics import SchemaError, parse_balance
 from isoanalytics._validate import LISTS, _checked_columns, _fast_columns
 
-from .conftest import ORG, balance, bodies, make_body, quantity
+from .conftest import ORG, bodies, make_body, quantity
 
 PROJECT = "prj_1CTWZQGKE1S0VAXA"
 SUPPLIERS = [f"spl_1CC712KFS1S0YKP{c}" for c in "ABCDE"]
