@@ -9,6 +9,7 @@ Exit codes: 0 success, 2 usage error, 3 unknown organisation, 4 data that fails 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -62,7 +63,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     True
     """
     out = out or sys.stdout
-    parser = _parser()
+    try:
+        return _summary(_parser(), argv, out)
+    except BrokenPipeError:
+        # The reader went away (``isoanalytics summary --demo | head``): stop quietly,
+        # and keep Python from complaining again when it flushes stdout at exit.
+        if out is sys.stdout:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: TextIO) -> int:
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1")

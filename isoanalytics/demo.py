@@ -574,7 +574,7 @@ class DemoRegistry:
     def _find(self, table: Mapping[str, Any], key: str, kind: str, prefix: str) -> Any:
         # A LookupError, not the KeyError a dict raises: callers catch one kind of error.
         if not isinstance(key, str) or not key.startswith(prefix):
-            raise LookupError(f"{key!r} is not a {kind} id: {kind} ids start with {prefix!r}")
+            raise LookupError(f"{key!r} is not an id of the right kind: {kind} ids start with {prefix!r}")
         if key in table:
             return table[key]
         if kind == "organisation":

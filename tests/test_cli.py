@@ -72,3 +72,12 @@ def test_the_installed_command_runs():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "tCO2e" in result.stdout
+
+
+def test_a_closed_pipe_ends_quietly():
+    result = subprocess.run(
+        f"'{sys.executable}' -m isoanalytics summary --demo | head -n 1",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )
+    assert result.stdout.count("\n") == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
