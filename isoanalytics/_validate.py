@@ -198,16 +198,17 @@ def _checked_balance(balance: Any, path: str) -> tuple[int, int]:
     return active, retired
 
 
-def _checked_id(value: Any, path: str, spec: ListSpec) -> str:
+def checked_id(value: Any, path: str, kind: str, prefix: str) -> str:
+    """The one rule for ids: a string, ``prefix`` first, 20 to 37 characters in all."""
     if (
         type(value) is not str
-        or not value.startswith(spec.prefix)
+        or not value.startswith(prefix)
         or not ID_MIN_LENGTH <= len(value) <= ID_MAX_LENGTH
     ):
         raise SchemaError(
             path,
-            f"expected a {spec.level} id: {spec.prefix!r} followed by letters and digits, "
-            f"{ID_MIN_LENGTH} to {ID_MAX_LENGTH} characters in all",
+            f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind} id: {prefix!r} followed by "
+            f"letters and digits, {ID_MIN_LENGTH} to {ID_MAX_LENGTH} characters in all",
             value=value,
         )
     return value
@@ -221,7 +222,9 @@ def _checked_columns(entries: list, spec: ListSpec) -> Columns:
     for index, entry in enumerate(entries):
         path = f"{spec.list_key}[{index}]"
         entry = _require_object(entry, path)
-        entity_id = _checked_id(_require(entry, spec.id_key, path), f"{path}.{spec.id_key}", spec)
+        entity_id = checked_id(
+            _require(entry, spec.id_key, path), f"{path}.{spec.id_key}", spec.level, spec.prefix
+        )
         active_kgs, retired_kgs = _checked_balance(_require(entry, "total", path), f"{path}.total")
         if entity_id in first_seen:
             raise SchemaError(

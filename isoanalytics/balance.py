@@ -229,17 +229,7 @@ def _balance_json(active_kgs: int, retired_kgs: int) -> dict[str, Any]:
 def _check_organisation_id(organisation_id: Any) -> str | None:
     if organisation_id is None:
         return None
-    if (
-        not isinstance(organisation_id, str)
-        or not organisation_id.startswith("org_")
-        or not _validate.ID_MIN_LENGTH <= len(organisation_id) <= _validate.ID_MAX_LENGTH
-    ):
-        raise SchemaError(
-            "organisation_id",
-            "expected an organisation id: 'org_' followed by letters and digits, 20 to 37 characters",
-            value=organisation_id,
-        )
-    return organisation_id
+    return _validate.checked_id(organisation_id, "organisation_id", "organisation", "org_")
 
 
 def parse_balance(body: BalanceBody, *, organisation_id: str | None = None) -> CreditBalance:
