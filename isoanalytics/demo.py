@@ -31,16 +31,24 @@ Quantities are integer kilograms (``credit_kgs``); ``credits`` is always
 ``round(credit_kgs / 1000, 3)`` and every total is an integer sum. Balances are derived
 from the credit batches on request, never stored separately. All activity lies between
 2023-01-01 and :data:`AS_OF`; the clock is never read, so output never changes with time.
+
+The package's HTTP client reaches this registry through the same code path as the live
+API: a transport answers requests to :data:`BASE_URL` that carry the demo's client secret
+(:data:`CLIENT_SECRET`) and a buyer's access token (:func:`access_token`, :func:`accounts`).
 """
 
 from __future__ import annotations
 
 __all__ = [
     "AS_OF",
+    "BASE_URL",
+    "CLIENT_SECRET",
     "DEFAULT_ORGANISATION_ID",
     "DEFAULT_SEED",
     "ROLES",
     "DemoRegistry",
+    "access_token",
+    "accounts",
     "generate",
     "registry",
 ]
@@ -52,17 +60,21 @@ import random
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-AS_OF = datetime(2026, 10, 31, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 DEFAULT_SEED = 20240122
 ROLES = ("concentrated", "diversified", "fully_retired", "nothing_retired", "empty", "large",
          "typical")
 # Buyer ids hash the role name, not the seed, so this id is valid for every seed
 # (the tests check it against _stable_id("org", "concentrated")).
 DEFAULT_ORGANISATION_ID = "org_1J7BT1V2GFMC75MZ"
+# The demo API's credentials are public on purpose: they open nothing but the demo.
+CLIENT_SECRET = "demo-client-secret"
+# .invalid never resolves (RFC 6761), so a request the demo transport misses fails loudly.
+BASE_URL = "https://demo.isoanalytics.invalid/registry/v0"
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _URL = "https://registry.example"
@@ -647,6 +659,58 @@ def registry() -> DemoRegistry:
     return generate(DEFAULT_SEED)
 
 
+# -- credentials for the demo API ---------------------------------------------------------------
+
+def access_token(organisation_id: str) -> str:
+    """The demo access token of a buyer organisation, for ``Authorization: Bearer``.
+
+    Tokens are derived from the id alone, and buyer ids are the same for every seed, so a
+    token works with every generated registry. Only buyers have one.
+
+    Raises
+    ------
+    LookupError
+        If ``organisation_id`` is not one of the demo buyers.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo
+    >>> demo.access_token(demo.DEFAULT_ORGANISATION_ID)
+    'demo-token-org_1J7BT1V2GFMC75MZ'
+    >>> try:
+    ...     demo.access_token("org_1ZZZZZZZZZZZZZZZ")
+    ... except LookupError as error:
+    ...     print(str(error)[:59])
+    org_1ZZZZZZZZZZZZZZZ is not a demo buyer organisation; demo
+    """
+    buyers = _buyer_roles()
+    if organisation_id not in buyers:
+        listed = ", ".join(f"{org_id} ({role})" for org_id, role in buyers.items())
+        raise LookupError(f"{organisation_id} is not a demo buyer organisation; demo buyer "
+                          f"organisations (the only ones with an access token): {listed}")
+    return f"demo-token-{organisation_id}"
+
+
+def accounts() -> dict[str, str]:
+    """Every demo buyer organisation id and its access token, in :data:`ROLES` order.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo
+    >>> tokens = demo.accounts()
+    >>> list(tokens) == list(demo.registry().buyers.values())
+    True
+    >>> tokens[demo.DEFAULT_ORGANISATION_ID] == demo.access_token(demo.DEFAULT_ORGANISATION_ID)
+    True
+    """
+    return {org_id: access_token(org_id) for org_id in _buyer_roles()}
+
+
+def _buyer_roles() -> dict[str, str]:
+    # From the ids' definition, not from registry(): no need to generate anything.
+    return {_stable_id("org", role): role for role in ROLES}
+
+
 # -- generation ---------------------------------------------------------------------------------
 
 def _stable_id(prefix: str, name: str) -> str:
@@ -676,7 +740,7 @@ def _moment(rng: random.Random, low: datetime, high: datetime) -> datetime:
 
 
 def _on(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _allocate(total: int, weights: list[float]) -> list[int]:
@@ -949,7 +1013,7 @@ def _fill_portfolios(book: _Book, buyers: dict[str, _Org], clients: list[_Org],
     book.order(buyer, picked[3], date(2026, 9, 15), "placed", [], ordered_kg=100_000)
     # Passed on by another holder: counted in the total, but in no order.
     book.transfer(buyer, rng.choice(book.sellable[picked[0].id]), 40_000 + rng.randrange(1000),
-                  datetime(2025, 6, 3, 9, 30, 12, 345678, tzinfo=timezone.utc))
+                  datetime(2025, 6, 3, 9, 30, 12, 345678, tzinfo=UTC))
 
 
 def _fill_large(book: _Book, buyer: _Org, clients: list[_Org],

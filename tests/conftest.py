@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+OPENAPI = SHARED / "isometric" / "registry-openapi.json"
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 
 # Deterministic by default; CI runs the same examples every time.
 settings.register_profile(
@@ -86,3 +91,63 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present (it is only on development machines)")
     return SHARED
+
+
+@pytest.fixture(scope="module")
+def openapi_validator():
+    """``validate(schema_name, instance)``: raise jsonschema.ValidationError unless valid.
+
+    Uses a Draft 2020-12 validator over a referencing.Registry holding the whole OpenAPI
+    document, so ``#/components/schemas/...`` refs resolve, with date and date-time
+    format checking.
+    """
+    if not OPENAPI.exists():
+        pytest.skip(f"contract tests need the API description at {OPENAPI}, which is absent")
+    jsonschema = pytest.importorskip("jsonschema")
+    referencing = pytest.importorskip("referencing")
+    from referencing.jsonschema import DRAFT202012
+
+    uri = "urn:isometric:registry-openapi"
+    document = json.loads(OPENAPI.read_text(encoding="utf-8"))
+    schemas = referencing.Registry().with_resource(
+        uri, referencing.Resource.from_contents(document, default_specification=DRAFT202012))
+    checker = jsonschema.FormatChecker()
+    if "date-time" not in checker.checkers:  # jsonschema needs an optional package for it
+
+        @checker.checks("date-time", raises=ValueError)
+        def rfc3339(text) -> bool:
+            if isinstance(text, str):
+                if not RFC3339.match(text):
+                    raise ValueError(f"{text!r} is not an RFC 3339 date-time")
+                datetime.fromisoformat(text.upper())
+            return True
+    validators: dict[str, jsonschema.Draft202012Validator] = {}
+
+    def validate(schema_name: str, instance) -> None:
+        if schema_name not in validators:
+            assert schema_name in document["components"]["schemas"], schema_name
+            validators[schema_name] = jsonschema.Draft202012Validator(
+                {"$ref": f"{uri}#/components/schemas/{schema_name}"},
+                registry=schemas, format_checker=checker)
+        validators[schema_name].validate(instance)
+
+    return validate
+
+
+@pytest.fixture(scope="session")
+def _loopback_server():
+    from .loopback import serving
+
+    with serving() as server:
+        yield server
+
+
+@pytest.fixture
+def server(_loopback_server):
+    """A real HTTP server on 127.0.0.1 (pytest-httpserver, threaded), fresh for each test.
+
+    One server serves the whole session: stopping a werkzeug server takes half a second.
+    """
+    _loopback_server.clear()
+    yield _loopback_server
+    _loopback_server.clear()

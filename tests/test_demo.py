@@ -17,12 +17,10 @@ import pytest
 from isoanalytics import demo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "isometric"
-OPENAPI = SHARED / "registry-openapi.json"
 SAMPLE = SHARED / "registry-sample"
 
 PREFIXES = ("org", "spl", "prj", "ord", "ctb", "iss", "dlv", "ret", "rmv")
 ID = re.compile(r"^(%s)_[0-9A-HJKMNP-TV-Z]{16}$" % "|".join(PREFIXES))
-RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 PATHWAYS = {"biomass_carbon_removal_and_storage", "direct_air_capture", "enhanced_weathering",
             "carbon_mineralization", "reforestation", "marine", "superpollutants"}
@@ -87,47 +85,6 @@ def walk(value, key=None):
 def moment(text: str) -> datetime:
     assert STAMP.match(text), text
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@pytest.fixture(scope="module")
-def openapi_validator():
-    """``validate(schema_name, instance)``: raise jsonschema.ValidationError unless valid.
-
-    Uses a Draft 2020-12 validator over a referencing.Registry holding the whole OpenAPI
-    document, so ``#/components/schemas/...`` refs resolve, with date and date-time
-    format checking.
-    """
-    if not OPENAPI.exists():
-        pytest.skip(f"contract tests need the API description at {OPENAPI}, which is absent")
-    jsonschema = pytest.importorskip("jsonschema")
-    referencing = pytest.importorskip("referencing")
-    from referencing.jsonschema import DRAFT202012
-
-    uri = "urn:isometric:registry-openapi"
-    document = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    schemas = referencing.Registry().with_resource(
-        uri, referencing.Resource.from_contents(document, default_specification=DRAFT202012))
-    checker = jsonschema.FormatChecker()
-    if "date-time" not in checker.checkers:  # jsonschema needs an optional package for it
-
-        @checker.checks("date-time", raises=ValueError)
-        def rfc3339(text) -> bool:
-            if isinstance(text, str):
-                if not RFC3339.match(text):
-                    raise ValueError(f"{text!r} is not an RFC 3339 date-time")
-                datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-            return True
-    validators: dict[str, jsonschema.Draft202012Validator] = {}
-
-    def validate(schema_name: str, instance) -> None:
-        if schema_name not in validators:
-            assert schema_name in document["components"]["schemas"], schema_name
-            validators[schema_name] = jsonschema.Draft202012Validator(
-                {"$ref": f"{uri}#/components/schemas/{schema_name}"},
-                registry=schemas, format_checker=checker)
-        validators[schema_name].validate(instance)
-
-    return validate
 
 
 # -- determinism, ids, module hygiene -----------------------------------------------------------
