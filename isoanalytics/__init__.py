@@ -1,8 +1,10 @@
 """isoanalytics: Isometric Registry credit balances as tidy frames, shares and concentration.
 
-Start with :func:`parse_balance` on a ``GET /organisations/{id}/credit_balance`` body, or
-with the embedded demo registry (:mod:`isoanalytics.demo`), then :func:`summarize`,
-:func:`retired_share`, :func:`concentration` and :func:`reconcile`.
+Read the registry with :class:`RegistryClient` (or :class:`AsyncRegistryClient`;
+``RegistryClient.demo()`` works offline on the embedded demo registry) and a portfolio with
+:func:`fetch_balances`; or start from a ``GET /organisations/{id}/credit_balance`` body with
+:func:`parse_balance`. Then :func:`summarize`, :func:`enrich`, :func:`retired_share`,
+:func:`concentration` and :func:`reconcile`.
 
 Plotting and widgets (matplotlib, ipywidgets) are imported only by the modules that use
 them, so ``import isoanalytics`` stays light.
@@ -22,7 +24,26 @@ from .balance import (
     split_portfolio,
     stack_balances,
 )
-from .errors import SchemaError
+from .client import AsyncRegistryClient, RegistryClient
+from .enrich import aenrich, enrich
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    MissingCredentialsError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ReadOnlyError,
+    RegistryError,
+    SchemaError,
+    ServerError,
+    UnexpectedStatusError,
+    UnprocessableEntityError,
+)
+from .fetch import PortfolioFetch, afetch_balances, fetch_balances
 from .metrics import Concentration, concentration, reconcile, retired_share, summarize
 
 try:
@@ -34,12 +55,33 @@ __all__ = [
     "COLUMNS",
     "LEVELS",
     "STATUSES",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncRegistryClient",
+    "AuthenticationError",
     "Concentration",
     "CreditBalance",
+    "MissingCredentialsError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "PortfolioFetch",
+    "RateLimitError",
+    "ReadOnlyError",
+    "RegistryClient",
+    "RegistryError",
     "SchemaError",
+    "ServerError",
+    "UnexpectedStatusError",
+    "UnprocessableEntityError",
     "__version__",
+    "aenrich",
+    "afetch_balances",
     "concentration",
     "demo",
+    "enrich",
+    "fetch_balances",
     "parse_balance",
     "reconcile",
     "retired_share",

@@ -119,6 +119,10 @@ class CreditBalance:
         ``entity_id`` is the organisation id); zero-kg rows the API listed are kept.
         ``credit_kgs`` is int64 and exact, ``credits`` is ``credit_kgs / 1000`` for display.
         """
+        return tidy_frame(**self._tidy_arrays())
+
+    def _tidy_arrays(self) -> dict[str, np.ndarray]:
+        """The row-aligned arrays of :meth:`to_frame`, so a portfolio can build one frame."""
         ids = [self.organisation_id]
         active = [np.array([self.active_kgs], dtype=np.int64)]
         retired = [np.array([self.retired_kgs], dtype=np.int64)]
@@ -131,15 +135,13 @@ class CreditBalance:
             counts.append(len(entities.ids))
         # Rows run level by level, entity by entity, active before retired.
         kgs = np.column_stack([np.concatenate(active), np.concatenate(retired)]).ravel()
-        level_codes = np.repeat(np.arange(len(LEVELS), dtype=np.int8), np.array(counts) * 2)
-        status_codes = np.tile(np.arange(len(STATUSES), dtype=np.int8), len(ids))
-        return tidy_frame(
-            organisation_id=np.full(len(kgs), self.organisation_id, dtype=object),
-            level_codes=level_codes,
-            entity_id=np.repeat(np.array(ids, dtype=object), 2),
-            status_codes=status_codes,
-            credit_kgs=kgs,
-        )
+        return {
+            "organisation_id": np.full(len(kgs), self.organisation_id, dtype=object),
+            "level_codes": np.repeat(np.arange(len(LEVELS), dtype=np.int8), np.array(counts) * 2),
+            "entity_id": np.repeat(np.array(ids, dtype=object), 2),
+            "status_codes": np.tile(np.arange(len(STATUSES), dtype=np.int8), len(ids)),
+            "credit_kgs": kgs,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The balance as an API-shaped ``OrganisationCreditBalance`` body."""
@@ -322,7 +324,7 @@ def stack_balances(
     """
     pairs = list(balances.items()) if isinstance(balances, Mapping) else list(balances)
     seen: dict[str, int] = {}
-    frames = []
+    parts = []
     for position, pair in enumerate(pairs):
         if not (isinstance(pair, tuple) and len(pair) == 2):
             raise SchemaError(
@@ -338,10 +340,12 @@ def stack_balances(
                 "stacking it twice would count its credits twice",
             )
         seen[organisation_id] = position
-        frames.append(parse_balance(body, organisation_id=organisation_id).to_frame())
-    if not frames:
+        parts.append(parse_balance(body, organisation_id=organisation_id)._tidy_arrays())
+    if not parts:
         return empty_frame()
-    return pd.concat(frames, ignore_index=True)
+    # One frame from the joined arrays: a frame per organisation and a concat cost ~1 ms each.
+    return tidy_frame(**{name: np.concatenate([part[name] for part in parts])
+                         for name in parts[0]})
 
 
 def split_portfolio(frame: pd.DataFrame) -> dict[str, CreditBalance]:

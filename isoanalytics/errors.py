@@ -6,10 +6,33 @@ to do about it, so a notebook user never has to read a traceback from inside pan
 
 from __future__ import annotations
 
-__all__ = ["SchemaError"]
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "MissingCredentialsError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReadOnlyError",
+    "RegistryError",
+    "SchemaError",
+    "ServerError",
+    "UnexpectedStatusError",
+    "UnprocessableEntityError",
+]
 
 _NOTHING = object()
 _MAX_SHOWN = 60
+
+
+def _located(message: str, endpoint: str | None, organisation_id: str | None) -> str:
+    """Prefix a message with where it happened: ``[GET /path, organisation org_...]``."""
+    where = [part for part in (endpoint, organisation_id and f"organisation {organisation_id}")
+             if part]
+    return f"[{', '.join(where)}] {message}" if where else message
 
 
 def _describe(value: object) -> str:
@@ -71,15 +94,10 @@ class SchemaError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        where = []
-        if self.endpoint:
-            where.append(self.endpoint)
-        if self.organisation_id:
-            where.append(f"organisation {self.organisation_id}")
-        prefix = f"[{', '.join(where)}] " if where else ""
         got = f", got {self.value_shown}" if self.value_shown is not None else ""
         hint = f". {self.hint}" if self.hint else ""
-        return f"{prefix}{self.path}: {self.problem}{got}{hint}"
+        return _located(f"{self.path}: {self.problem}{got}{hint}", self.endpoint,
+                        self.organisation_id)
 
     def with_context(
         self, *, organisation_id: str | None = None, endpoint: str | None = None
@@ -95,3 +113,138 @@ class SchemaError(ValueError):
         error.value_shown = self.value_shown
         error.args = (error._message(),)
         return error
+
+
+# -- talking to the registry --------------------------------------------------------------------
+
+class RegistryError(Exception):
+    """Something went wrong talking to the Isometric Registry API.
+
+    Every subclass names the endpoint and, where there is one, the organisation. No message
+    ever contains the client secret or an access token: text that comes back from the server
+    is scrubbed of both before it is quoted.
+
+    Attributes
+    ----------
+    message : str
+        What happened and what to do, without the ``[endpoint, organisation]`` prefix.
+    endpoint : str or None
+        Such as ``GET /organisations/org_1J7BT1V2GFMC75MZ/credit_balance``.
+    organisation_id : str or None
+        The organisation the request was for.
+
+    Examples
+    --------
+    >>> from isoanalytics.errors import NotFoundError
+    >>> str(NotFoundError("no such project", endpoint="GET /projects/prj_X", status_code=404))
+    '[GET /projects/prj_X] no such project'
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str | None = None, organisation_id: str | None = None
+    ) -> None:
+        self.message = message
+        self.endpoint = endpoint
+        self.organisation_id = organisation_id
+        super().__init__(_located(message, endpoint, organisation_id))
+
+    def __reduce__(self):
+        # Keyword-only context would be lost by the default pickling (multiprocessing, joblib).
+        return _rebuild, (type(self), self.__dict__)
+
+
+def _rebuild(cls: type[RegistryError], state: dict) -> RegistryError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, _located(error.message, error.endpoint, error.organisation_id))
+    return error
+
+
+class MissingCredentialsError(RegistryError):
+    """No client secret, or no access token for an organisation's private data.
+
+    Raised before any request is sent. ``variable`` names the environment variable to set.
+    """
+
+    def __init__(self, message: str, *, variable: str, **context) -> None:
+        self.variable = variable
+        super().__init__(message, **context)
+
+
+class ReadOnlyError(RegistryError):
+    """Something tried to send a request other than GET: this package never changes the registry."""
+
+
+class PaginationError(RegistryError):
+    """Pages of a list that do not fit together: a repeated cursor or id, or a wrong count."""
+
+
+class APIConnectionError(RegistryError):
+    """The registry could not be reached (DNS, refused or dropped connection), retries included."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The registry did not answer within the timeout, retries included."""
+
+
+class APIStatusError(RegistryError):
+    """The registry answered with an error status.
+
+    Attributes
+    ----------
+    status_code : int
+    detail : str or None
+        The API's own explanation (its ``detail`` field), scrubbed of credentials.
+    request_id : str or None
+        The response's ``x-request-id``, to quote to Isometric support.
+    attempts : int
+        How many times the request was sent (retries included).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        detail: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 1,
+        **context,
+    ) -> None:
+        self.status_code = status_code
+        self.detail = detail
+        self.request_id = request_id
+        self.attempts = attempts
+        super().__init__(message, **context)
+
+
+class AuthenticationError(APIStatusError):
+    """401: the client secret or the access token was refused (wrong, revoked or expired)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the access token does not open this organisation's data."""
+
+
+class NotFoundError(APIStatusError, LookupError):
+    """404, or ``null`` where an object was asked for by id: no such thing in the registry."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the API refused the request's parameters (its ``detail`` says which)."""
+
+
+class RateLimitError(APIStatusError):
+    """429 after every retry. ``retry_after`` is the server's last ``Retry-After``, in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ServerError(APIStatusError):
+    """5xx after every retry: the registry failed; try again later."""
+
+
+class UnexpectedStatusError(APIStatusError):
+    """Any other status the API does not document (e.g. 400, 409)."""

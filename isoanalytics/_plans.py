@@ -1,0 +1,308 @@
+"""What each client method asks the registry, written once for the sync and the async client.
+
+A plan is a generator. It yields a :class:`~isoanalytics._http.Call` and is sent back the
+response body (bytes), or yields :class:`Parallel` plans and is sent back their results in
+order; what it returns is the method's result. The clients only drive plans (``client``
+does the I/O, retries and concurrency), so paging, partitioning, caching and validation
+behave the same whether a user is in a notebook cell or an ``async`` program.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from ._http import PAGE_SIZE, Call
+from ._records import Table, check_record
+from ._validate import checked_id, decode
+from .balance import CreditBalance, parse_balance
+from .errors import NotFoundError, PaginationError, SchemaError
+from .metrics import summarize
+
+T = TypeVar("T")
+Plan = Generator[Any, Any, T]
+logger = logging.getLogger("isoanalytics")
+
+# Listing per project pays off only when the cursor chain would be long.
+PARTITION_MIN_PAGES = 4
+
+_ID_FILTERS = {
+    "supplier_id": ("supplier", "spl_"), "project_id": ("project", "prj_"),
+    "issuance_id": ("issuance", "iss_"), "delivery_id": ("delivery", "dlv_"),
+    "order_id": ("order", "ord_"), "retirement_id": ("retirement", "ret_"),
+}
+_BATCH_STATUSES = ("active", "split", "retired")
+BATCH_FILTERS = (*_ID_FILTERS, "status", "issued_after", "issued_before")
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Run these plans concurrently (bounded by the client's ``concurrency``)."""
+
+    plans: tuple[Plan[Any], ...]
+
+
+def organisation_path(organisation_id: str, tail: str = "") -> str:
+    """``/organisations/{id}{tail}`` for a checked id: no user text becomes a path by accident."""
+    checked = _argument_id(organisation_id, "organisation_id", "organisation", "org_")
+    return f"/organisations/{checked}{tail}"
+
+
+def one(kind: str, call: Call, *, nullable: bool = False) -> Plan[dict[str, Any]]:
+    """One object by id; ``null`` (the API's answer for an unknown id) is a NotFoundError."""
+    value = _decoded((yield call), call)
+    if value is None and nullable:
+        raise NotFoundError(f"the registry has no {kind} with this id (it answered null)",
+                            status_code=200, **call.context())
+    return _checked(kind, value, call)
+
+
+def balance(call: Call) -> Plan[CreditBalance]:
+    content = yield call
+    try:
+        return parse_balance(content, organisation_id=call.organisation_id)
+    except SchemaError as error:
+        raise error.with_context(**call.context()) from None
+
+
+def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
+    """Every page of a Relay-paginated list, checked page by page, as one :class:`Table`.
+
+    Follows ``end_cursor`` while ``has_next_page``; a repeated cursor, a repeated id, a
+    changing ``total_count`` or a final count that differs from it is a PaginationError, so
+    a misbehaving server can never loop forever or lose records silently. Each page is
+    validated as it arrives (an error names its page) and only its columns are kept.
+    ``first_body`` is the already-fetched first page, when the caller has it.
+    """
+    table = Table(kind)
+    seen_ids: dict[str, int] = {}
+    seen_cursors: set[str] = set()
+    total_count = None
+    after = None
+    page = 1
+    while True:
+        page_call = Call(call.path, (*call.params, ("first", str(PAGE_SIZE)))
+                         + ((("after", after),) if after else ()),
+                         call.organisation_id, call.private, page)
+        body = first_body if page == 1 and first_body is not None else (yield page_call)
+        nodes, count, has_next, end_cursor = _envelope(_decoded(body, page_call), page_call)
+        if total_count is None:
+            total_count = count
+        elif count != total_count:
+            raise PaginationError(
+                f"total_count changed from {total_count} to {count} between pages: the list "
+                "changed while it was read. Read it again", **page_call.context())
+        for record_id in _raw_ids(nodes):
+            if record_id in seen_ids:
+                raise PaginationError(
+                    f"{record_id} arrived again, first seen on page {seen_ids[record_id]}: the "
+                    "server's pages overlap", **page_call.context())
+            seen_ids[record_id] = page
+        try:
+            table.add(nodes)
+        except SchemaError as error:
+            raise error.with_context(**page_call.context()) from None
+        if not has_next:
+            break
+        if not nodes or end_cursor is None or end_cursor in seen_cursors:
+            problem = ("an empty page" if not nodes else "no end_cursor" if end_cursor is None
+                       else f"the cursor {end_cursor!r} again")
+            raise PaginationError(
+                f"has_next_page is true but the page gave {problem}; stopping rather than "
+                "looping", **page_call.context())
+        seen_cursors.add(end_cursor)
+        after = end_cursor
+        page += 1
+    if len(table) != total_count:
+        raise PaginationError(f"read {len(table)} records but total_count says {total_count}",
+                              **call.context())
+    return table
+
+
+def _raw_ids(nodes: list) -> Iterator[str]:
+    # Before validation, so an overlap is named as what it is; a missing or malformed id
+    # is left for validation to name.
+    for node in nodes:
+        record_id = node.get("id") if isinstance(node, dict) else None
+        if isinstance(record_id, str):
+            yield record_id
+
+
+def frame(kind: str, call: Call) -> Plan[pd.DataFrame]:
+    return (yield from pages(kind, call)).to_frame()
+
+
+def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurrency: int,
+                   by_project: bool | None = None) -> Plan[pd.DataFrame]:
+    """An organisation's credit batches, listed per project concurrently when that is faster.
+
+    One cursor chain of N pages costs N round trips one after the other. Listing each
+    project's batches (the API's ``project_id`` filter) runs ``concurrency`` chains at once
+    but costs at least one request per project. With ``by_project=None`` the first page's
+    ``total_count`` and the organisation's balance (its projects and their kilograms, a
+    stand-in for their batch counts) decide: per project when that estimate needs fewer
+    than three quarters of the chain's round trips. ``True`` or ``False`` force the choice.
+    If the per-project lists do not add up to the unfiltered ``total_count`` (a project
+    missing from the balance), the chain is read instead: slower, never incomplete.
+    """
+    params = batch_params(filters)
+    path = organisation_path(organisation_id, "/credit_batches")
+    call = Call(path, params, organisation_id, private=True)
+    first_call = Call(path, (*params, ("first", str(PAGE_SIZE))), organisation_id, True, 1)
+    first_body = _decoded((yield first_call), first_call)
+    _, total_count, has_next, _ = _envelope(first_body, first_call)
+    chain_rounds = -(-total_count // PAGE_SIZE)
+    if (has_next and "project_id" not in filters and by_project is not False
+            and (by_project or chain_rounds >= PARTITION_MIN_PAGES)):
+        held = yield from balance(Call(organisation_path(organisation_id, "/credit_balance"),
+                                       (), organisation_id, private=True))
+        if by_project or _per_project_rounds(held, total_count, concurrency) < 0.75 * chain_rounds:
+            tables = yield Parallel(tuple(
+                pages("credit_batch", Call(path, (*params, ("project_id", project_id)),
+                                           organisation_id, private=True))
+                for project_id in held.entity_ids("project")))
+            listed = sum(map(len, tables))
+            if listed == total_count:
+                return sort_batches(_joined(tables, call).to_frame())
+            logger.info("%s: the per-project lists hold %d batches, the unfiltered list %d; "
+                        "reading the unfiltered list instead", call.endpoint, listed,
+                        total_count)
+    table = yield from pages("credit_batch", call, first_body=first_body)
+    return sort_batches(table.to_frame())
+
+
+def _per_project_rounds(held: CreditBalance, total_count: int, concurrency: int) -> float:
+    """Round trips that listing per project would take, if batches follow kilograms."""
+    kgs = summarize(held, by="project")["total_kgs"]
+    if kgs.empty or kgs.sum() == 0:
+        return float("inf")
+    pages_each = (total_count * kgs / kgs.sum() / PAGE_SIZE).apply(math.ceil).clip(lower=1)
+    return max(math.ceil(pages_each.sum() / concurrency), pages_each.max())
+
+
+def sort_batches(batches: pd.DataFrame) -> pd.DataFrame:
+    """Newest issue first, then by id: one order whichever way the pages were read."""
+    return batches.sort_values(["issued_at", "id"], ascending=[False, True],
+                               kind="stable", ignore_index=True)
+
+
+def lookup(kind: str, ids: Iterable[str], cache: dict[tuple[str, str], dict | None],
+           path: str) -> Plan[dict[str, dict | None]]:
+    """Records by id, each fetched at most once per client (``None`` for an unknown id)."""
+    wanted = list(dict.fromkeys(ids))
+    missing = [record_id for record_id in wanted if (kind, record_id) not in cache]
+    found = yield Parallel(tuple(_maybe(kind, Call(f"{path}/{record_id}")) for record_id in missing))
+    for record_id, record in zip(missing, found):
+        cache[(kind, record_id)] = record
+    return {record_id: cache[(kind, record_id)] for record_id in wanted}
+
+
+def _maybe(kind: str, call: Call) -> Plan[dict | None]:
+    try:
+        return (yield from one(kind, call, nullable=True))
+    except NotFoundError:
+        return None
+
+
+def batch_params(filters: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Query parameters for the credit-batch filters, checked before anything is sent."""
+    unknown = sorted(set(filters) - set(BATCH_FILTERS))
+    if unknown:
+        raise TypeError(f"unknown credit_batches filter(s) {', '.join(unknown)}; "
+                        f"the API filters on {', '.join(BATCH_FILTERS)}")
+    params: list[tuple[str, str]] = []
+    for name, value in filters.items():
+        if value is None:
+            continue
+        if name in _ID_FILTERS:
+            kind, prefix = _ID_FILTERS[name]
+            params.append((name, _argument_id(value, name, kind, prefix)))
+        elif name == "status":
+            statuses = [value] if isinstance(value, str) else list(value)
+            bad = [status for status in statuses if status not in _BATCH_STATUSES]
+            if bad or not statuses:
+                raise ValueError(f"status must be one or more of {', '.join(_BATCH_STATUSES)}, "
+                                 f"got {value!r}")
+            params.extend(("status", status) for status in dict.fromkeys(statuses))
+        else:
+            params.append((name, _moment(value, name)))
+    return tuple(params)
+
+
+def _moment(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        value = pd.Timestamp(value)
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime (or ISO 8601 text with an "
+                         f"offset, e.g. '2025-01-01T00:00:00Z'), got {value!r}")
+    return pd.Timestamp(value).tz_convert("UTC").isoformat().replace("+00:00", "Z")
+
+
+def _argument_id(value: Any, name: str, kind: str, prefix: str) -> str:
+    try:
+        return checked_id(value, name, kind, prefix)
+    except SchemaError as error:
+        raise ValueError(str(error)) from None
+
+
+def _decoded(body: Any, call: Call) -> Any:
+    if not isinstance(body, (bytes, bytearray, memoryview, str)):
+        return body  # already decoded (a first page handed over by the caller)
+    try:
+        return decode(body)
+    except SchemaError as error:
+        raise error.with_context(**call.context()) from None
+
+
+def _checked(kind: str, value: Any, call: Call) -> dict[str, Any]:
+    try:
+        return check_record(kind, value)
+    except SchemaError as error:
+        raise error.with_context(**call.context()) from None
+
+
+def _envelope(body: Any, call: Call) -> tuple[list, int, bool, str | None]:
+    """A paginated list's nodes, total_count, has_next_page and end_cursor, checked."""
+    def bad(path: str, problem: str, value: Any) -> SchemaError:
+        return SchemaError(path, problem, value=value, **call.context())
+
+    if not isinstance(body, dict):
+        raise bad("$", "expected a paginated list object (nodes, total_count, page_info)", body)
+    for key in ("nodes", "total_count", "page_info"):
+        if key not in body:
+            raise SchemaError(key, "required key is missing", **call.context())
+    nodes, total_count, page_info = body["nodes"], body["total_count"], body["page_info"]
+    if not isinstance(nodes, list):
+        raise bad("nodes", "expected an array", nodes)
+    if type(total_count) is not int or total_count < 0:
+        raise bad("total_count", "expected a non-negative integer", total_count)
+    if not isinstance(page_info, dict):
+        raise bad("page_info", "expected an object", page_info)
+    if "has_next_page" not in page_info:
+        raise SchemaError("page_info.has_next_page", "required key is missing", **call.context())
+    has_next, end_cursor = page_info["has_next_page"], page_info.get("end_cursor")
+    if type(has_next) is not bool:
+        raise bad("page_info.has_next_page", "expected a boolean", has_next)
+    if end_cursor is not None and (type(end_cursor) is not str or not end_cursor):
+        raise bad("page_info.end_cursor", "expected a non-empty string or null", end_cursor)
+    return nodes, total_count, has_next, end_cursor
+
+
+def _joined(tables: list[Table], call: Call) -> Table:
+    joined = Table("credit_batch")
+    owner: dict[str, int] = {}
+    for position, table in enumerate(tables):
+        for record_id in table.ids:
+            if record_id in owner:
+                raise PaginationError(
+                    f"credit batch {record_id} is listed under two projects",
+                    **call.context())
+            owner[record_id] = position
+        joined.extend(table)
+    return joined

@@ -1,0 +1,100 @@
+"""Names, pathway and country next to the ids in a summary: :func:`enrich` and :func:`aenrich`."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pandas as pd
+
+from .client import AsyncRegistryClient, RegistryClient
+
+__all__ = ["aenrich", "enrich"]
+
+# Added after the id they describe; a project also names its supplier.
+_PROJECT_COLUMNS = ("project_name", "pathway", "project_country", "supplier_name")
+_SUPPLIER_COLUMNS = ("supplier_name", "supplier_country")
+
+
+def enrich(summary: pd.DataFrame, client: RegistryClient) -> pd.DataFrame:
+    """A copy of ``summary`` with names, pathway and country joined on its project or supplier ids.
+
+    Works on any frame with a ``project_id`` or ``supplier_id`` index or column: the output
+    of :func:`~isoanalytics.summarize`, a credit-batch or order frame. With ``project_id``
+    it adds ``project_name, pathway, project_country, supplier_name``; with only
+    ``supplier_id``, ``supplier_name, supplier_country``. Each id is fetched once per client
+    (concurrently, then cached), so enriching again costs no requests. An id the registry
+    does not know gets missing values and a warning naming it; no row is dropped.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo, enrich, summarize
+    >>> with RegistryClient.demo() as client:
+    ...     balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+    ...     table = enrich(summarize(balance, by="supplier"), client)
+    >>> table["supplier_name"].iloc[0]
+    'Deepwell Carbon'
+    """
+    if isinstance(client, AsyncRegistryClient):
+        raise TypeError("enrich() takes a RegistryClient; with an AsyncRegistryClient, "
+                        "use `await aenrich(summary, client)`")
+    kind, ids = _kind_and_ids(summary)
+    return _joined(summary, kind, client._run(client._lookup(kind, ids)))
+
+
+async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.DataFrame:
+    """The asyncio twin of :func:`enrich`."""
+    if not isinstance(client, AsyncRegistryClient):
+        raise TypeError("aenrich() takes an AsyncRegistryClient; with a RegistryClient, "
+                        "use enrich(summary, client)")
+    kind, ids = _kind_and_ids(summary)
+    return _joined(summary, kind, await client._run(client._lookup(kind, ids)))
+
+
+def _kind_and_ids(summary: pd.DataFrame) -> tuple[str, list[str]]:
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(f"enrich() takes a DataFrame, got {type(summary).__name__}")
+    for kind in ("project", "supplier"):
+        ids = _ids(summary, f"{kind}_id")
+        if ids is not None:
+            return kind, [value for value in pd.unique(ids) if isinstance(value, str)]
+    raise ValueError(
+        "enrich() needs a project_id or supplier_id index or column, such as "
+        f"summarize(balance, by='project'); this frame has index {summary.index.name!r} and "
+        f"columns {list(summary.columns)}")
+
+
+def _ids(frame: pd.DataFrame, name: str) -> Any:
+    if name in frame.columns:
+        return frame[name].to_numpy()
+    if name in (frame.index.names or ()):
+        return frame.index.get_level_values(name).to_numpy()
+    return None
+
+
+def _joined(summary: pd.DataFrame, kind: str, records: dict[str, dict | None]) -> pd.DataFrame:
+    unknown = sorted(record_id for record_id, record in records.items() if record is None)
+    if unknown:
+        warnings.warn(f"the registry knows no {kind} {', '.join(unknown[:5])}"
+                      f"{' and others' if len(unknown) > 5 else ''}: their names stay empty",
+                      stacklevel=3)
+    columns = _PROJECT_COLUMNS if kind == "project" else _SUPPLIER_COLUMNS
+    described = {record_id: _describe(kind, record) for record_id, record in records.items()}
+    ids = _ids(summary, f"{kind}_id")
+    result = summary.copy()
+    for position, column in enumerate(columns):
+        if column in result.columns:
+            continue  # already enriched, or the user's own column: never overwritten
+        result[column] = pd.array([described.get(record_id, (None,) * len(columns))[position]
+                                   for record_id in ids], dtype="string")
+    return result
+
+
+def _describe(kind: str, record: dict | None) -> tuple[str | None, ...]:
+    if record is None:
+        return (None,) * (len(_PROJECT_COLUMNS) if kind == "project" else len(_SUPPLIER_COLUMNS))
+    if kind == "project":
+        return (record["name"], record["pathway"], record["country_code"],
+                record["supplier"]["organisation"]["name"])
+    location = record.get("location") or {}
+    return record["organisation"]["name"], location.get("country_code")

@@ -1,0 +1,174 @@
+"""Balances of a portfolio of organisations, fetched concurrently: :func:`fetch_balances`."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ._plans import organisation_path
+from .balance import CreditBalance, stack_balances
+from .client import AsyncRegistryClient
+from .errors import APIStatusError, RegistryError, SchemaError
+
+__all__ = ["PortfolioFetch", "afetch_balances", "fetch_balances"]
+
+FAILURE_COLUMNS = ("organisation_id", "error", "status_code", "message")
+
+
+@dataclass(frozen=True)
+class PortfolioFetch:
+    """What a portfolio fetch brought back: every balance that came, every failure and why.
+
+    Attributes
+    ----------
+    balances : dict of organisation id to CreditBalance
+        In the order the accounts were given.
+    frame : DataFrame
+        The tidy frame of every organisation that answered (``stack_balances``), with
+        ``organisation_id`` on each row.
+    failures : DataFrame
+        One row per organisation that did not answer: ``organisation_id``, ``error`` (the
+        exception type), ``status_code`` (when the API answered) and ``message``.
+    errors : dict of organisation id to exception
+        The exceptions themselves, to re-raise or inspect.
+    """
+
+    balances: dict[str, CreditBalance]
+    frame: pd.DataFrame
+    failures: pd.DataFrame
+    errors: dict[str, Exception] = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when every organisation answered."""
+        return not self.errors
+
+    def raise_for_failures(self) -> None:
+        """Raise the first failure (in account order), if there was one."""
+        if self.errors:
+            raise next(iter(self.errors.values()))
+
+    def __repr__(self) -> str:
+        return (f"PortfolioFetch({len(self.balances)} organisations answered, "
+                f"{len(self.errors)} failed)")
+
+
+def fetch_balances(
+    accounts: Mapping[str, str],
+    *,
+    client_secret: str | None = None,
+    environment: str | None = None,
+    base_url: str | None = None,
+    concurrency: int = 10,
+    progress: bool = True,
+    **options: Any,
+) -> PortfolioFetch:
+    """Fetch the credit balance of every organisation in ``accounts``, concurrently.
+
+    Parameters
+    ----------
+    accounts : mapping of organisation id to access token
+        Each organisation's own token (a token opens one organisation's data). In the demo
+        environment, ``demo.accounts()``.
+    client_secret, environment, base_url
+        As for :class:`RegistryClient` (``ISOMETRIC_*`` variables when not given).
+    concurrency : int
+        At most this many requests in flight.
+    progress : bool
+        A progress bar (tqdm: a widget in Jupyter, text in a terminal); never shown when
+        not interactive (CI, a pipe).
+    **options
+        ``timeout``, ``max_retries``, ``retry_deadline``... for :class:`RegistryClient`.
+
+    Returns
+    -------
+    PortfolioFetch
+        Nothing is lost on partial failure: ``.frame`` holds every organisation that
+        answered, ``.failures`` every one that did not and why. Missing credentials or a
+        malformed organisation id are raised at once, before any request.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, fetch_balances
+    >>> result = fetch_balances(demo.accounts(), environment="demo", progress=False)
+    >>> result
+    PortfolioFetch(7 organisations answered, 0 failed)
+    >>> result.frame["organisation_id"].nunique()
+    7
+    """
+    coroutine = afetch_balances(accounts, client_secret=client_secret, environment=environment,
+                                base_url=base_url, concurrency=concurrency, progress=progress,
+                                **options)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # Inside a running loop (a Jupyter cell): run ours on a thread of its own.
+    with ThreadPoolExecutor(1, "isoanalytics-fetch") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def afetch_balances(
+    accounts: Mapping[str, str],
+    *,
+    client_secret: str | None = None,
+    environment: str | None = None,
+    base_url: str | None = None,
+    concurrency: int = 10,
+    progress: bool = True,
+    **options: Any,
+) -> PortfolioFetch:
+    """The asyncio twin of :func:`fetch_balances`."""
+    if not isinstance(accounts, Mapping):
+        raise TypeError("accounts must map organisation ids to access tokens, "
+                        f"got {type(accounts).__name__}")
+    for organisation_id in accounts:
+        organisation_path(organisation_id)  # a malformed id fails here, before any request
+    client = AsyncRegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
+                                 base_url=base_url, concurrency=concurrency, **options)
+    balances: dict[str, CreditBalance] = {}
+    errors: dict[str, Exception] = {}
+    with _progress_bar(len(accounts), progress) as bar:
+        async def fetch(organisation_id: str) -> None:
+            try:
+                balances[organisation_id] = await client.credit_balance(organisation_id)
+            except (RegistryError, SchemaError) as error:
+                errors[organisation_id] = error
+            finally:
+                bar.update(1)
+
+        async with client:
+            await asyncio.gather(*(fetch(organisation_id) for organisation_id in accounts))
+    ordered = {org: balances[org] for org in accounts if org in balances}
+    failed = {org: errors[org] for org in accounts if org in errors}
+    return PortfolioFetch(ordered, stack_balances(ordered), _failure_table(failed), failed)
+
+
+def _failure_table(errors: dict[str, Exception]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "organisation_id": pd.array(list(errors), dtype="string"),
+        "error": pd.array([type(error).__name__ for error in errors.values()], dtype="string"),
+        "status_code": pd.array([error.status_code if isinstance(error, APIStatusError) else None
+                                 for error in errors.values()], dtype="Int64"),
+        "message": pd.array([str(error) for error in errors.values()], dtype="string"),
+    }, columns=list(FAILURE_COLUMNS))
+
+
+def _progress_bar(total: int, wanted: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="credit balances", unit="org",
+                disable=not (wanted and _interactive()), leave=False)
+
+
+def _interactive() -> bool:
+    """A terminal, or a notebook kernel with a front end to draw a bar in."""
+    if "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
