@@ -1,9 +1,13 @@
 """The ``isoanalytics`` command line.
 
 ``isoanalytics summary --demo [--org ID]`` prints an organisation's headline figures and its
-largest suppliers from the embedded demo registry.
+largest suppliers from the embedded demo registry; ``isoanalytics summary [--org ID]`` does the
+same from the live registry, with credentials from ``ISOMETRIC_CLIENT_SECRET`` and
+``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox). Both read through
+the same :class:`~isoanalytics.RegistryClient`.
 
-Exit codes: 0 success, 2 usage error, 3 unknown organisation, 4 data that fails validation.
+Exit codes: 0 success, 2 usage error, 3 unknown organisation, 4 data that fails validation,
+5 missing or refused credentials, 6 registry unreachable, rate-limited or failing.
 """
 
 from __future__ import annotations
@@ -12,12 +16,26 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import TextIO
+
+import pandas as pd
 
 from . import __version__, demo
 from ._format import percent, tonnes
-from .balance import CreditBalance, parse_balance
-from .errors import SchemaError
+from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE
+from .balance import CreditBalance
+from .client import RegistryClient
+from .enrich import enrich
+from .errors import (
+    AuthenticationError,
+    MissingCredentialsError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RegistryError,
+    SchemaError,
+)
 from .metrics import concentration, reconcile, retired_share, summarize
 
 __all__ = ["main"]
@@ -25,6 +43,8 @@ __all__ = ["main"]
 EXIT_USAGE = 2
 EXIT_UNKNOWN_ORGANISATION = 3
 EXIT_BAD_DATA = 4
+EXIT_CREDENTIALS = 5
+EXIT_UNAVAILABLE = 6
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,11 +59,17 @@ def _parser() -> argparse.ArgumentParser:
         "summary", help="headline figures and top suppliers of one organisation",
         description="Print an organisation's active and retired credits, retired share, "
                     "supplier concentration and largest suppliers.",
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} and "
+               f"{ENVIRONMENT_VARIABLE} (sandbox or production; default sandbox).",
     )
     summary.add_argument("--demo", action="store_true",
                          help="use the embedded demo registry (fictional data, works offline)")
     summary.add_argument("--org", metavar="ID",
-                         help=f"organisation id (default with --demo: {demo.DEFAULT_ORGANISATION_ID})")
+                         help="organisation id (default: the access token's organisation; "
+                              f"with --demo, {demo.DEFAULT_ORGANISATION_ID})")
+    summary.add_argument("--environment", choices=("sandbox", "production"),
+                         help=f"live registry to read (default: {ENVIRONMENT_VARIABLE}, "
+                              "else sandbox)")
     summary.add_argument("--top", type=int, default=5, metavar="N",
                          help="how many suppliers to list (default 5)")
     return parser
@@ -77,40 +103,57 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
     args = parser.parse_args(argv)
     if args.top < 1:
         parser.error("--top must be at least 1")
-    if not args.demo:
-        parser.error(
-            "summary needs --demo for now: the embedded demo registry. Reading the live "
-            "registry (ISOMETRIC_CLIENT_SECRET, ISOMETRIC_ACCESS_TOKEN) arrives with the "
-            "registry client."
-        )
-    registry = demo.registry()
-    organisation_id = args.org or demo.DEFAULT_ORGANISATION_ID
+    if args.demo and args.environment:
+        parser.error("--environment chooses a live registry; leave it out with --demo")
     try:
-        organisation = registry.organisation(organisation_id)
-        body = registry.credit_balance(organisation_id)
-    except LookupError as error:
-        print(f"isoanalytics summary: {error}", file=sys.stderr)
-        return EXIT_UNKNOWN_ORGANISATION
-    try:
-        balance = parse_balance(body, organisation_id=organisation_id)
-    except SchemaError as error:
-        print(f"isoanalytics summary: the balance failed validation: {error}", file=sys.stderr)
+        client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
+        with client:
+            organisation_id = args.org or (demo.DEFAULT_ORGANISATION_ID if args.demo
+                                           else client.current_organisation()["id"])
+            organisation = client.organisation(organisation_id)
+            balance = client.credit_balance(organisation_id)
+            suppliers = enrich(summarize(balance, by="supplier"), client)
+    except (SchemaError, PaginationError) as error:
+        print(f"isoanalytics summary: the registry's answer failed validation: {error}",
+              file=sys.stderr)
         return EXIT_BAD_DATA
-    supplier_names = {supplier["id"]: supplier["organisation"]["name"]
-                      for supplier in registry.suppliers()}
-    source = f"DEMO DATA (fictional, generated), as of {registry.as_of:%Y-%m-%d}"
-    _print_summary(balance, organisation["name"], source, supplier_names, args.top, out)
-    others = [f"{org_id} ({role})" for role, org_id in registry.buyers.items()
-              if org_id != organisation_id]
-    print(f"\nOther demo organisations (--org ID): {', '.join(others)}", file=out)
+    except (ValueError, NotFoundError) as error:
+        # ValueError (SchemaError is caught above): a malformed --org id, refused before any request
+        print(f"isoanalytics summary: {error}", file=sys.stderr)
+        if args.demo:
+            print(f"Demo organisations: {_demo_buyers()}", file=sys.stderr)
+        return EXIT_UNKNOWN_ORGANISATION
+    except (MissingCredentialsError, AuthenticationError, PermissionDeniedError) as error:
+        print(f"isoanalytics summary: {error}", file=sys.stderr)
+        if not args.demo:
+            print("To try the package without credentials: isoanalytics summary --demo",
+                  file=sys.stderr)
+        return EXIT_CREDENTIALS
+    except RegistryError as error:
+        print(f"isoanalytics summary: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    if args.demo:
+        source = f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}"
+    else:
+        now = datetime.now(timezone.utc)
+        source = f"Isometric Registry ({client.environment}), read {now:%Y-%m-%d %H:%M} UTC"
+    _print_summary(balance, organisation["name"], source, suppliers, args.top, out)
+    if args.demo:
+        print(f"\nOther demo organisations (--org ID): {_demo_buyers(exclude=organisation_id)}",
+              file=out)
     return 0
+
+
+def _demo_buyers(exclude: str | None = None) -> str:
+    return ", ".join(f"{org_id} ({role})" for role, org_id in demo.registry().buyers.items()
+                     if org_id != exclude)
 
 
 def _print_summary(
     balance: CreditBalance,
     name: str,
     source: str,
-    supplier_names: dict[str, str],
+    suppliers: pd.DataFrame,
     top: int,
     out: TextIO,
 ) -> None:
@@ -140,13 +183,13 @@ def _print_summary(
         gap = "absent" if row.note else f"{row.difference_kgs:+,} kg against the total"
         line(f"  {'Reconciled':<14}{row.level} balances ({row.status}): {gap}")
 
-    summary = summarize(balance, by="supplier")
-    summary = summary[summary["total_kgs"] > 0].head(top)
+    summary = suppliers[suppliers["total_kgs"] > 0].head(top)
     if summary.empty:
         line("\n  Holds no credits.")
         return
     line()
-    names = [supplier_names.get(supplier_id, supplier_id) for supplier_id in summary.index]
+    names = [name if isinstance(name, str) else supplier_id
+             for supplier_id, name in zip(summary.index, summary["supplier_name"])]
     name_width = max(len("Supplier"), *map(len, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))
     line(f"  {'Supplier':<{name_width}}  {'tCO2e':>{tonnes_width}}  {'share':>7}  {'retired':>7}")

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from isoanalytics import demo
-from isoanalytics.cli import EXIT_UNKNOWN_ORGANISATION, main
+from isoanalytics.cli import EXIT_CREDENTIALS, EXIT_UNKNOWN_ORGANISATION, main
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -60,11 +60,12 @@ def test_unknown_organisation(capsys):
     assert "org_0000000000000000" in capsys.readouterr().err
 
 
-def test_live_mode_is_refused_with_a_clear_message(capsys):
-    with pytest.raises(SystemExit) as caught:
-        _run("summary")
-    assert caught.value.code == 2
-    assert "--demo" in capsys.readouterr().err
+def test_live_mode_without_credentials_says_what_to_set(capsys, monkeypatch):
+    monkeypatch.delenv("ISOMETRIC_CLIENT_SECRET", raising=False)
+    code, _ = _run("summary")
+    assert code == EXIT_CREDENTIALS
+    error = capsys.readouterr().err
+    assert "ISOMETRIC_CLIENT_SECRET" in error and "summary --demo" in error
 
 
 def test_the_installed_command_runs():
