@@ -31,7 +31,6 @@ import orjson
 from . import demo
 from .errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     MissingCredentialsError,

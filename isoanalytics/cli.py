@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 import pandas as pd
@@ -135,7 +135,7 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
     if args.demo:
         source = f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}"
     else:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         source = f"Isometric Registry ({client.environment}), read {now:%Y-%m-%d %H:%M} UTC"
     _print_summary(balance, organisation["name"], source, suppliers, args.top, out)
     if args.demo:

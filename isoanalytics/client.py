@@ -17,7 +17,7 @@ import functools
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pandas as pd
@@ -221,7 +221,7 @@ class RegistryClient(_BaseClient):
         """Close the connection pool (also done by ``with RegistryClient() as client:``)."""
         self._http.close()
 
-    def __enter__(self) -> RegistryClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -368,7 +368,7 @@ class AsyncRegistryClient(_BaseClient):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncRegistryClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

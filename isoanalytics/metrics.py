@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ __all__ = [
     "summarize",
 ]
 
-Source = Union[CreditBalance, pd.DataFrame]
+Source = CreditBalance | pd.DataFrame
 Level = Literal["organisation", "project", "supplier", "order"]
 Status = Literal["active", "retired", "total"]
 

@@ -9,7 +9,6 @@ import re
 import threading
 import time
 
-import httpx
 import pandas as pd
 import pytest
 import stamina
@@ -200,9 +199,11 @@ def test_a_missing_secret_names_the_variable_before_any_request(server):
 
 
 def test_a_missing_token_names_the_variable_before_any_request(server):
-    with live(server.url_for(BASE_PATH), access_token=None) as client:
-        with pytest.raises(ia.MissingCredentialsError, match="ISOMETRIC_ACCESS_TOKEN"):
-            client.credit_balance(ORG)
+    with (
+        live(server.url_for(BASE_PATH), access_token=None) as client,
+        pytest.raises(ia.MissingCredentialsError, match="ISOMETRIC_ACCESS_TOKEN"),
+    ):
+        client.credit_balance(ORG)
     assert server.log == []
 
 
@@ -227,9 +228,11 @@ def test_a_secret_never_travels_in_clear_text(url):
 
 @pytest.mark.parametrize("bad", ["../../credit_balance", "org_1", 42, "prj_1AAAAAAAAAAAAAAAA"])
 def test_malformed_ids_are_refused_before_any_request(server, bad):
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ValueError, match="organisation id"):
-            client.credit_balance(bad)
+    with (
+        live(server.url_for(BASE_PATH)) as client,
+        pytest.raises(ValueError, match="organisation id"),
+    ):
+        client.credit_balance(bad)
     assert server.log == []
 
 
@@ -257,9 +260,8 @@ def test_unknown_filters_and_bad_values_are_refused(server):
 def test_each_status_has_its_error(server, status, error, words):
     seen = scripted(server, f"/organisations/{ORG}/credit_balance",
                     (status, {"detail": "no"}, {"location": "https://elsewhere.example/"}))
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(error, match=words) as caught:
-            client.credit_balance(ORG)
+    with live(server.url_for(BASE_PATH)) as client, pytest.raises(error, match=words) as caught:
+        client.credit_balance(ORG)
     assert len(seen) == 1  # never retried, never redirected
     assert caught.value.status_code == status
     assert caught.value.organisation_id == ORG
@@ -270,10 +272,9 @@ def test_a_422_quotes_the_apis_detail(server):
     detail = [{"loc": ["query", "first"], "msg": "Input should be less than or equal to 50",
                "type": "less_than_equal", "input": "51"}]
     scripted(server, "/projects", (422, {"detail": detail}, {}))
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ia.UnprocessableEntityError,
-                           match="query.first: Input should be less than or equal to 50"):
-            client.projects()
+    with live(server.url_for(BASE_PATH)) as client, pytest.raises(ia.UnprocessableEntityError,
+                       match="query.first: Input should be less than or equal to 50"):
+        client.projects()
 
 
 def test_server_errors_are_retried_with_backoff(server, waits):
@@ -287,9 +288,11 @@ def test_server_errors_are_retried_with_backoff(server, waits):
 
 def test_retries_stop_after_max_retries(server):
     seen = scripted(server, f"/organisations/{ORG}/credit_balance", (500, {"detail": "down"}, {}))
-    with live(server.url_for(BASE_PATH), max_retries=2) as client:
-        with pytest.raises(ia.ServerError, match="after 3 attempts") as caught:
-            client.credit_balance(ORG)
+    with (
+        live(server.url_for(BASE_PATH), max_retries=2) as client,
+        pytest.raises(ia.ServerError, match="after 3 attempts") as caught,
+    ):
+        client.credit_balance(ORG)
     assert len(seen) == 3 and caught.value.attempts == 3
 
 
@@ -306,9 +309,11 @@ def test_retry_after_is_honoured(server, waits):
 def test_rate_limit_beyond_retries_says_so(server):
     scripted(server, f"/organisations/{ORG}/credit_balance",
              (429, {"detail": "slow down"}, {"Retry-After": "0.01"}))
-    with live(server.url_for(BASE_PATH), max_retries=1) as client:
-        with pytest.raises(ia.RateLimitError, match="429") as caught:
-            client.credit_balance(ORG)
+    with (
+        live(server.url_for(BASE_PATH), max_retries=1) as client,
+        pytest.raises(ia.RateLimitError, match="429") as caught,
+    ):
+        client.credit_balance(ORG)
     assert caught.value.retry_after == pytest.approx(0.01)
     assert caught.value.attempts == 2
 
@@ -316,9 +321,11 @@ def test_rate_limit_beyond_retries_says_so(server):
 def test_a_retry_after_past_the_deadline_is_not_waited_for(server, waits):
     seen = scripted(server, f"/organisations/{ORG}/credit_balance",
                     (429, {}, {"Retry-After": "3600"}))
-    with live(server.url_for(BASE_PATH), retry_deadline=5) as client:
-        with pytest.raises(ia.RateLimitError, match="3600 s"):
-            client.credit_balance(ORG)
+    with (
+        live(server.url_for(BASE_PATH), retry_deadline=5) as client,
+        pytest.raises(ia.RateLimitError, match="3600 s"),
+    ):
+        client.credit_balance(ORG)
     assert len(seen) == 1 and waits == []
 
 
@@ -330,16 +337,20 @@ def test_timeouts_are_retried_then_reported(server):
         return Response("{}", content_type="application/json")
 
     server.expect_request(BASE_PATH + "/projects").respond_with_handler(slow)
-    with live(server.url_for(BASE_PATH), timeout=0.2, max_retries=1) as client:
-        with pytest.raises(ia.APITimeoutError, match="within 0.2 s after 2 attempts"):
-            client.projects()
+    with (
+        live(server.url_for(BASE_PATH), timeout=0.2, max_retries=1) as client,
+        pytest.raises(ia.APITimeoutError, match="within 0.2 s after 2 attempts"),
+    ):
+        client.projects()
     release.set()
 
 
 def test_an_unreachable_registry_is_a_connection_error():
-    with live(stopped_url(), max_retries=1) as client:
-        with pytest.raises(ia.APIConnectionError, match="could not reach 127.0.0.1") as caught:
-            client.projects()
+    with (
+        live(stopped_url(), max_retries=1) as client,
+        pytest.raises(ia.APIConnectionError, match="could not reach 127.0.0.1") as caught,
+    ):
+        client.projects()
     assert not isinstance(caught.value, ia.APITimeoutError)
     assert "demo()" in str(caught.value)
 
@@ -347,9 +358,11 @@ def test_an_unreachable_registry_is_a_connection_error():
 def test_a_body_that_is_not_json_names_the_endpoint(server):
     scripted(server, f"/organisations/{ORG}/credit_balance",
              Response("<html>maintenance</html>", status=200))
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ia.SchemaError, match="not valid JSON") as caught:
-            client.credit_balance(ORG)
+    with (
+        live(server.url_for(BASE_PATH)) as client,
+        pytest.raises(ia.SchemaError, match="not valid JSON") as caught,
+    ):
+        client.credit_balance(ORG)
     assert caught.value.endpoint == f"GET /organisations/{ORG}/credit_balance"
     assert caught.value.organisation_id == ORG
 
@@ -358,9 +371,8 @@ def test_a_malformed_balance_names_path_endpoint_and_organisation(server):
     body = json.loads(json.dumps(balance_body()))  # no shared sub-objects
     body["supplier_balances"][0]["total"]["active_credits_total"]["credit_kgs"] = -1
     scripted(server, f"/organisations/{ORG}/credit_balance", (200, body, {}))
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ia.SchemaError) as caught:
-            client.credit_balance(ORG)
+    with live(server.url_for(BASE_PATH)) as client, pytest.raises(ia.SchemaError) as caught:
+        client.credit_balance(ORG)
     message = str(caught.value)
     assert "supplier_balances[0].total.active_credits_total.credit_kgs" in message
     assert f"GET /organisations/{ORG}/credit_balance" in message and ORG in message
@@ -368,9 +380,11 @@ def test_a_malformed_balance_names_path_endpoint_and_organisation(server):
 
 def test_null_for_an_unknown_id_is_not_found(server):
     scripted(server, "/suppliers/spl_1AAAAAAAAAAAAAAAA", (200, None, {}))
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ia.NotFoundError, match="answered null"):
-            client.supplier("spl_1AAAAAAAAAAAAAAAA")
+    with (
+        live(server.url_for(BASE_PATH)) as client,
+        pytest.raises(ia.NotFoundError, match="answered null"),
+    ):
+        client.supplier("spl_1AAAAAAAAAAAAAAAA")
 
 
 # -- pagination -------------------------------------------------------------------------------
@@ -438,9 +452,11 @@ def test_a_page_failing_midway_is_retried_and_nothing_is_lost(server):
 def test_a_page_failing_for_good_names_the_page(server):
     paged(server, "/retirements", [retirement(index) for index in range(4 * PAGE_SIZE)],
           fail_page=3, failures=99)
-    with live(server.url_for(BASE_PATH), max_retries=1) as client:
-        with pytest.raises(ia.ServerError, match=r"GET /retirements \(page 3\)"):
-            client.retirements()
+    with (
+        live(server.url_for(BASE_PATH), max_retries=1) as client,
+        pytest.raises(ia.ServerError, match=r"GET /retirements \(page 3\)"),
+    ):
+        client.retirements()
 
 
 @pytest.mark.parametrize("mutate, words", [
@@ -454,9 +470,11 @@ def test_a_page_failing_for_good_names_the_page(server):
 def test_pages_that_do_not_fit_together_are_an_error_not_a_loop(server, mutate, words):
     paged(server, "/retirements", [retirement(index) for index in range(3 * PAGE_SIZE)],
           mutate=mutate)
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ia.PaginationError, match=words):
-            client.retirements()
+    with (
+        live(server.url_for(BASE_PATH)) as client,
+        pytest.raises(ia.PaginationError, match=words),
+    ):
+        client.retirements()
     assert len(server.log) <= 4
 
 
@@ -464,9 +482,11 @@ def test_a_bad_record_names_its_page_and_path(server):
     records = [retirement(index) for index in range(2 * PAGE_SIZE)]
     records[PAGE_SIZE + 3]["credit_batch_size_total"]["credit_kgs"] = 1.5
     paged(server, "/retirements", records)
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.raises(ia.SchemaError, match=r"page 2\)\] nodes\[3\]\.credit_batch_size_total"):
-            client.retirements()
+    with (
+        live(server.url_for(BASE_PATH)) as client,
+        pytest.raises(ia.SchemaError, match=r"page 2\)\] nodes\[3\]\.credit_batch_size_total"),
+    ):
+        client.retirements()
 
 
 # -- read only ----------------------------------------------------------------------------------
@@ -474,9 +494,11 @@ def test_a_bad_record_names_its_page_and_path(server):
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 def test_nothing_but_get_can_leave_the_client(server, demo_url, method):
-    with live(demo_url) as client:
-        with pytest.raises(ia.ReadOnlyError, match=f"refused to send {method}"):
-            client._http.request(method, "/retirements", json={"credit_kgs": 1})
+    with (
+        live(demo_url) as client,
+        pytest.raises(ia.ReadOnlyError, match=f"refused to send {method}"),
+    ):
+        client._http.request(method, "/retirements", json={"credit_kgs": 1})
 
     async def attempt():
         async with ia.AsyncRegistryClient(client_secret=SECRET, base_url=demo_url) as client:
@@ -547,10 +569,12 @@ def test_no_other_error_shows_a_credential(server, caplog, trigger):
     elif trigger == "pagination":
         paged(server, "/projects", organisations(60),
               mutate=lambda body, page: body["page_info"].update(end_cursor="49"))
-    with live(url, timeout=0.1, max_retries=1,
-              access_token=None if trigger == "missing" else TOKEN) as client:
-        with pytest.raises((ia.RegistryError, ia.SchemaError)) as caught:
-            client.credit_balance(ORG) if trigger == "missing" else client.projects()
+    token = None if trigger == "missing" else TOKEN
+    with (
+        live(url, timeout=0.1, max_retries=1, access_token=token) as client,
+        pytest.raises((ia.RegistryError, ia.SchemaError)) as caught,
+    ):
+        client.credit_balance(ORG) if trigger == "missing" else client.projects()
     shown = [str(error) + repr(error) + repr(vars(error)) for error in _chain(caught.value)]
     shown += [record.getMessage() + repr(record.__dict__) for record in caplog.records]
     for text in shown:
@@ -600,13 +624,17 @@ def test_enrich_keeps_unknown_ids_and_warns(server):
     scripted(server, "/suppliers/spl_1UNKNOWN0000000000", (200, None, {}))
     summary = pd.DataFrame({"total_kgs": [5]},
                            index=pd.Index(["spl_1UNKNOWN0000000000"], name="supplier_id"))
-    with live(server.url_for(BASE_PATH)) as client:
-        with pytest.warns(UserWarning, match="spl_1UNKNOWN0000000000"):
-            enriched = ia.enrich(summary, client)
+    with (
+        live(server.url_for(BASE_PATH)) as client,
+        pytest.warns(UserWarning, match="spl_1UNKNOWN0000000000"),
+    ):
+        enriched = ia.enrich(summary, client)
     assert len(enriched) == 1 and enriched["supplier_name"].isna().all()
 
 
 def test_enrich_needs_ids():
-    with ia.RegistryClient.demo() as client:
-        with pytest.raises(ValueError, match="project_id or supplier_id"):
-            ia.enrich(pd.DataFrame({"x": [1]}), client)
+    with (
+        ia.RegistryClient.demo() as client,
+        pytest.raises(ValueError, match="project_id or supplier_id"),
+    ):
+        ia.enrich(pd.DataFrame({"x": [1]}), client)

@@ -20,7 +20,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "isometric"
 SAMPLE = SHARED / "registry-sample"
 
 PREFIXES = ("org", "spl", "prj", "ord", "ctb", "iss", "dlv", "ret", "rmv")
-ID = re.compile(r"^(%s)_[0-9A-HJKMNP-TV-Z]{16}$" % "|".join(PREFIXES))
+ID = re.compile(r"^({})_[0-9A-HJKMNP-TV-Z]{{16}}$".format("|".join(PREFIXES)))
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 PATHWAYS = {"biomass_carbon_removal_and_storage", "direct_air_capture", "enhanced_weathering",
             "carbon_mineralization", "reforestation", "marine", "superpollutants"}
@@ -84,7 +84,7 @@ def walk(value, key=None):
 
 def moment(text: str) -> datetime:
     assert STAMP.match(text), text
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 # -- determinism, ids, module hygiene -----------------------------------------------------------
@@ -256,8 +256,8 @@ def test_balances_are_the_sums_of_the_batches(reg, role):
     for b in batches:
         column = b["status"] == "retired"
         total[column] += size(b)
-        for level in sums:
-            sums[level].setdefault(b[f"{level}_id"], [0, 0])[column] += size(b)
+        for level, level_sums in sums.items():
+            level_sums.setdefault(b[f"{level}_id"], [0, 0])[column] += size(b)
     assert (kg(body, "active"), kg(body, "retired")) == tuple(total)
     assert rows(body, "project") == {k: tuple(v) for k, v in sums["project"].items()}
     order_suppliers = {o["supplier"]["id"] for o in reg.orders(org)}

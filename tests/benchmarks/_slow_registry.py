@@ -57,8 +57,8 @@ def balance_of(batches: list[dict]) -> dict:
         column = batch["status"] == "retired"
         kgs = batch["size"]["credit_kgs"]
         total[column] += kgs
-        for level in levels:
-            levels[level].setdefault(batch[f"{level}_id"], [0, 0])[column] += kgs
+        for level, sums in levels.items():
+            sums.setdefault(batch[f"{level}_id"], [0, 0])[column] += kgs
 
     def entry(active: int, retired: int) -> dict:
         return {"active_credits_total": quantity(active),

@@ -76,36 +76,38 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     options = {"client_secret": "bench-secret", "access_token": "bench-token"}
     figures: dict[str, float] = {}
 
-    with slow_registry(args.delay, args.batches) as url:
-        with isoanalytics.RegistryClient(base_url=url, **options) as client:
-            client.credit_balance(BENCH_ORGANISATION)  # connect once before timing
+    with (
+        slow_registry(args.delay, args.batches) as url,
+        isoanalytics.RegistryClient(base_url=url, **options) as client,
+    ):
+        client.credit_balance(BENCH_ORGANISATION)  # connect once before timing
 
-            # 1. a portfolio: concurrently, and one after the other
-            fetched, concurrent_s, _ = timed(lambda: isoanalytics.fetch_balances(
-                accounts, base_url=url, client_secret="bench-secret", concurrency=10,
-                progress=False))
-            assert fetched.ok and len(fetched.balances) == args.organisations
-            _, sequential_s, _ = timed(lambda: [client.credit_balance(org) for org in accounts])
-            figures["fetch_speedup"] = sequential_s / concurrent_s
+        # 1. a portfolio: concurrently, and one after the other
+        fetched, concurrent_s, _ = timed(lambda: isoanalytics.fetch_balances(
+            accounts, base_url=url, client_secret="bench-secret", concurrency=10,
+            progress=False))
+        assert fetched.ok and len(fetched.balances) == args.organisations
+        _, sequential_s, _ = timed(lambda: [client.credit_balance(org) for org in accounts])
+        figures["fetch_speedup"] = sequential_s / concurrent_s
 
-            # 2. one long cursor chain, and the bare floor on the same server
-            chain, chain_s, chain_cpu = timed(lambda: client.credit_batches(
-                BENCH_ORGANISATION, by_project=False))
-            pages = -(-len(chain) // 50)
-            assert len(chain) == args.batches and chain["id"].is_unique
-            figures["per_page_ms"] = (chain_s - pages * args.delay) / pages * 1000
-            figures["per_page_cpu_ms"] = chain_cpu / pages * 1000
-            with httpx.Client(base_url=url) as bare:
-                bare.get(BATCHES_PATH, params={"first": "1"})  # connected, like the client
-                bare_pages, bare_s, bare_cpu = timed(lambda: bare_chain(bare))
-            figures["bare_per_page_ms"] = (bare_s - bare_pages * args.delay) / bare_pages * 1000
-            figures["bare_per_page_cpu_ms"] = bare_cpu / bare_pages * 1000
+        # 2. one long cursor chain, and the bare floor on the same server
+        chain, chain_s, chain_cpu = timed(lambda: client.credit_batches(
+            BENCH_ORGANISATION, by_project=False))
+        pages = -(-len(chain) // 50)
+        assert len(chain) == args.batches and chain["id"].is_unique
+        figures["per_page_ms"] = (chain_s - pages * args.delay) / pages * 1000
+        figures["per_page_cpu_ms"] = chain_cpu / pages * 1000
+        with httpx.Client(base_url=url) as bare:
+            bare.get(BATCHES_PATH, params={"first": "1"})  # connected, like the client
+            bare_pages, bare_s, bare_cpu = timed(lambda: bare_chain(bare))
+        figures["bare_per_page_ms"] = (bare_s - bare_pages * args.delay) / bare_pages * 1000
+        figures["bare_per_page_cpu_ms"] = bare_cpu / bare_pages * 1000
 
-            # 3. the default way: per project concurrently (20 projects)
-            per_project, per_project_s, _ = timed(lambda: client.credit_batches(
-                BENCH_ORGANISATION))
-            assert per_project.equals(chain)
-            figures["partition_speedup"] = chain_s / per_project_s
+        # 3. the default way: per project concurrently (20 projects)
+        per_project, per_project_s, _ = timed(lambda: client.credit_batches(
+            BENCH_ORGANISATION))
+        assert per_project.equals(chain)
+        figures["partition_speedup"] = chain_s / per_project_s
 
     print(f"server delay {args.delay * 1000:.0f} ms a request, on loopback, in its own process")
     print(f"fetch_balances, {args.organisations} organisations, concurrency 10: "
