@@ -169,6 +169,8 @@ def _progress_bar(total: int, wanted: bool):
 
 def _interactive() -> bool:
     """A terminal, or a notebook kernel with a front end to draw a bar in."""
-    if "ipykernel" in sys.modules:
+    ipython = sys.modules.get("IPython")  # never imported here: only looked at if loaded
+    shell = ipython.get_ipython() if ipython is not None else None
+    if getattr(shell, "kernel", None) is not None:
         return True
     return bool(getattr(sys.stderr, "isatty", lambda: False)())

@@ -151,3 +151,11 @@ def server(_loopback_server):
     _loopback_server.clear()
     yield _loopback_server
     _loopback_server.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_isometric_variables(monkeypatch):
+    """Every test starts without the developer's ISOMETRIC_* variables, as on a fresh machine."""
+    for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ENVIRONMENT",
+                 "ISOMETRIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)

@@ -22,9 +22,6 @@ from .loopback import BASE_PATH, serve_demo, stopped_url
 @pytest.fixture
 def registry(monkeypatch, server):
     """A loopback server with the demo registry, and the variables a live user would set."""
-    for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ENVIRONMENT",
-                 "ISOMETRIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server))
     monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", demo.CLIENT_SECRET)
     monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", demo.access_token(demo.DEFAULT_ORGANISATION_ID))

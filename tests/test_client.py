@@ -27,13 +27,6 @@ ORG = "org_1TESTORGANISATION1"
 LARGE = demo.registry().buyers["large"]
 
 
-@pytest.fixture(autouse=True)
-def no_isometric_variables(monkeypatch):
-    for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ENVIRONMENT",
-                 "ISOMETRIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def demo_url(server):
     return serve_demo(server)

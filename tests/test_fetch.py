@@ -17,13 +17,6 @@ from isoanalytics._demo_transport import transport
 from .loopback import BASE_PATH, bridge
 
 
-@pytest.fixture(autouse=True)
-def no_isometric_variables(monkeypatch):
-    for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ENVIRONMENT",
-                 "ISOMETRIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_the_demo_portfolio():
     accounts = demo.accounts()
     result = ia.fetch_balances(accounts, environment="demo", progress=False)
@@ -92,3 +85,10 @@ def test_an_empty_portfolio_is_empty():
     result = ia.fetch_balances({}, environment="demo", progress=False)
     assert result.ok and result.frame.empty and result.failures.empty
     assert list(result.frame.columns) == list(ia.COLUMNS)
+
+
+def test_no_progress_bar_when_not_interactive(capsys):
+    # Under pytest stderr is not a terminal: progress=True must stay silent (CI logs, pipes).
+    ia.fetch_balances(demo.accounts(), environment="demo", progress=True)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""

@@ -43,3 +43,15 @@ def test_parse_benchmark_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "ours / orjson.loads" in result.stdout and "usual / ours" in result.stdout
+
+
+def test_client_benchmark_runs():
+    # Tiny sizes and a 1 ms server: proves the script works, measures nothing.
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.bench_client", "--delay", "0.001",
+         "--organisations", "12", "--batches", "300"],
+        cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for figure in ("speed-up", "client time per page", "bare httpx.get", "per project"):
+        assert figure in result.stdout

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import orjson
@@ -32,12 +33,14 @@ import isoanalytics
 
 from ._slow_registry import BENCH_ORGANISATION
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 @contextmanager
 def slow_registry(delay: float, batches: int):
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.benchmarks._slow_registry", "--delay", str(delay),
-         "--batches", str(batches)], stdout=subprocess.PIPE, text=True)
+         "--batches", str(batches)], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         yield server.stdout.readline().strip()
     finally:
