@@ -2,7 +2,8 @@
 
 A plan is a generator. It yields a :class:`~isoanalytics._http.Call` and is sent back the
 response body (bytes), or yields :class:`Parallel` plans and is sent back their results in
-order; what it returns is the method's result. The clients only drive plans (``client``
+order; a failure is thrown in at the ``yield``, where the plan may handle it. What it
+returns is the method's result. The clients only drive plans (``client``
 does the I/O, retries and concurrency), so paging, partitioning, caching and validation
 behave the same whether a user is in a notebook cell or an ``async`` program.
 """

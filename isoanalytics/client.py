@@ -37,6 +37,7 @@ from ._http import (
 )
 from ._plans import Parallel, Plan
 from .balance import CreditBalance
+from .errors import RegistryError, SchemaError
 
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
@@ -303,11 +304,15 @@ class RegistryClient(_BaseClient):
         try:
             step = next(plan)
             while True:
-                if isinstance(step, Parallel):
-                    result = self._run_parallel(step.plans)
+                try:
+                    if isinstance(step, Parallel):
+                        result = self._run_parallel(step.plans)
+                    else:
+                        result = self._send(step)
+                except (RegistryError, SchemaError) as error:  # the plan may handle it
+                    step = plan.throw(error)
                 else:
-                    result = self._send(step)
-                step = plan.send(result)
+                    step = plan.send(result)
         except StopIteration as done:
             return done.value
         finally:
@@ -421,11 +426,15 @@ class AsyncRegistryClient(_BaseClient):
         try:
             step = next(plan)
             while True:
-                if isinstance(step, Parallel):
-                    result = await self._run_parallel(step.plans)
+                try:
+                    if isinstance(step, Parallel):
+                        result = await self._run_parallel(step.plans)
+                    else:
+                        result = await self._send(step)
+                except (RegistryError, SchemaError) as error:  # the plan may handle it
+                    step = plan.throw(error)
                 else:
-                    result = await self._send(step)
-                step = plan.send(result)
+                    step = plan.send(result)
         except StopIteration as done:
             return done.value
         finally:

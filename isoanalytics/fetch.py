@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from ._plans import organisation_path
+from ._plans import Parallel, Plan, organisation_path
 from .balance import CreditBalance, stack_balances
-from .client import AsyncRegistryClient
+from .client import AsyncRegistryClient, RegistryClient
 from .errors import APIStatusError, RegistryError, SchemaError
 
 __all__ = ["PortfolioFetch", "afetch_balances", "fetch_balances"]
@@ -102,16 +100,14 @@ def fetch_balances(
     >>> result.frame["organisation_id"].nunique()
     7
     """
-    coroutine = afetch_balances(accounts, client_secret=client_secret, environment=environment,
-                                base_url=base_url, concurrency=concurrency, progress=progress,
-                                **options)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    # Inside a running loop (a Jupyter cell): run ours on a thread of its own.
-    with ThreadPoolExecutor(1, "isoanalytics-fetch") as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    _check_accounts(accounts)
+    client = RegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
+                            base_url=base_url, concurrency=concurrency, **options)
+    # Threads, not an event loop: httpx's sync path costs less CPU per request (measured
+    # in tests/benchmarks/bench_client.py), and no loop clashes with Jupyter's own.
+    with client, _progress_bar(len(accounts), progress) as bar:
+        outcomes = client._run(_portfolio(client, accounts, bar))
+    return _result(accounts, outcomes)
 
 
 async def afetch_balances(
@@ -125,29 +121,46 @@ async def afetch_balances(
     **options: Any,
 ) -> PortfolioFetch:
     """The asyncio twin of :func:`fetch_balances`."""
+    _check_accounts(accounts)
+    client = AsyncRegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
+                                 base_url=base_url, concurrency=concurrency, **options)
+    with _progress_bar(len(accounts), progress) as bar:
+        async with client:
+            outcomes = await client._run(_portfolio(client, accounts, bar))
+    return _result(accounts, outcomes)
+
+
+def _check_accounts(accounts: Mapping[str, str]) -> None:
     if not isinstance(accounts, Mapping):
         raise TypeError("accounts must map organisation ids to access tokens, "
                         f"got {type(accounts).__name__}")
     for organisation_id in accounts:
         organisation_path(organisation_id)  # a malformed id fails here, before any request
-    client = AsyncRegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
-                                 base_url=base_url, concurrency=concurrency, **options)
-    balances: dict[str, CreditBalance] = {}
-    errors: dict[str, Exception] = {}
-    with _progress_bar(len(accounts), progress) as bar:
-        async def fetch(organisation_id: str) -> None:
-            try:
-                balances[organisation_id] = await client.credit_balance(organisation_id)
-            except (RegistryError, SchemaError) as error:
-                errors[organisation_id] = error
-            finally:
-                bar.update(1)
 
-        async with client:
-            await asyncio.gather(*(fetch(organisation_id) for organisation_id in accounts))
-    ordered = {org: balances[org] for org in accounts if org in balances}
-    failed = {org: errors[org] for org in accounts if org in errors}
-    return PortfolioFetch(ordered, stack_balances(ordered), _failure_table(failed), failed)
+
+def _portfolio(client: RegistryClient | AsyncRegistryClient, accounts: Mapping[str, str],
+               bar: Any) -> Plan[list[CreditBalance | Exception]]:
+    """Every organisation's balance, or the error that stopped it: one failure stops none."""
+    return (yield Parallel(tuple(_outcome(client._credit_balance(organisation_id), bar)
+                                 for organisation_id in accounts)))
+
+
+def _outcome(plan: Plan[CreditBalance], bar: Any) -> Plan[CreditBalance | Exception]:
+    try:
+        return (yield from plan)
+    except (RegistryError, SchemaError) as error:
+        return error
+    finally:
+        bar.update(1)
+
+
+def _result(accounts: Mapping[str, str],
+            outcomes: list[CreditBalance | Exception]) -> PortfolioFetch:
+    balances = {org: outcome for org, outcome in zip(accounts, outcomes)
+                if isinstance(outcome, CreditBalance)}
+    errors = {org: outcome for org, outcome in zip(accounts, outcomes)
+              if not isinstance(outcome, CreditBalance)}
+    return PortfolioFetch(balances, stack_balances(balances), _failure_table(errors), errors)
 
 
 def _failure_table(errors: dict[str, Exception]) -> pd.DataFrame:

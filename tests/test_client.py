@@ -631,3 +631,13 @@ def test_enrich_needs_ids():
         pytest.raises(ValueError, match="project_id or supplier_id"),
     ):
         ia.enrich(pd.DataFrame({"x": [1]}), client)
+
+
+def test_enrich_survives_a_404_for_one_id(server):
+    # The API may answer an unknown id with 404 rather than null: a missing name, not a crash.
+    scripted(server, "/projects/prj_1GONE000000000000000", (404, {"detail": "Not Found"}, {}))
+    summary = pd.DataFrame({"total_kgs": [5]},
+                           index=pd.Index(["prj_1GONE000000000000000"], name="project_id"))
+    with live(server.url_for(BASE_PATH)) as client, pytest.warns(UserWarning, match="GONE"):
+        enriched = ia.enrich(summary, client)
+    assert enriched["project_name"].isna().all()
