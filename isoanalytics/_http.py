@@ -322,9 +322,9 @@ def answer(response: httpx.Response, call: Call, settings: Settings, attempts: i
     }
     said = f": {detail}" if detail else ""
     if status == 401:
-        token = settings.tokens.get(call.organisation_id or "", settings.token)
-        about_token = (f", and the access token{' for ' + call.organisation_id if call.organisation_id else ''}: "
-                       f"{TOKEN_LIFETIME_NOTE}, so an old one must be replaced" if token else "")
+        whose = f" for {call.organisation_id}" if call.organisation_id else ""
+        about_token = (f", and the access token{whose}: {TOKEN_LIFETIME_NOTE}, so an old one "
+                       "must be replaced" if settings.token_for(call) else "")
         raise AuthenticationError(
             f"the registry refused the credentials (401{said}). Check {SECRET_VARIABLE} for the "
             f"{settings.environment} environment{about_token}", **common)
@@ -340,17 +340,16 @@ def answer(response: httpx.Response, call: Call, settings: Settings, attempts: i
         raise UnprocessableEntityError(f"the API refused the request's parameters (422{said})",
                                        **common)
     attempted = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+    common["retry_after"] = _retry_after(response)  # a 429 or a 503 may say when to come back
     if status == 429:
-        retry_after = _retry_after(response)
-        wait = f"; the server asked to wait {retry_after:g} s" if retry_after is not None else ""
+        wait = (f"; the server asked to wait {common['retry_after']:g} s"
+                if common["retry_after"] is not None else "")
         raise RateLimitError(
             f"rate limited (429{said}) {attempted}{wait}. Lower concurrency or try again later",
-            retry_after=retry_after, **common)
+            **common)
     if status >= 500:
-        error = ServerError(f"the registry failed ({status}{said}) {attempted}; try again later",
-                            **common)
-        error.retry_after = _retry_after(response)  # a 503 may say when to come back
-        raise error
+        raise ServerError(f"the registry failed ({status}{said}) {attempted}; try again later",
+                          **common)
     raise UnexpectedStatusError(f"unexpected status {status}{said} (the API documents 200 and 422)",
                                 **common)
 
@@ -380,7 +379,7 @@ def retry_wait(error: Exception, *, deadline: float) -> bool | float:
     if isinstance(error, (RateLimitError, ServerError)):
         if isinstance(error, ServerError) and error.status_code in (501, 505):
             return False  # "not implemented" does not get better by asking again
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = error.retry_after
         if retry_after is not None:
             return retry_after if time.monotonic() + retry_after < deadline else False
         return time.monotonic() < deadline

@@ -199,6 +199,8 @@ class APIStatusError(RegistryError):
         The response's ``x-request-id``, to quote to Isometric support.
     attempts : int
         How many times the request was sent (retries included).
+    retry_after : float or None
+        The server's last ``Retry-After``, in seconds (a 429 or a 503 may send one).
     """
 
     def __init__(
@@ -209,12 +211,14 @@ class APIStatusError(RegistryError):
         detail: str | None = None,
         request_id: str | None = None,
         attempts: int = 1,
+        retry_after: float | None = None,
         **context,
     ) -> None:
         self.status_code = status_code
         self.detail = detail
         self.request_id = request_id
         self.attempts = attempts
+        self.retry_after = retry_after
         super().__init__(message, **context)
 
 
@@ -236,10 +240,6 @@ class UnprocessableEntityError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     """429 after every retry. ``retry_after`` is the server's last ``Retry-After``, in seconds."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, **kwargs)
 
 
 class ServerError(APIStatusError):

@@ -292,11 +292,13 @@ def test_retries_stop_after_max_retries(server):
 def test_retry_after_is_honoured(server, waits):
     seen = scripted(server, f"/organisations/{ORG}/credit_balance",
                     (429, {"detail": "slow down"}, {"Retry-After": "0.2"}),
+                    (503, {"detail": "maintenance"}, {"Retry-After": "0.1"}),
                     (200, balance_body(), {}))
     with live(server.url_for(BASE_PATH)) as client:
         client.credit_balance(ORG)
-    assert waits == [0.2]
+    assert waits == pytest.approx([0.2, 0.1])
     assert seen[1] - seen[0] >= 0.2  # the server saw the second attempt no sooner
+    assert seen[2] - seen[1] >= 0.1
 
 
 def test_rate_limit_beyond_retries_says_so(server):

@@ -49,7 +49,7 @@ def test_client_benchmark_runs():
     # Tiny sizes and a 1 ms server: proves the script works, measures nothing.
     result = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks.bench_client", "--delay", "0.001",
-         "--organisations", "12", "--batches", "300"],
+         "--organisations", "12", "--batches", "300", "--repeat", "1"],
         cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
     )
     assert result.returncode == 0, result.stderr
