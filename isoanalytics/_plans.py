@@ -51,7 +51,7 @@ class Parallel:
 
 def organisation_path(organisation_id: str, tail: str = "") -> str:
     """``/organisations/{id}{tail}`` for a checked id: no user text becomes a path by accident."""
-    checked = _argument_id(organisation_id, "organisation_id", "organisation", "org_")
+    checked = argument_id(organisation_id, "organisation_id", "organisation", "org_")
     return f"/organisations/{checked}{tail}"
 
 
@@ -199,10 +199,15 @@ def sort_batches(batches: pd.DataFrame) -> pd.DataFrame:
                                kind="stable", ignore_index=True)
 
 
-def lookup(kind: str, ids: Iterable[str], cache: dict[tuple[str, str], dict | None],
-           path: str) -> Plan[dict[str, dict | None]]:
-    """Records by id, each fetched at most once per client (``None`` for an unknown id)."""
-    wanted = list(dict.fromkeys(ids))
+_LOOKUPS = {"project": ("/projects", "prj_"), "supplier": ("/suppliers", "spl_")}
+
+
+def lookup(kind: str, ids: Iterable[str],
+           cache: dict[tuple[str, str], dict | None]) -> Plan[dict[str, dict | None]]:
+    """Projects or suppliers by id, each fetched at most once per client (``None``: unknown)."""
+    path, prefix = _LOOKUPS[kind]
+    wanted = [argument_id(record_id, f"{kind}_id", kind, prefix)
+              for record_id in dict.fromkeys(ids)]
     missing = [record_id for record_id in wanted if (kind, record_id) not in cache]
     found = yield Parallel(tuple(_maybe(kind, Call(f"{path}/{record_id}")) for record_id in missing))
     for record_id, record in zip(missing, found):
@@ -229,7 +234,7 @@ def batch_params(filters: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
             continue
         if name in _ID_FILTERS:
             kind, prefix = _ID_FILTERS[name]
-            params.append((name, _argument_id(value, name, kind, prefix)))
+            params.append((name, argument_id(value, name, kind, prefix)))
         elif name == "status":
             statuses = [value] if isinstance(value, str) else list(value)
             bad = [status for status in statuses if status not in _BATCH_STATUSES]
@@ -251,7 +256,8 @@ def _moment(value: Any, name: str) -> str:
     return pd.Timestamp(value).tz_convert("UTC").isoformat().replace("+00:00", "Z")
 
 
-def _argument_id(value: Any, name: str, kind: str, prefix: str) -> str:
+def argument_id(value: Any, name: str, kind: str, prefix: str) -> str:
+    """A caller's id, checked before it goes into a path or query (a ValueError naming it)."""
     try:
         return checked_id(value, name, kind, prefix)
     except SchemaError as error:

@@ -132,20 +132,20 @@ class _BaseClient:
         return _plans.frame("project", Call("/projects"))
 
     def _project(self, project_id: str) -> Plan[dict]:
-        path = f"/projects/{_plans._argument_id(project_id, 'project_id', 'project', 'prj_')}"
+        path = f"/projects/{_plans.argument_id(project_id, 'project_id', 'project', 'prj_')}"
         return _plans.one("project", Call(path), nullable=True)
 
     def _suppliers(self) -> Plan[pd.DataFrame]:
         return _plans.frame("supplier", Call("/suppliers"))
 
     def _supplier(self, supplier_id: str) -> Plan[dict]:
-        path = f"/suppliers/{_plans._argument_id(supplier_id, 'supplier_id', 'supplier', 'spl_')}"
+        path = f"/suppliers/{_plans.argument_id(supplier_id, 'supplier_id', 'supplier', 'spl_')}"
         return _plans.one("supplier", Call(path), nullable=True)
 
     def _retirements(self, owner_organisation_id: str | None,
                      beneficiary_organisation_id: str | None) -> Plan[pd.DataFrame]:
         params = tuple(
-            (name, _plans._argument_id(value, argument, "organisation", "org_"))
+            (name, _plans.argument_id(value, argument, "organisation", "org_"))
             for name, argument, value in (
                 ("owner_org_id", "owner_organisation_id", owner_organisation_id),
                 ("beneficiary_org_id", "beneficiary_organisation_id", beneficiary_organisation_id),
@@ -153,8 +153,7 @@ class _BaseClient:
         return _plans.frame("retirement", Call("/retirements", params))
 
     def _lookup(self, kind: str, ids: list[str]) -> Plan[dict[str, dict | None]]:
-        return _plans.lookup(kind, ids, self._records, {"project": "/projects",
-                                                        "supplier": "/suppliers"}[kind])
+        return _plans.lookup(kind, ids, self._records)
 
     def _retrying(self, deadline: float):
         settings = self._settings

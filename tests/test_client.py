@@ -643,3 +643,11 @@ def test_enrich_survives_a_404_for_one_id(server):
     with live(server.url_for(BASE_PATH)) as client, pytest.warns(UserWarning, match="GONE"):
         enriched = ia.enrich(summary, client)
     assert enriched["project_name"].isna().all()
+
+
+def test_enrich_refuses_ids_that_are_not_ids(server):
+    summary = pd.DataFrame({"total_kgs": [5]},
+                           index=pd.Index(["../organisations/x"], name="supplier_id"))
+    with live(server.url_for(BASE_PATH)) as client, pytest.raises(ValueError, match="supplier"):
+        ia.enrich(summary, client)
+    assert server.log == []
