@@ -70,10 +70,10 @@ class _BaseClient:
             user_agent=f"isoanalytics/{__version__} (+httpx)",
         )
         # Projects and suppliers by id, filled by enrich(): each fetched once per client.
-        self._records: dict[tuple[str, str], dict | None] = {}
+        self._cache: dict[tuple[str, str], dict | None] = {}
 
     @classmethod
-    def demo(cls, **options: Any):
+    def demo(cls, **options: Any) -> Self:
         """A client on the embedded demo registry: offline, no credentials, the same code path.
 
         It holds the demo access token of every demo buyer (``demo.accounts()``).
@@ -153,7 +153,7 @@ class _BaseClient:
         return _plans.frame("retirement", Call("/retirements", params))
 
     def _lookup(self, kind: str, ids: list[str]) -> Plan[dict[str, dict | None]]:
-        return _plans.lookup(kind, ids, self._records)
+        return _plans.lookup(kind, ids, self._cache)
 
     def _retrying(self, deadline: float):
         settings = self._settings
