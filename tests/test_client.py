@@ -651,3 +651,30 @@ def test_enrich_refuses_ids_that_are_not_ids(server):
     with live(server.url_for(BASE_PATH)) as client, pytest.raises(ValueError, match="supplier"):
         ia.enrich(summary, client)
     assert server.log == []
+
+
+def test_connections_are_reused():
+    # pytest-httpserver (werkzeug) closes every connection; the benchmark's stdlib server
+    # keeps them open like a production server, so the client's pool can show it reuses.
+    from http.server import ThreadingHTTPServer
+
+    from .benchmarks._slow_registry import SyntheticRegistry, _handler
+
+    ports: list[int] = []
+
+    class Remembering(_handler(SyntheticRegistry(400, 2), delay=0)):
+        def do_GET(self) -> None:
+            ports.append(self.client_address[1])
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Remembering)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        with live(f"http://127.0.0.1:{server.server_port}{BASE_PATH}") as client:
+            client.credit_batches(BENCH_ORGANISATION, by_project=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(ports) == 8 and len(set(ports)) == 1  # 8 pages, one connection
