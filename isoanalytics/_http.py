@@ -20,7 +20,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -110,9 +110,9 @@ class Settings:
     max_retries: int
     retry_deadline: float
     concurrency: int
-    backoff_initial: float = 0.5
-    backoff_max: float = 10.0
-    user_agent: str = field(default="isoanalytics")
+    backoff_initial: float
+    backoff_max: float
+    user_agent: str
 
     def token_for(self, call: Call) -> Secret | None:
         """The token to send with ``call``; a clear error when private data has none."""
@@ -172,6 +172,9 @@ def resolve_settings(
     else:
         client_secret = client_secret or os.environ.get(SECRET_VARIABLE) or None
         access_token = access_token or os.environ.get(TOKEN_VARIABLE) or None
+    for name, value in (("client_secret", client_secret), ("access_token", access_token)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, got {type(value).__name__}")
     if not client_secret:
         raise MissingCredentialsError(
             f"no client secret: every request to the registry's {environment} API carries one. "
