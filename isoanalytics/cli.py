@@ -24,6 +24,7 @@ import pandas as pd
 from . import __version__, demo
 from ._format import percent, tonnes
 from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE
+from ._plans import organisation_path
 from .balance import CreditBalance
 from .client import RegistryClient
 from .enrich import enrich
@@ -106,7 +107,21 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
     if args.demo and args.environment:
         parser.error("--environment chooses a live registry; leave it out with --demo")
     try:
+        if args.org:
+            organisation_path(args.org)  # a malformed id is refused before any request
+    except ValueError as error:
+        print(f"isoanalytics summary: --org: {error}", file=sys.stderr)
+        return EXIT_UNKNOWN_ORGANISATION
+    try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
+    except ValueError as error:  # ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL unusable
+        print(f"isoanalytics summary: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except MissingCredentialsError as error:
+        print(f"isoanalytics summary: {error}\nTo try the package without credentials: "
+              "isoanalytics summary --demo", file=sys.stderr)
+        return EXIT_CREDENTIALS
+    try:
         with client:
             organisation_id = args.org or (demo.DEFAULT_ORGANISATION_ID if args.demo
                                            else client.current_organisation()["id"])
@@ -117,8 +132,7 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
         print(f"isoanalytics summary: the registry's answer failed validation: {error}",
               file=sys.stderr)
         return EXIT_BAD_DATA
-    except (ValueError, NotFoundError) as error:
-        # ValueError (SchemaError is caught above): a malformed --org id, refused before any request
+    except NotFoundError as error:
         print(f"isoanalytics summary: {error}", file=sys.stderr)
         if args.demo:
             print(f"Demo organisations: {_demo_buyers()}", file=sys.stderr)

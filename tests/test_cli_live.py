@@ -92,3 +92,10 @@ def test_bad_data_exit_code(registry, capsys):
     code, _ = run("summary", "--org", demo.DEFAULT_ORGANISATION_ID)
     assert code == EXIT_BAD_DATA
     assert "failed validation" in capsys.readouterr().err
+
+
+def test_an_unusable_environment_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("ISOMETRIC_ENVIRONMENT", "staging")
+    assert run("summary")[0] == 2
+    assert "ISOMETRIC_ENVIRONMENT" in capsys.readouterr().err
