@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._frames import LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
+from ._frames import KGS_PER_CREDIT, LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
 from .balance import CreditBalance
 
 __all__ = [
@@ -96,8 +96,12 @@ def summarize(balance: Source, by: Level = "supplier") -> pd.DataFrame:
     """
     _check_choice("by", by, LEVELS)
     totals = entity_totals(_frame(balance), by)
-    active = totals["active_kgs"].to_numpy()
-    retired = totals["retired_kgs"].to_numpy()
+    return _summary(totals["active_kgs"].to_numpy(), totals["retired_kgs"].to_numpy(),
+                    totals.index.rename(f"{by}_id"))
+
+
+def _summary(active: np.ndarray, retired: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """The summary columns from exact kilograms, largest total first (ties by index)."""
     check_sum_fits(np.concatenate([active, retired]))
     total = active + retired
     level_total = int(total.sum())
@@ -109,11 +113,11 @@ def summarize(balance: Source, by: Level = "supplier") -> pd.DataFrame:
             # a zero row has no retired share; np.maximum only keeps the division quiet
             "retired_share": np.where(total > 0, retired / np.maximum(total, 1), np.nan),
             "share": total / level_total if level_total else np.full(len(total), np.nan),
-            "active_credits": active / 1000,
-            "retired_credits": retired / 1000,
-            "total_credits": total / 1000,
+            "active_credits": active / KGS_PER_CREDIT,
+            "retired_credits": retired / KGS_PER_CREDIT,
+            "total_credits": total / KGS_PER_CREDIT,
         },
-        index=totals.index.rename(f"{by}_id"),
+        index=index,
     )
     summary = summary.sort_index(kind="stable")
     return summary.sort_values("total_kgs", ascending=False, kind="stable")

@@ -1,0 +1,280 @@
+"""Real-browser test helpers: Debian's Chromium driven by Playwright, and a Voila server.
+
+Used by the browser tests (``pytest -m browser``). Playwright cannot download its own
+browser on these machines, so we launch the system Chromium by path; a missing Chromium,
+Playwright or Voila makes the test skip with the reason, never fail.
+
+- :func:`chromium_page`: a fresh headless page plus a list that collects console errors and
+  uncaught page errors (failed requests to non-loopback hosts, such as a CDN's FontAwesome
+  CSS when offline, are not counted).
+- :func:`voila_server`: serve one notebook on 127.0.0.1 in a clean Jupyter environment,
+  stopping the server and every kernel it started on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own download fails here
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",  # we run as root in containers
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+TIMEOUT_S = 60.0  # default for Playwright actions and waits; a first Voila page load takes 5-15 s
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored: screenshots and logs
+
+
+def require_chromium() -> Path:
+    """Debian's Chromium, or skip the test saying how to install it."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"Debian's chromium is not installed ({CHROMIUM} is missing): apt-get install chromium")
+    return CHROMIUM
+
+
+# --- console and page errors -----------------------------------------------------------------
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for URLs that stay on this machine (and for data:, blob:, about: and file: ones).
+
+    >>> is_loopback_url("http://127.0.0.1:8866/voila/static/voila.js")
+    True
+    >>> is_loopback_url("http://localhost/x"), is_loopback_url("http://[::1]:80/")
+    (True, True)
+    >>> is_loopback_url("https://cdnjs.cloudflare.com/ajax/libs/font-awesome/all.min.css")
+    False
+    >>> is_loopback_url("blob:http://127.0.0.1:8866/3f1c"), is_loopback_url("data:,")
+    (True, True)
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "blob":
+        return is_loopback_url(url[len("blob:"):])
+    if parts.scheme not in ("http", "https", "ws", "wss"):
+        return True
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_external_request_failure(text: str, url: str) -> bool:
+    """A console error that only says a request to another host failed (blocked CDN, offline).
+
+    ``url`` is the console message's location, which for a failed load is the resource itself.
+
+    >>> is_external_request_failure("Failed to load resource: net::ERR_NAME_NOT_RESOLVED",
+    ...                             "https://cdn.jsdelivr.net/npm/font-awesome.css")
+    True
+    >>> is_external_request_failure("Failed to load resource: the server responded with a "
+    ...                             "status of 404 (Not Found)", "http://127.0.0.1:8866/x.js")
+    False
+    """
+    return text.startswith("Failed to load resource") and not is_loopback_url(url)
+
+
+@dataclass
+class BrowserErrors:
+    """Console errors and uncaught page errors seen on a page, as readable lines."""
+
+    errors: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # external request failures, for debugging
+
+    def watch(self, page) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+
+    def _on_console(self, message) -> None:
+        if message.type != "error":
+            return
+        url = (message.location or {}).get("url", "")
+        line = f"console error: {message.text} (at {url or 'unknown location'})"
+        (self.ignored if is_external_request_failure(message.text, url) else self.errors).append(line)
+
+    def _on_page_error(self, error) -> None:
+        stack = getattr(error, "stack", None) or ""
+        self.errors.append(f"page error: {error}\n{stack}".rstrip())
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def __str__(self) -> str:
+        return "\n".join(self.errors) or "no console or page errors"
+
+
+@contextlib.contextmanager
+def chromium_page(*, timeout_s: float = TIMEOUT_S, viewport: tuple[int, int] = (1280, 900)):
+    """Yield ``(page, errors)``: a fresh headless Chromium page and its :class:`BrowserErrors`.
+
+    Skips the test when Playwright or Debian's Chromium is missing. The browser (a fresh
+    profile) is closed on exit.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    executable = require_chromium()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(executable), args=list(CHROMIUM_FLAGS))
+        try:
+            context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+            context.set_default_timeout(timeout_s * 1000)
+            page = context.new_page()
+            errors = BrowserErrors()
+            errors.watch(page)
+            yield page, errors
+        finally:
+            browser.close()
+
+
+# --- Voila ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_environment(home: Path) -> dict[str, str]:
+    """os.environ without ``ISOMETRIC_*`` (so notebooks run in demo mode) and with private
+    Jupyter and IPython directories under ``home``.
+
+    The Jupyter data path still includes ``sys.prefix/share/jupyter``, where Voila's templates
+    and static files and the ``python3`` kernel spec live; ``JUPYTER_DATA_DIR`` only replaces
+    the per-user directory.
+    """
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ISOMETRIC_")}
+    for name in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "JUPYTER_PREFER_ENV_PATH", "PYTHONSTARTUP"):
+        env.pop(name, None)
+    for name, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
+                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(home / sub)
+    env["JUPYTER_PLATFORM_DIRS"] = "1"  # no deprecation warning from jupyter_core on stderr
+    env["PYTHONUNBUFFERED"] = "1"  # the log tail in an error message is up to date
+    return env
+
+
+@dataclass
+class VoilaServer:
+    url: str  # the notebook's page, e.g. http://127.0.0.1:PORT/
+    process: subprocess.Popen
+    log: Path  # the server's (and its kernels') stdout and stderr
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no server log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _answers(url: str) -> bool:
+    """True once an HTTP server answers at all (a 404 counts): the page itself is not fetched,
+    since that would start a kernel and run the notebook."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def voila_server(notebook: Path | str, *, timeout_s: float = TIMEOUT_S,
+                 extra_args: tuple[str, ...] = ()) -> Iterator[VoilaServer]:
+    """Serve ``notebook`` with ``python -m voila`` on a free loopback port.
+
+    Uses this interpreter's environment, no ``ISOMETRIC_*`` variables and temporary Jupyter
+    directories; tracebacks are shown in the page. Waits until the port answers HTTP (raising
+    with the server's log tail after ``timeout_s``); on exit stops the server with SIGTERM
+    (Voila then shuts its kernels down), and kills whatever of its process tree is left.
+    Skips the test when Voila is not installed.
+    """
+    pytest.importorskip("voila", reason="voila is not installed")
+    notebook = Path(notebook).resolve()
+    if not notebook.is_file():
+        raise FileNotFoundError(f"no notebook to serve at {notebook}")
+    with tempfile.TemporaryDirectory(prefix="voila-test-") as tmp:
+        home = Path(tmp)
+        port = free_port()
+        log = home / "voila.log"
+        command = [
+            sys.executable, "-m", "voila", str(notebook), "--no-browser",
+            f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",  # Voila would otherwise move to another port silently
+            "--show_tracebacks=True", *extra_args,
+        ]
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                command, cwd=notebook.parent, env=clean_environment(home), stdin=subprocess.DEVNULL,
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        server = VoilaServer(url=f"http://127.0.0.1:{port}/", process=process, log=log)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not _answers(f"http://127.0.0.1:{port}/voila-test-readiness-probe"):
+                if process.poll() is not None:
+                    raise RuntimeError(f"Voila exited with status {process.returncode} before "
+                                       f"answering on port {port}:\n{server.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"Voila did not answer on port {port} within {timeout_s:.0f} s:"
+                                       f"\n{server.log_tail()}")
+                time.sleep(0.1)
+            yield server
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM the server, wait, then SIGKILL its process group and any leftover descendants.
+
+    Kernels run in their own sessions (jupyter_client starts them with start_new_session), so
+    killing the server's process group alone would not reach them: they are listed first.
+    """
+    if process.poll() is not None:
+        return
+    try:
+        import psutil  # a dependency of ipykernel, hence there whenever Voila can run kernels
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except Exception:  # psutil missing, or the server just exited
+        psutil, descendants = None, []
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)  # Voila: stop the loop, shut all kernels down
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # start_new_session: its pgid is its pid
+    process.wait()
+    if psutil is not None:
+        _, alive = psutil.wait_procs(descendants, timeout=2)
+        for child in alive:  # psutil.Process checks the pid still names the same process
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(alive, timeout=5)
