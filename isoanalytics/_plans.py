@@ -199,12 +199,13 @@ def sort_batches(batches: pd.DataFrame) -> pd.DataFrame:
                                kind="stable", ignore_index=True)
 
 
-_LOOKUPS = {"project": ("/projects", "prj_"), "supplier": ("/suppliers", "spl_")}
+_LOOKUPS = {"project": ("/projects", "prj_"), "supplier": ("/suppliers", "spl_"),
+            "organisation": ("/organisations", "org_")}
 
 
 def lookup(kind: str, ids: Iterable[str],
            cache: dict[tuple[str, str], dict | None]) -> Plan[dict[str, dict | None]]:
-    """Projects or suppliers by id, each fetched at most once per client (``None``: unknown)."""
+    """Projects, suppliers or organisations by id, each fetched at most once per client (``None``: unknown)."""
     path, prefix = _LOOKUPS[kind]
     wanted = [argument_id(record_id, f"{kind}_id", kind, prefix)
               for record_id in dict.fromkeys(ids)]

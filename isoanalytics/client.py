@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -25,6 +26,9 @@ import stamina
 
 from . import _plans
 from ._http import (
+    BASE_URL_VARIABLE,
+    ENVIRONMENT_VARIABLE,
+    SECRET_VARIABLE,
     Call,
     RegistryAuth,
     Settings,
@@ -86,6 +90,26 @@ class _BaseClient:
         'org_1J7BT1V2GFMC75MZ'
         """
         return cls("demo", **options)
+
+    @classmethod
+    def from_environment(cls, **options: Any) -> Self:
+        """The live registry when ``ISOMETRIC_*`` variables are set, else the demo registry.
+
+        With ``ISOMETRIC_CLIENT_SECRET``, ``ISOMETRIC_ENVIRONMENT`` or ``ISOMETRIC_BASE_URL``
+        in the environment this is ``cls(**options)`` (and a missing secret or token is
+        reported as for any client); with none of them it is :meth:`demo`. Notebooks start
+        here, so the same cells run offline on Binder and on a machine with credentials.
+
+        Examples
+        --------
+        >>> from isoanalytics import RegistryClient
+        >>> with RegistryClient.from_environment() as client:  # no ISOMETRIC_* variables here
+        ...     client.environment
+        'demo'
+        """
+        configured = any(os.environ.get(name)
+                         for name in (SECRET_VARIABLE, ENVIRONMENT_VARIABLE, BASE_URL_VARIABLE))
+        return cls(**options) if configured else cls.demo(**options)
 
     @property
     def environment(self) -> str:

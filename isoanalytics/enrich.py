@@ -14,15 +14,19 @@ __all__ = ["aenrich", "enrich"]
 # Added after the id they describe; a project also names its supplier.
 _PROJECT_COLUMNS = ("project_name", "pathway", "project_country", "supplier_name")
 _SUPPLIER_COLUMNS = ("supplier_name", "supplier_country")
+_ORGANISATION_COLUMNS = ("organisation_name",)
+_COLUMNS = {"project": _PROJECT_COLUMNS, "supplier": _SUPPLIER_COLUMNS,
+            "organisation": _ORGANISATION_COLUMNS}
 
 
 def enrich(summary: pd.DataFrame, client: RegistryClient) -> pd.DataFrame:
-    """A copy of ``summary`` with names, pathway and country joined on its project or supplier ids.
+    """A copy of ``summary`` with names (and pathway, country) joined on its ids.
 
-    Works on any frame with a ``project_id`` or ``supplier_id`` index or column: the output
-    of :func:`~isoanalytics.summarize`, a credit-batch or order frame. With ``project_id``
-    it adds ``project_name, pathway, project_country, supplier_name``; with only
-    ``supplier_id``, ``supplier_name, supplier_country``. Each id is fetched once per client
+    Works on any frame with a ``project_id``, ``supplier_id`` or ``organisation_id`` index or
+    column: the output of :func:`~isoanalytics.summarize`, a credit-batch or order frame.
+    With ``project_id`` it adds ``project_name, pathway, project_country, supplier_name``;
+    else with ``supplier_id``, ``supplier_name, supplier_country``; else with
+    ``organisation_id``, ``organisation_name``. Each id is fetched once per client
     (concurrently, then cached), so enriching again costs no requests. An id the registry
     does not know gets missing values and a warning naming it; no row is dropped.
 
@@ -54,12 +58,12 @@ async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.Data
 def _kind_and_ids(summary: pd.DataFrame) -> tuple[str, list[str]]:
     if not isinstance(summary, pd.DataFrame):
         raise TypeError(f"enrich() takes a DataFrame, got {type(summary).__name__}")
-    for kind in ("project", "supplier"):
+    for kind in ("project", "supplier", "organisation"):
         ids = _ids(summary, f"{kind}_id")
         if ids is not None:
             return kind, [value for value in pd.unique(ids) if isinstance(value, str)]
     raise ValueError(
-        "enrich() needs a project_id or supplier_id index or column, such as "
+        "enrich() needs a project_id, supplier_id or organisation_id index or column, such as "
         f"summarize(balance, by='project'); this frame has index {summary.index.name!r} and "
         f"columns {list(summary.columns)}")
 
@@ -78,7 +82,7 @@ def _joined(summary: pd.DataFrame, kind: str, records: dict[str, dict | None]) -
         warnings.warn(f"the registry knows no {kind} {', '.join(unknown[:5])}"
                       f"{' and others' if len(unknown) > 5 else ''}: their names stay empty",
                       stacklevel=3)
-    columns = _PROJECT_COLUMNS if kind == "project" else _SUPPLIER_COLUMNS
+    columns = _COLUMNS[kind]
     described = {record_id: _describe(kind, record) for record_id, record in records.items()}
     ids = _ids(summary, f"{kind}_id")
     result = summary.copy()
@@ -92,7 +96,9 @@ def _joined(summary: pd.DataFrame, kind: str, records: dict[str, dict | None]) -
 
 def _describe(kind: str, record: dict | None) -> tuple[str | None, ...]:
     if record is None:
-        return (None,) * (len(_PROJECT_COLUMNS) if kind == "project" else len(_SUPPLIER_COLUMNS))
+        return (None,) * len(_COLUMNS[kind])
+    if kind == "organisation":
+        return (record["name"],)
     if kind == "project":
         return (record["name"], record["pathway"], record["country_code"],
                 record["supplier"]["organisation"]["name"])

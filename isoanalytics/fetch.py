@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,8 +58,9 @@ class PortfolioFetch:
 
 
 def fetch_balances(
-    accounts: Mapping[str, str],
+    accounts: Mapping[str, str] | Iterable[str],
     *,
+    client: RegistryClient | None = None,
     client_secret: str | None = None,
     environment: str | None = None,
     base_url: str | None = None,
@@ -71,9 +72,12 @@ def fetch_balances(
 
     Parameters
     ----------
-    accounts : mapping of organisation id to access token
+    accounts : mapping of organisation id to access token, or organisation ids with ``client``
         Each organisation's own token (a token opens one organisation's data). In the demo
         environment, ``demo.accounts()``.
+    client : RegistryClient, optional
+        Fetch through this client, with the tokens it holds; ``accounts`` may then be just
+        the organisation ids, and the other arguments are not used.
     client_secret, environment, base_url
         As for :class:`RegistryClient` (``ISOMETRIC_*`` variables when not given).
     concurrency : int
@@ -99,7 +103,19 @@ def fetch_balances(
     PortfolioFetch(7 organisations answered, 0 failed)
     >>> result.frame["organisation_id"].nunique()
     7
+    >>> from isoanalytics import RegistryClient
+    >>> with RegistryClient.demo() as client:
+    ...     fetch_balances(["org_1J7BT1V2GFMC75MZ"], client=client, progress=False)
+    PortfolioFetch(1 organisations answered, 0 failed)
     """
+    if client is not None:
+        if not isinstance(client, RegistryClient):
+            raise TypeError(f"client must be a RegistryClient, got {type(client).__name__}; "
+                            "with an AsyncRegistryClient, use afetch_balances")
+        organisations = list(accounts)
+        _check_ids(organisations)
+        with _progress_bar(len(organisations), progress) as bar:
+            return _result(organisations, client._run(_portfolio(client, organisations, bar)))
     _check_accounts(accounts)
     client = RegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
                             base_url=base_url, concurrency=concurrency, **options)
@@ -134,11 +150,15 @@ def _check_accounts(accounts: Mapping[str, str]) -> None:
     if not isinstance(accounts, Mapping):
         raise TypeError("accounts must map organisation ids to access tokens, "
                         f"got {type(accounts).__name__}")
-    for organisation_id in accounts:
+    _check_ids(accounts)
+
+
+def _check_ids(organisation_ids: Iterable[str]) -> None:
+    for organisation_id in organisation_ids:
         organisation_path(organisation_id)  # a malformed id fails here, before any request
 
 
-def _portfolio(client: RegistryClient | AsyncRegistryClient, accounts: Mapping[str, str],
+def _portfolio(client: RegistryClient | AsyncRegistryClient, accounts: Iterable[str],
                bar: Any) -> Plan[list[CreditBalance | Exception]]:
     """Every organisation's balance, or the error that stopped it: one failure stops none."""
     return (yield Parallel(tuple(_outcome(client._credit_balance(organisation_id), bar)
@@ -154,7 +174,7 @@ def _outcome(plan: Plan[CreditBalance], bar: Any) -> Plan[CreditBalance | Except
         bar.update(1)
 
 
-def _result(accounts: Mapping[str, str],
+def _result(accounts: Iterable[str],
             outcomes: list[CreditBalance | Exception]) -> PortfolioFetch:
     balances = {org: outcome for org, outcome in zip(accounts, outcomes)
                 if isinstance(outcome, CreditBalance)}

@@ -150,7 +150,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
                if status in ("total", part)]
     ax.legend(handles=handles, loc="lower right", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    if annotate and len(summary):
+    if annotate:
         figures = concentration(_status_kgs(summary, status))
         text = (f"HHI {figures.hhi:,.0f} ({figures.level}), "
                 f"largest {noun} {percent(figures.cr1)}") if figures.n else "nothing held"
@@ -296,7 +296,7 @@ def concentration_chart(figures: Mapping[str, Concentration] | pd.DataFrame, *,
     positions = np.arange(len(table))
     hhi = table["hhi"].astype(float).to_numpy()
     bars = ax.bar(positions, np.nan_to_num(hhi), color=ACTIVE_COLOUR, width=0.6, gid="hhi")
-    ax.bar_label(bars, labels=[f"{value:,.0f}" if value == value else "n/a" for value in hhi],
+    ax.bar_label(bars, labels=[f"{value:,.0f}" if np.isfinite(value) else "n/a" for value in hhi],
                  padding=2, fontsize=9)
     ax.set_xticks(positions, [str(name).capitalize() for name in table.index])
     ax.set_ylim(0, ceiling)

@@ -630,9 +630,21 @@ def test_enrich_keeps_unknown_ids_and_warns(server):
 def test_enrich_needs_ids():
     with (
         ia.RegistryClient.demo() as client,
-        pytest.raises(ValueError, match="project_id or supplier_id"),
+        pytest.raises(ValueError, match="project_id, supplier_id or organisation_id"),
     ):
         ia.enrich(pd.DataFrame({"x": [1]}), client)
+
+
+def test_enrich_names_organisations():
+    accounts = demo.accounts()
+    portfolio = ia.fetch_balances(accounts, client_secret=demo.CLIENT_SECRET, environment="demo",
+                                  progress=False).frame
+    summary = ia.summarize(portfolio, by="organisation")
+    with ia.RegistryClient.demo() as client:
+        named = ia.enrich(summary, client)
+        expected = {org: client.organisation(org)["name"] for org in accounts}
+    assert dict(zip(named.index, named["organisation_name"])) == expected
+    assert named[summary.columns].equals(summary)
 
 
 def test_enrich_survives_a_404_for_one_id(server):

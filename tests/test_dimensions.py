@@ -1,0 +1,162 @@
+"""Breakdowns along supplier, project, pathway and country; top N with an exact Other row."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import isoanalytics as ia
+from isoanalytics import demo
+from isoanalytics.dimensions import DIMENSIONS, UNKNOWN, breakdown, label, top_n
+from isoanalytics.metrics import _summary
+
+from .conftest import bodies
+
+KG_COLUMNS = ["active_kgs", "retired_kgs", "total_kgs"]
+
+
+@pytest.fixture(scope="module")
+def registry_tables():
+    with ia.RegistryClient.demo() as client:
+        portfolio = ia.fetch_balances(list(demo.accounts()), client=client, progress=False)
+        return portfolio.frame, client.projects()
+
+
+@pytest.mark.parametrize("by", DIMENSIONS)
+def test_every_kilogram_is_in_every_breakdown(registry_tables, by):
+    frame, projects = registry_tables
+    table = breakdown(frame, by, projects=projects)
+    organisations = ia.summarize(frame, by="organisation")
+    for column in KG_COLUMNS:
+        assert table[column].dtype == np.int64
+        assert int(table[column].sum()) == int(organisations[column].sum())
+    assert table.index.is_unique
+    assert UNKNOWN not in table.index  # every demo project is in the project table
+
+
+def test_a_pathway_holds_exactly_its_projects(registry_tables):
+    frame, projects = registry_tables
+    by_project = breakdown(frame, "project", projects=projects)
+    by_pathway = breakdown(frame, "pathway", projects=projects)
+    expected = by_project.groupby("pathway")["total_kgs"].sum()
+    assert by_pathway["total_kgs"].to_dict() == expected.to_dict()
+    assert by_pathway["share"].sum() == pytest.approx(1.0)
+
+
+def test_country_breakdown_names_the_countries(registry_tables):
+    frame, projects = registry_tables
+    by_country = breakdown(frame, "country", projects=projects)
+    assert by_country.index.name == "country"
+    names = dict(zip(projects["country_code"], projects["country_name"]))
+    assert by_country["country_name"].to_dict() == {code: names[code] for code in by_country.index}
+
+
+def test_supplier_and_project_breakdowns_are_summaries_with_names(registry_tables):
+    frame, projects = registry_tables
+    for by in ("supplier", "project"):
+        plain = breakdown(frame, by)
+        named = breakdown(frame, by, projects=projects)
+        pd.testing.assert_frame_equal(plain, ia.summarize(frame, by=by))
+        pd.testing.assert_frame_equal(named[plain.columns], plain)
+        assert named[f"{by}_name"].notna().all()
+
+
+def test_a_project_missing_from_the_table_is_counted_as_unknown_and_named(registry_tables):
+    frame, projects = registry_tables
+    largest = ia.summarize(frame, by="project").index[0]
+    with pytest.warns(UserWarning, match=largest):
+        table = breakdown(frame, "pathway", projects=projects[projects["id"] != largest])
+    assert int(table.loc[UNKNOWN, "total_kgs"]) == int(
+        ia.summarize(frame, by="project").loc[largest, "total_kgs"])
+    assert int(table["total_kgs"].sum()) == int(ia.summarize(frame, by="project")["total_kgs"].sum())
+
+
+def test_pathway_and_country_need_the_project_table(registry_tables):
+    frame, projects = registry_tables
+    for by in ("pathway", "country"):
+        with pytest.raises(ValueError, match=r"projects=client\.projects\(\)"):
+            breakdown(frame, by)
+    with pytest.raises(ValueError, match="country_code, country_name"):
+        breakdown(frame, "country", projects=projects.drop(columns=["country_code", "country_name"]))
+    with pytest.raises(TypeError, match="client.projects"):
+        breakdown(frame, "country", projects=[{"id": "prj_1"}])
+    with pytest.raises(ValueError, match="by must be one of"):
+        breakdown(frame, "region", projects=projects)
+
+
+summaries = st.lists(
+    st.tuples(st.integers(0, 10**15), st.integers(0, 10**15)), min_size=0, max_size=30,
+).map(lambda rows: _summary(
+    np.array([row[0] for row in rows], dtype=np.int64),
+    np.array([row[1] for row in rows], dtype=np.int64),
+    pd.Index([f"spl_{number}" for number in range(len(rows))], name="supplier_id"),
+))
+
+
+@given(summaries, st.integers(1, 40), st.sampled_from(["total", "active", "retired"]))
+def test_top_n_keeps_the_largest_and_loses_no_kilogram(summary, n, status):
+    folded = top_n(summary, n, status=status)
+    for column in KG_COLUMNS:
+        assert folded[column].dtype == np.int64
+        assert int(folded[column].sum()) == int(summary[column].sum())
+    kept = folded[~folded["other"]]
+    assert len(kept) == min(n, len(summary))
+    assert folded["other"].sum() == (1 if len(summary) > n else 0)
+    if len(summary) > n:
+        assert folded.index[-1] == f"Other ({len(summary) - n})"
+        smallest_kept = kept[f"{status}_kgs"].min()
+        assert smallest_kept >= summary.drop(kept.index)[f"{status}_kgs"].max()
+        level_total = int(summary["total_kgs"].sum())
+        if level_total:
+            assert folded["share"].iloc[-1] == pytest.approx(
+                int(folded["total_kgs"].iloc[-1]) / level_total)
+
+
+def test_top_n_refuses_what_is_not_a_count_or_a_summary():
+    summary = _summary(np.array([1]), np.array([0]), pd.Index(["a"], name="supplier_id"))
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="n must be a positive integer"):
+            top_n(summary, bad)
+    with pytest.raises(ValueError, match="missing column"):
+        top_n(summary.drop(columns="retired_kgs"), 3)
+    with pytest.raises(ValueError, match="status must be one of"):
+        top_n(summary, 3, status="sold")
+
+
+@given(bodies(), st.data())
+def test_any_project_table_splits_a_balance_exactly(body, data):
+    balance = ia.parse_balance(body, organisation_id="org_1TEST0000000000000")
+    project_ids = list(balance.entity_ids("project"))
+    # Each project is in the table with some pathway, or missing from it.
+    pathways = data.draw(st.lists(st.sampled_from(["marine", "biochar", None]),
+                                  min_size=len(project_ids), max_size=len(project_ids)))
+    listed = [(pid, way) for pid, way in zip(project_ids, pathways) if way is not None]
+    projects = pd.DataFrame({
+        "id": [pid for pid, _ in listed], "name": "n", "supplier_id": "spl_1",
+        "supplier_name": "s", "pathway": [way for _, way in listed], "country_code": "USA",
+        "country_name": "United States"}, columns=["id", "name", "supplier_id", "supplier_name",
+                                                   "pathway", "country_code", "country_name"])
+    by_project = ia.summarize(balance, by="project")
+    expected: dict[str, int] = {}
+    for pid, way in zip(project_ids, pathways):
+        key = way if way is not None else UNKNOWN
+        expected[key] = expected.get(key, 0) + int(by_project.loc[pid, "total_kgs"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unknown projects' warning is tested above
+        table = breakdown(balance, "pathway", projects=projects)
+    assert {key: int(value) for key, value in table["total_kgs"].items()} == expected
+
+
+def test_labels_use_names_then_ids():
+    frame = pd.DataFrame({"project_name": ["Raven", None, ""]},
+                         index=pd.Index(["prj_1", "prj_2", "prj_3"], name="project_id"))
+    assert label(frame).tolist() == ["Raven", "prj_2", "prj_3"]
+    pathways = pd.DataFrame(index=pd.Index(["enhanced_weathering", UNKNOWN], name="pathway"))
+    assert label(pathways).tolist() == ["Enhanced weathering", UNKNOWN]
+    bare = pd.DataFrame(index=pd.Index(["spl_1"], name="supplier_id"))
+    assert label(bare).tolist() == ["spl_1"]

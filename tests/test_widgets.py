@@ -1,0 +1,245 @@
+"""The explorer and connect apps, driven from Python as a click would drive them."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pandas as pd
+import pytest
+
+import isoanalytics as ia
+from isoanalytics import demo
+from isoanalytics._format import tonnes
+from isoanalytics.dimensions import breakdown
+from isoanalytics.widgets import ALL, Connect, Explorer, connect, explorer
+
+from .loopback import serve_demo
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def portfolio():
+    with ia.RegistryClient.demo() as client:
+        fetched = ia.fetch_balances(list(demo.accounts()), client=client, progress=False)
+        app = explorer(fetched, client=client)
+        return fetched, client.projects(), app
+
+
+def table_rows(app: Explorer) -> list[list[str]]:
+    rows = re.findall(r"<tr>(.*?)</tr>", app.table.value)
+    return [[html.unescape(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+            for row in rows]
+
+
+def test_the_explorer_starts_on_the_whole_portfolio_with_names(portfolio):
+    fetched, _, app = portfolio
+    names = [label for label, _ in app.organisation.options]
+    assert names[0] == "All 7 organisations"
+    assert "Harbourline Freight" in names
+    assert [value for _, value in app.dimension.options] == [
+        "supplier", "project", "pathway", "country"]
+    assert bytes(app.chart.value).startswith(PNG)
+    assert app.top.max == len(app.breakdown) == fetched.frame.query(
+        "level == 'supplier'")["entity_id"].nunique()
+
+
+def test_every_control_redraws_the_chart_and_the_table(portfolio):
+    _, _, app = portfolio
+    changes = [("dimension", "pathway"), ("top", 2), ("status", "retired"), ("units", "kg"),
+               ("organisation", demo.DEFAULT_ORGANISATION_ID), ("dimension", "country"),
+               ("organisation", ALL), ("dimension", "supplier"), ("top", 10), ("units", "tCO2e"),
+               ("status", "total")]
+    for name, value in changes:
+        chart, table, figures = app.chart.value, app.table.value, app.figures.value
+        getattr(app, name).value = value
+        assert app.chart.value != chart, name
+        assert bytes(app.chart.value).startswith(PNG)
+        assert (app.table.value, app.figures.value) != (table, figures), name
+
+
+def test_the_table_shows_exact_quantities_and_a_total(portfolio):
+    fetched, projects, app = portfolio
+    app.organisation.value = demo.DEFAULT_ORGANISATION_ID
+    app.dimension.value = "project"
+    app.top.value = 3
+    app.units.value = "tCO2e"
+    full = breakdown(fetched.balances[demo.DEFAULT_ORGANISATION_ID], "project", projects=projects)
+    rows = table_rows(app)
+    assert rows[0] == ["Project", "Active (tCO2e)", "Retired (tCO2e)", "Total (tCO2e)",
+                       "Retired share", "Share"]
+    assert [row[0] for row in rows[1:4]] == full["project_name"].iloc[:3].tolist()
+    assert rows[4][0] == f"Other ({len(full) - 3})"
+    assert rows[-1][:4] == ["Total", tonnes(int(full["active_kgs"].sum())),
+                            tonnes(int(full["retired_kgs"].sum())),
+                            tonnes(fetched.balances[demo.DEFAULT_ORGANISATION_ID].total_kgs)]
+    app.units.value = "kg"
+    assert table_rows(app)[-1][3] == f"{fetched.balances[demo.DEFAULT_ORGANISATION_ID].total_kgs:,}"
+    app.units.value = "tCO2e"
+
+
+def test_status_orders_the_rows_and_sets_the_concentration(portfolio):
+    _, _, app = portfolio
+    app.organisation.value = ALL
+    app.dimension.value = "supplier"
+    app.status.value = "retired"
+    app.top.value = 5
+    kept = app.summary[~app.summary["other"]]
+    assert kept["retired_kgs"].is_monotonic_decreasing
+    assert app.concentration == ia.concentration(app.breakdown["retired_kgs"])
+    assert f"HHI {app.concentration.hhi:,.0f}" in app.figures.value
+    assert "of retired credits" in app.figures.value
+    app.status.value = "total"
+
+
+def test_the_slider_follows_the_number_of_entities(portfolio):
+    _, _, app = portfolio
+    app.organisation.value = ALL
+    app.dimension.value = "project"
+    app.top.value = 25
+    app.dimension.value = "pathway"
+    assert app.top.max == len(app.breakdown)
+    assert app.top.value == len(app.breakdown)  # clamped, and drawn once with that value
+    assert len(app.summary) == len(app.breakdown)
+
+
+def test_an_empty_organisation_is_shown_as_nothing_held(portfolio):
+    _, _, app = portfolio
+    app.organisation.value = demo.registry().buyers["empty"]
+    assert app.top.max == 1
+    assert "no total credits held" in app.figures.value
+    assert table_rows(app)[-1][:4] == ["Total", "0.000", "0.000", "0.000"]
+    app.organisation.value = ALL
+
+
+def test_without_a_client_the_explorer_offers_ids_by_supplier_and_project():
+    balance = ia.parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID),
+                               organisation_id=demo.DEFAULT_ORGANISATION_ID)
+    app = explorer(balance)
+    assert [value for _, value in app.dimension.options] == ["supplier", "project"]
+    assert app.organisation.options == ((demo.DEFAULT_ORGANISATION_ID,
+                                         demo.DEFAULT_ORGANISATION_ID),)
+    assert table_rows(app)[1][0] == ia.summarize(balance).index[0]
+    assert repr(app) == ("Explorer(organisation='org_1J7BT1V2GFMC75MZ', dimension='supplier', "
+                         "status='total', top=5, units='tCO2e')")
+
+
+def test_a_balance_without_its_id_is_still_one_organisation():
+    app = explorer(ia.parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID)))
+    assert app.organisation.options == (("This organisation", None),)
+    assert len(app.breakdown) == 5
+
+
+def test_failed_organisations_are_listed_above_the_controls():
+    unknown = "org_1ZZZZZZZZZZZZZZZ"
+    with ia.RegistryClient.demo() as client:
+        fetched = ia.fetch_balances([demo.DEFAULT_ORGANISATION_ID, unknown], client=client,
+                                    progress=False)
+        app = explorer(fetched, client=client)
+    assert "1 organisation(s) did not answer" in app.notice.value
+    [error] = fetched.failures["error"]
+    assert f"{unknown}: {error}" in app.notice.value
+    assert app.organisation.options == (("Harbourline Freight", demo.DEFAULT_ORGANISATION_ID),)
+
+
+def test_the_explorer_refuses_what_it_cannot_show():
+    with pytest.raises(TypeError, match="explorer\\(\\) takes a CreditBalance"):
+        explorer([1, 2, 3])
+    with pytest.raises(ValueError, match="units must be one of"):
+        explorer(ia.parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID)),
+                 units="t")
+
+
+def test_controls_carry_the_classes_a_browser_test_finds():
+    app = explorer(ia.parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID)))
+    for name in ("organisation", "dimension", "status", "top", "units", "chart", "table",
+                 "figures"):
+        assert f"isoanalytics-{name}" in getattr(app, name)._dom_classes
+
+
+# -- connect ------------------------------------------------------------------------------------
+
+
+def all_widget_state(panel: Connect) -> str:
+    return repr([child.get_state() for child in panel.children]) + repr(panel) + repr(
+        panel.get_state())
+
+
+def test_connect_starts_on_the_demo_and_hands_back_a_client():
+    panel = connect()
+    assert panel.environment.value == "demo"
+    assert panel.client_secret.layout.display == "none"
+    client = panel.client
+    assert client.environment == "demo"
+    assert "Harbourline Freight" in panel.message.value
+    assert panel.client is client  # made once
+
+
+def test_connect_starts_on_the_configured_registry(monkeypatch):
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "from-the-environment")
+    assert connect().environment.value == "sandbox"
+    monkeypatch.setenv("ISOMETRIC_ENVIRONMENT", "production")
+    assert connect().environment.value == "production"
+    assert connect("demo").environment.value == "demo"
+
+
+def test_pasted_credentials_are_used_once_and_never_kept(monkeypatch, server):
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server))
+    token = demo.access_token(demo.DEFAULT_ORGANISATION_ID)
+    panel = connect("sandbox")
+    seen = []
+    panel.on_connect(seen.append)
+    panel.client_secret.value = demo.CLIENT_SECRET
+    panel.access_token.value = token
+    panel.button.click()
+    assert "Connected to the <b>sandbox</b> registry as Harbourline Freight" in panel.message.value
+    assert panel.client_secret.value == panel.access_token.value == ""
+    assert seen == [panel.client]
+    assert panel.client.credit_balance(demo.DEFAULT_ORGANISATION_ID).total_kgs > 0
+    state = all_widget_state(panel)
+    assert demo.CLIENT_SECRET not in state and token not in state
+
+
+def test_refused_credentials_are_reported_without_echoing_them(monkeypatch, server):
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server))
+    wrong = "not-the-secret-0123456789"
+    panel = connect("sandbox")
+    panel.client_secret.value = wrong
+    panel.access_token.value = "not-a-token-0123456789"
+    assert panel.connect() is None
+    assert "AuthenticationError" in type(panel.error).__name__
+    assert "401" in panel.message.value
+    assert wrong not in all_widget_state(panel) and wrong not in str(panel.error)
+    with pytest.raises(ia.AuthenticationError):
+        panel.client  # noqa: B018 - the property connects
+
+
+def test_missing_credentials_name_the_variable():
+    panel = connect("production")
+    with pytest.raises(ia.MissingCredentialsError, match="ISOMETRIC_CLIENT_SECRET"):
+        panel.client  # noqa: B018
+    assert "ISOMETRIC_CLIENT_SECRET" in panel.message.value
+
+
+def test_from_environment_is_the_demo_until_configured(monkeypatch, server):
+    with ia.RegistryClient.from_environment() as client:
+        assert client.environment == "demo"
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server))
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", demo.CLIENT_SECRET)
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", demo.access_token(demo.DEFAULT_ORGANISATION_ID))
+    with ia.RegistryClient.from_environment() as client:
+        assert client.environment == "sandbox"
+        assert client.base_url.startswith("http://127.0.0.1")
+        assert client.current_organisation()["id"] == demo.DEFAULT_ORGANISATION_ID
+
+
+def test_the_explorer_frame_reads_a_stacked_mapping():
+    registry = demo.registry()
+    balances = {org: ia.parse_balance(registry.credit_balance(org))
+                for org in list(demo.accounts())[:2]}
+    app = explorer(balances)
+    assert isinstance(app, Explorer)
+    assert len(app.organisation.options) == 3
+    assert int(app.breakdown["total_kgs"].sum()) == sum(b.total_kgs for b in balances.values())
+    assert isinstance(app.summary, pd.DataFrame)
