@@ -4,7 +4,9 @@ Read the registry with :class:`RegistryClient` (or :class:`AsyncRegistryClient`;
 ``RegistryClient.demo()`` works offline on the embedded demo registry) and a portfolio with
 :func:`fetch_balances`; or start from a ``GET /organisations/{id}/credit_balance`` body with
 :func:`parse_balance`. Then :func:`summarize`, :func:`enrich`, :func:`retired_share`,
-:func:`concentration` and :func:`reconcile`.
+:func:`concentration` and :func:`reconcile`; :func:`breakdown` by supplier, project, pathway or
+country and :func:`top_n` for the largest. ``isoanalytics.plots`` draws them and
+``isoanalytics.widgets`` explores them.
 
 Plotting and widgets (matplotlib, ipywidgets) are imported only by the modules that use
 them, so ``import isoanalytics`` stays light.
@@ -24,7 +26,9 @@ from .balance import (
     split_portfolio,
     stack_balances,
 )
+from ._format import percent, tonnes
 from .client import AsyncRegistryClient, RegistryClient
+from .dimensions import DIMENSIONS, breakdown, top_n
 from .enrich import aenrich, enrich
 from .errors import (
     APIConnectionError,
@@ -53,6 +57,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "COLUMNS",
+    "DIMENSIONS",
     "LEVELS",
     "STATUSES",
     "APIConnectionError",
@@ -78,14 +83,18 @@ __all__ = [
     "__version__",
     "aenrich",
     "afetch_balances",
+    "breakdown",
     "concentration",
     "demo",
     "enrich",
     "fetch_balances",
     "parse_balance",
+    "percent",
     "reconcile",
     "retired_share",
     "split_portfolio",
     "stack_balances",
     "summarize",
+    "tonnes",
+    "top_n",
 ]

@@ -6,12 +6,26 @@ import math
 
 
 def tonnes(kgs: int) -> str:
-    """Kilograms as tCO2e with three decimals, exactly: 1234567 -> '1,234.567'."""
+    """Kilograms as tCO2e with three decimals, exactly (integer arithmetic, no float).
+
+    Examples
+    --------
+    >>> from isoanalytics import tonnes
+    >>> tonnes(1234567), tonnes(-5)
+    ('1,234.567', '-0.005')
+    """
     sign = "-" if kgs < 0 else ""
     whole, grams = divmod(abs(int(kgs)), 1000)
     return f"{sign}{whole:,}.{grams:03d}"
 
 
 def percent(share: float, digits: int = 1) -> str:
-    """A 0-1 share as a percentage; an undefined share (NaN) as 'n/a'."""
+    """A 0-1 share as a percentage; an undefined share (NaN) as 'n/a'.
+
+    Examples
+    --------
+    >>> from isoanalytics import percent
+    >>> percent(0.4567), percent(float("nan"))
+    ('45.7 %', 'n/a')
+    """
     return "n/a" if share is None or math.isnan(share) else f"{share * 100:.{digits}f} %"

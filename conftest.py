@@ -1,0 +1,16 @@
+"""Settings for every test run, the notebooks' included (this file sits at the root for them).
+
+nbval's kernels inherit this process's environment. A developer's ISOMETRIC_* variables would
+send the notebooks to the live registry and their outputs would differ from the committed
+ones, so they are removed before any kernel starts: tests always run on the demo registry.
+Tests that need the variables set them with monkeypatch.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def pytest_configure(config) -> None:
+    for name in [name for name in os.environ if name.startswith("ISOMETRIC_")]:
+        del os.environ[name]
