@@ -7,6 +7,7 @@ Playwright or Voila makes the test skip with the reason, never fail.
 - :func:`chromium_page`: a fresh headless page plus a list that collects console errors and
   uncaught page errors (failed requests to non-loopback hosts, such as a CDN's FontAwesome
   CSS when offline, are not counted).
+- :func:`screenshot`: a full-page PNG, also of pages that scroll an inner element (Voila).
 - :func:`voila_server`: serve one notebook on 127.0.0.1 in a clean Jupyter environment,
   stopping the server and every kernel it started on exit.
 """
@@ -50,7 +51,8 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # git-ignored: screen
 def require_chromium() -> Path:
     """Debian's Chromium, or skip the test saying how to install it."""
     if not CHROMIUM.exists():
-        pytest.skip(f"Debian's chromium is not installed ({CHROMIUM} is missing): apt-get install chromium")
+        pytest.skip(f"Debian's chromium is not installed ({CHROMIUM} is missing): "
+                    "apt-get install chromium")
     return CHROMIUM
 
 
@@ -114,7 +116,8 @@ class BrowserErrors:
             return
         url = (message.location or {}).get("url", "")
         line = f"console error: {message.text} (at {url or 'unknown location'})"
-        (self.ignored if is_external_request_failure(message.text, url) else self.errors).append(line)
+        ignore = is_external_request_failure(message.text, url)
+        (self.ignored if ignore else self.errors).append(line)
 
     def _on_page_error(self, error) -> None:
         stack = getattr(error, "stack", None) or ""
@@ -137,7 +140,8 @@ def chromium_page(*, timeout_s: float = TIMEOUT_S, viewport: tuple[int, int] = (
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     executable = require_chromium()
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable), args=list(CHROMIUM_FLAGS))
+        browser = playwright.chromium.launch(executable_path=str(executable),
+                                             args=list(CHROMIUM_FLAGS))
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             context.set_default_timeout(timeout_s * 1000)
@@ -147,6 +151,24 @@ def chromium_page(*, timeout_s: float = TIMEOUT_S, viewport: tuple[int, int] = (
             yield page, errors
         finally:
             browser.close()
+
+
+def screenshot(page, path: Path, *, max_height: int = 12_000) -> Path:
+    """A full-page PNG at ``path`` (parent directories made).
+
+    Voila's and JupyterLab's pages scroll an inner element, not the document, so
+    ``full_page=True`` alone stops at the viewport: the viewport is first grown to the tallest
+    scrollable content (up to ``max_height`` pixels).
+    """
+    height = page.evaluate("() => Math.max(...Array.from(document.querySelectorAll('*'), "
+                           "element => element.scrollHeight), document.body.scrollHeight)")
+    viewport = page.viewport_size or {"width": 1280, "height": 900}
+    if height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": min(height, max_height)})
+        page.wait_for_timeout(100)  # a relayout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+    return path
 
 
 # --- Voila ------------------------------------------------------------------------------------
@@ -242,8 +264,8 @@ def voila_server(notebook: Path | str, *, timeout_s: float = TIMEOUT_S,
                     raise RuntimeError(f"Voila exited with status {process.returncode} before "
                                        f"answering on port {port}:\n{server.log_tail()}")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"Voila did not answer on port {port} within {timeout_s:.0f} s:"
-                                       f"\n{server.log_tail()}")
+                    raise TimeoutError(f"Voila did not answer on port {port} within "
+                                       f"{timeout_s:.0f} s:\n{server.log_tail()}")
                 time.sleep(0.1)
             yield server
         finally:
@@ -260,9 +282,12 @@ def _stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
         return
     try:
         import psutil  # a dependency of ipykernel, hence there whenever Voila can run kernels
-        descendants = psutil.Process(process.pid).children(recursive=True)
-    except Exception:  # psutil missing, or the server just exited
-        psutil, descendants = None, []
+    except ImportError:
+        psutil = None
+    descendants = []
+    if psutil is not None:
+        with contextlib.suppress(psutil.Error):  # the server may have exited just now
+            descendants = psutil.Process(process.pid).children(recursive=True)
     with contextlib.suppress(ProcessLookupError):
         process.send_signal(signal.SIGTERM)  # Voila: stop the loop, shut all kernels down
     try:

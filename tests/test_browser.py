@@ -13,101 +13,34 @@ from pathlib import Path
 
 import pytest
 
-from .browser import ARTIFACTS, TIMEOUT_S, chromium_page, require_chromium, voila_server
+from .browser import ARTIFACTS, TIMEOUT_S, chromium_page, require_chromium, screenshot, voila_server
 
 pytestmark = pytest.mark.browser
 
 EXPLORER = Path(__file__).resolve().parents[1] / "notebooks" / "02-portfolio-explorer.ipynb"
+SCREENSHOTS = ARTIFACTS / "browser"
 
+# The explorer's controls carry these classes (widget.add_class).
 DIMENSION = ".isoanalytics-dimension select"
-TOP = ".isoanalytics-top"
+TOP_READOUT = ".isoanalytics-top .widget-readout"
+TOP_HANDLE = ".isoanalytics-top .noUi-handle"
 CHART = "img.isoanalytics-chart"
 TABLE = ".isoanalytics-table"
 
-# The chart's src (a blob: URL for a widgets.Image) and the table's HTML, together.
+# The chart's src (a blob: URL, new for each value of a widgets.Image) and the table's HTML.
 STATE_JS = f"""() => {{
     const img = document.querySelector({CHART!r});
     const table = document.querySelector({TABLE!r});
     return {{src: img ? img.getAttribute('src') || '' : '',
+             loaded: img ? img.complete && img.naturalWidth > 0 : false,
              table: table ? table.innerHTML : '',
-             rows: table ? table.querySelectorAll('tbody tr').length : 0}};
+             rows: table ? table.querySelectorAll('table tbody tr').length : 0}};
 }}"""
-
-
-def state(page) -> dict:
-    return page.evaluate(STATE_JS)
-
-
-def wait_for_change(page, before: dict, what: str, server, timeout_s: float = TIMEOUT_S) -> dict:
-    """Poll until both the chart's src and the table changed from ``before``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        now = state(page)
-        if now["src"] != before["src"] and now["table"] != before["table"] and now["rows"]:
-            return now
-        if time.monotonic() > deadline:
-            changed = [name for name in ("src", "table") if now[name] != before[name]]
-            pytest.fail(f"after {what}, chart and table did not both change within {timeout_s:.0f} s "
-                        f"(changed: {changed or 'nothing'}); server log:\n{server.log_tail()}")
-        page.wait_for_timeout(100)
-
-
-def set_top(page, n: int) -> None:
-    """Type ``n`` into the IntSlider's editable readout and press Enter (ipywidgets 8)."""
-    readout = page.locator(f"{TOP} .widget-readout")
-    readout.click()
-    page.keyboard.press("ControlOrMeta+a")
-    page.keyboard.type(str(n))
-    page.keyboard.press("Enter")
-
-
-def exercise_explorer(notebook: Path, screenshot: Path) -> dict:
-    """Open the explorer, change dimension and top N, check chart and table follow each change."""
-    timings: dict[str, float] = {}
-    start = time.monotonic()
-    with voila_server(notebook) as server, chromium_page() as (page, errors):
-        timings["server"] = time.monotonic() - start
-        try:
-            page.goto(server.url, wait_until="domcontentloaded")
-            try:
-                page.wait_for_function(
-                    f"() => {{ const i = document.querySelector({CHART!r}); "
-                    f"const t = document.querySelector({TABLE!r} + ' table'); "
-                    "return i && i.getAttribute('src') && i.naturalWidth > 0 && t; }")
-            except Exception as error:  # a Playwright TimeoutError; say what the page showed
-                text = page.locator("body").inner_text()[-3000:]
-                pytest.fail(f"the explorer did not render a chart and a table: {error}\n"
-                            f"page text:\n{text}\nserver log:\n{server.log_tail()}")
-            timings["page"] = time.monotonic() - start
-            initial = state(page)
-
-            # the dimension: pick each option other than the current one in turn, ending on "project"
-            dimension = page.locator(DIMENSION)
-            values = dimension.locator("option").evaluate_all("options => options.map(o => o.value)")
-            current = dimension.input_value()
-            assert {"supplier", "project", "pathway", "country"} <= set(values), values
-            before = initial
-            for value in ("project",) if current != "project" else ("supplier", "project"):
-                dimension.select_option(value)
-                before = wait_for_change(page, before, f"choosing dimension {value!r}", server)
-            timings["dimension"] = time.monotonic() - start
-
-            # top N: down to 3, then up to 5
-            for n in (3, 5):
-                set_top(page, n)
-                after = wait_for_change(page, before, f"setting top N to {n}", server)
-                assert page.locator(f"{TOP} .widget-readout").inner_text().strip() == str(n)
-                assert after["rows"] >= n, after["rows"]
-                before = after
-            timings["top"] = time.monotonic() - start
-
-            page.wait_for_function(f"() => document.querySelector({CHART!r}).naturalWidth > 0")
-            assert not errors, f"{errors}\nserver log:\n{server.log_tail()}"
-        finally:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=screenshot, full_page=True)
-    timings["total"] = time.monotonic() - start
-    return timings
+RENDERED_JS = f"""() => {{
+    const img = document.querySelector({CHART!r});
+    return img && img.getAttribute('src') && img.naturalWidth > 0
+        && document.querySelector({TABLE!r} + ' table') !== null;
+}}"""
 
 
 def require_browser_tools() -> None:
@@ -116,14 +49,100 @@ def require_browser_tools() -> None:
     require_chromium()
 
 
+def state(page) -> dict:
+    return page.evaluate(STATE_JS)
+
+
+def wait_for_change(page, before: dict, what: str, server, errors,
+                    timeout_s: float = TIMEOUT_S) -> dict:
+    """Poll until the chart's src and the table's HTML both differ from ``before``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        now = state(page)
+        if now["src"] != before["src"] and now["table"] != before["table"] and now["loaded"]:
+            return now
+        assert not errors, f"after {what}:\n{errors}\nserver log:\n{server.log_tail()}"
+        if time.monotonic() > deadline:
+            changed = [name for name in ("src", "table") if now[name] != before[name]]
+            pytest.fail(f"after {what}, the chart and the table did not both change within "
+                        f"{timeout_s:.0f} s (changed: {changed or 'neither'}); server log:\n"
+                        f"{server.log_tail()}")
+        page.wait_for_timeout(100)
+
+
+def slider_range(page) -> tuple[int, int, int]:
+    """The top-N slider's min, max and value, from its noUiSlider handle's ARIA attributes."""
+    handle = page.locator(TOP_HANDLE)
+    return tuple(round(float(handle.get_attribute(f"aria-value{name}")))
+                 for name in ("min", "max", "now"))
+
+
+def set_top(page, n: int) -> None:
+    """Type ``n`` into the IntSlider's editable readout and press Enter.
+
+    ipywidgets 8 validates the readout on Enter and sets the value exactly (keys on the
+    ``.noUi-handle`` work too, but PageUp/PageDown jump by several steps).
+    """
+    page.locator(TOP_READOUT).click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type(str(n))
+    page.keyboard.press("Enter")
+
+
+def exercise_explorer(notebook: Path, picture: Path) -> dict[str, float]:
+    """Open the explorer in Voila; change the dimension, then top N; each time the chart and
+    the table must change. Returns cumulative timings in seconds."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    with voila_server(notebook) as server, chromium_page() as (page, errors):
+        timings["server up"] = time.monotonic() - start
+        try:
+            page.goto(server.url, wait_until="domcontentloaded")
+            try:
+                page.wait_for_function(RENDERED_JS)  # Voila runs the notebook first: 5-15 s
+            except PlaywrightTimeout as error:  # say what the page showed instead
+                text = page.locator("body").inner_text()[-3000:]
+                pytest.fail(f"the explorer rendered no chart and table: {error}\npage text:\n"
+                            f"{text}\n{errors}\nserver log:\n{server.log_tail()}")
+            timings["rendered"] = time.monotonic() - start
+            initial = state(page)
+
+            # The dimension. ipywidgets 8 puts the labels, not the values, into the <option>s.
+            dimension = page.locator(DIMENSION)
+            labels = dimension.locator("option").all_inner_texts()
+            assert {"Supplier", "Project", "Pathway", "Country"} <= set(labels), labels
+            current = dimension.evaluate("select => select.selectedOptions[0]?.textContent")
+            label = "Project" if current != "Project" else "Supplier"
+            dimension.select_option(label=label)
+            before = wait_for_change(page, initial, f"choosing the dimension {label!r}",
+                                     server, errors)
+            timings["dimension"] = time.monotonic() - start
+
+            # Top N: two new values within the slider's range (its max is the number of
+            # entities of the dimension, which may be small).
+            low, high, value = slider_range(page)
+            assert high > low, f"top N can only be {low}: too few entities to test the slider"
+            for _ in range(2):
+                n = next(n for n in (3, 5, 2, 4, low, high) if low <= n <= high and n != value)
+                set_top(page, n)
+                before = wait_for_change(page, before, f"setting top N to {n}", server, errors)
+                assert page.locator(TOP_READOUT).inner_text().strip() == str(n)
+                assert before["rows"] >= n, f"top {n}: the table has {before['rows']} body rows"
+                value = n
+            timings["top N"] = time.monotonic() - start
+
+            assert not errors, f"{errors}\nserver log:\n{server.log_tail()}"
+        finally:  # also after a failure: the screenshot shows what the page showed
+            screenshot(page, picture)
+    timings["total"] = time.monotonic() - start
+    return timings
+
+
 def test_explorer_chart_and_table_follow_the_controls():
     require_browser_tools()
-    # A missing notebook is a failure, not a skip: the browser test exists to check it.
+    # A missing notebook is a failure, not a skip: this test exists to check it.
     assert EXPLORER.is_file(), f"the explorer notebook is missing: {EXPLORER}"
-    print(exercise_explorer(EXPLORER, ARTIFACTS / "browser" / "explorer.png"))
+    exercise_explorer(EXPLORER, SCREENSHOTS / "explorer.png")
 
-
-def test_standin(tmp_path):  # DEV ONLY
-    import os
-    require_browser_tools()
-    print(exercise_explorer(Path(os.environ["STANDIN_NB"]), ARTIFACTS / "browser" / "standin.png"))
