@@ -37,6 +37,10 @@ __all__ = ["Connect", "Explorer", "connect", "explorer"]
 ALL = "__all__"  # the organisation picker's value for the whole portfolio
 _STATUSES = (("Total", "total"), ("Active", "active"), ("Retired", "retired"))
 _DPI = 80  # a sharp chart at notebook width, and a PNG small enough to redraw quickly
+_WIDTH_INCHES = 8.0
+# More bars than this are unreadable and slow to draw (about 4 ms a bar); the rest are one
+# "Other" bar, and app.breakdown has every entity.
+MAX_TOP = 50
 
 
 def _portfolio_frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -97,7 +101,10 @@ class Explorer(widgets.VBox):
         self.top = widgets.IntSlider(value=top, min=1, max=max(top, 1), description="Top",
                                      continuous_update=False)
         self.units = widgets.ToggleButtons(options=list(UNITS), value=units, description="Units")
-        self.chart = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # Shown at its own pixel size: a flex box would otherwise stretch it, blurred, to the
+        # page's width (seen in Voila).
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{_WIDTH_INCHES * _DPI:.0f}px", max_width="100%", height="auto"))
         self.figures = widgets.HTML()
         self.table = widgets.HTML()
         notice = "" if failures is None else _failure_notice(failures)
@@ -107,6 +114,8 @@ class Explorer(widgets.VBox):
             getattr(self, name).add_class(f"isoanalytics-{name}")
         for control in (self.status, self.units):
             control.style.button_width = "auto"
+        for control in (self.organisation, self.dimension, self.status, self.top, self.units):
+            control.style.description_width = "initial"  # "Organisation" in full
         controls = widgets.VBox([
             widgets.HBox([self.organisation, self.dimension]),
             widgets.HBox([self.status, self.units]),
@@ -148,7 +157,7 @@ class Explorer(widgets.VBox):
         entities = len(self._breakdown())
         with self._hold():
             wanted = self.top.value
-            self.top.max = max(entities, 1)
+            self.top.max = max(min(entities, MAX_TOP), 1)
             self.top.value = min(wanted, self.top.max)
 
     def _part(self, organisation: str) -> pd.DataFrame:
@@ -170,7 +179,7 @@ class Explorer(widgets.VBox):
         self.breakdown = self._breakdown()
         self.summary = top_n(self.breakdown, top, status=status)
         self.concentration = concentration(self.breakdown[f"{status}_kgs"])
-        figure = Figure(figsize=(7.5, max(2.6, 0.32 * len(self.summary) + 1.4)), dpi=_DPI,
+        figure = Figure(figsize=(_WIDTH_INCHES, max(2.6, 0.32 * len(self.summary) + 1.4)), dpi=_DPI,
                         layout="constrained")
         holdings_chart(self.breakdown, top=top, status=status, units=units,
                        ax=figure.add_subplot())
@@ -219,14 +228,15 @@ def _table_html(summary: pd.DataFrame, units: str) -> str:
         return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
 
     body = "".join(
-        "<tr>" + f"<th>{html.escape(str(name))}</th>"
+        "<tr>" + f'<th style="text-align:left">{html.escape(str(name))}</th>'
         + "".join(f'<td style="text-align:right">{amount(value)}</td>'
                   for value in (active, retired, held_kgs))
         + f'<td style="text-align:right">{percent(retired_share)}</td>'
         + f'<td style="text-align:right">{percent(share)}</td></tr>'
         for name, active, retired, held_kgs, retired_share, share in rows
     )
-    head = "".join(f"<th>{html.escape(text)}</th>" for text in header)
+    head = "".join(f'<th style="text-align:{"left" if position == 0 else "right"}">'
+                   f"{html.escape(text)}</th>" for position, text in enumerate(header))
     return (f'<table class="isoanalytics-summary"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
 

@@ -55,3 +55,24 @@ def test_client_benchmark_runs():
     assert result.returncode == 0, result.stderr
     for figure in ("speed-up", "client time per page", "bare httpx.get", "per project"):
         assert figure in result.stdout
+
+
+def test_explorer_benchmark_runs():
+    # A small portfolio and no nbval: proves the script works, measures nothing.
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.bench_explorer", "--organisations", "2",
+         "--suppliers", "30", "--rounds", "1", "--no-nbval"],
+        cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "median update, all" in result.stdout and "median / goal (150 ms)" in result.stdout
+
+
+def test_the_readme_plotting_example_runs(tmp_path):
+    start = README.index("panel = connect()")
+    block = README[README.rindex("```python", 0, start) + len("```python"):README.index("```", start)]
+    script = tmp_path / "example.py"
+    script.write_text("import matplotlib\nmatplotlib.use('Agg')\n" + block)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics._format import tonnes
 from isoanalytics.dimensions import breakdown
-from isoanalytics.widgets import ALL, Connect, Explorer, connect, explorer
+from isoanalytics.widgets import ALL, MAX_TOP, Connect, Explorer, connect, explorer
 
 from .loopback import serve_demo
 
@@ -102,6 +102,18 @@ def test_the_slider_follows_the_number_of_entities(portfolio):
     assert app.top.max == len(app.breakdown)
     assert app.top.value == len(app.breakdown)  # clamped, and drawn once with that value
     assert len(app.summary) == len(app.breakdown)
+
+
+def test_the_slider_stops_at_fifty_bars():
+    registry = demo.registry()
+    large = ia.parse_balance(registry.credit_balance(registry.buyers["large"]),
+                             organisation_id=registry.buyers["large"])
+    app = explorer(large)
+    app.dimension.value = "project"
+    assert len(app.breakdown) > MAX_TOP == app.top.max
+    app.top.value = MAX_TOP
+    assert len(app.summary) == MAX_TOP + 1  # the rest in one Other row
+    assert int(app.summary["total_kgs"].sum()) == large.total_kgs
 
 
 def test_an_empty_organisation_is_shown_as_nothing_held(portfolio):
