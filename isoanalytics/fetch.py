@@ -76,8 +76,9 @@ def fetch_balances(
         Each organisation's own token (a token opens one organisation's data). In the demo
         environment, ``demo.accounts()``.
     client : RegistryClient, optional
-        Fetch through this client, with the tokens it holds; ``accounts`` may then be just
-        the organisation ids, and the other arguments are not used.
+        Fetch through this client, with the tokens it holds; ``accounts`` is then a list of
+        organisation ids, and ``client_secret``, ``environment``, ``base_url`` and
+        ``options`` are not used.
     client_secret, environment, base_url
         As for :class:`RegistryClient` (``ISOMETRIC_*`` variables when not given).
     concurrency : int
@@ -112,6 +113,9 @@ def fetch_balances(
         if not isinstance(client, RegistryClient):
             raise TypeError(f"client must be a RegistryClient, got {type(client).__name__}; "
                             "with an AsyncRegistryClient, use afetch_balances")
+        if isinstance(accounts, Mapping) or isinstance(accounts, str):
+            raise TypeError("with client=..., pass the organisation ids (a list): the client "
+                            "sends its own tokens, and tokens given here would go unused")
         organisations = list(accounts)
         _check_ids(organisations)
         with _progress_bar(len(organisations), progress) as bar:

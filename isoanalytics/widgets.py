@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from ._format import percent, tonnes
 from ._frames import check_tidy
-from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE
+from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE, Secret
 from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
 from .dimensions import DIMENSIONS, breakdown, label, top_n
@@ -295,11 +295,13 @@ def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance
 class Connect(widgets.VBox):
     """A panel that makes a :class:`~isoanalytics.RegistryClient`: demo, sandbox or production.
 
-    The secret and token are typed into password fields, read once when the client is made,
-    and cleared from the fields at once, so they are neither echoed nor saved with the
-    notebook's widget state. Left empty, they come from ``ISOMETRIC_CLIENT_SECRET`` and
-    ``ISOMETRIC_ACCESS_TOKEN``. ``panel.client`` is the client: made on a click of
-    *Connect*, or from the current choice when read before any click (so "Run all" works).
+    The secret and token are pasted into password fields (dots on screen). Each is taken out
+    of its field the moment it arrives (on Enter or when the field loses focus): the field is
+    emptied and the value kept in Python only, so it is neither echoed nor saved with the
+    notebook's widget state, and no repr shows it. Fields left empty fall back to
+    ``ISOMETRIC_CLIENT_SECRET`` and ``ISOMETRIC_ACCESS_TOKEN``. ``panel.client`` is the
+    client: made on a click of *Connect*, or from the current choice when read before any
+    click (so "Run all" works).
     """
 
     def __init__(self, environment: str | None = None) -> None:
@@ -310,27 +312,46 @@ class Connect(widgets.VBox):
             options=[("Demo registry (fictional data, offline)", "demo"),
                      ("Sandbox", "sandbox"), ("Production", "production")],
             value=default, description="Registry")
-        self.client_secret = widgets.Password(placeholder=f"empty: ${SECRET_VARIABLE}",
-                                              description="Secret")
-        self.access_token = widgets.Password(placeholder=f"empty: ${TOKEN_VARIABLE}",
-                                             description="Token")
+        # continuous_update=False: the value reaches the kernel once, not at every keystroke.
+        self.client_secret = widgets.Password(description="Secret", continuous_update=False)
+        self.access_token = widgets.Password(description="Token", continuous_update=False)
         self.button = widgets.Button(description="Connect", button_style="primary",
                                      icon="plug")
         self.message = widgets.HTML()
         for name in ("environment", "client_secret", "access_token", "button", "message"):
             getattr(self, name).add_class(f"isoanalytics-{name}")
+            getattr(self, name).style.description_width = "initial"
+        self._credentials: dict[str, Secret] = {}
         self._client: RegistryClient | None = None
         self.error: RegistryError | None = None  # why the last attempt failed
         self._callbacks: list[Any] = []
         self.environment.observe(self._show_fields, names="value")
+        for field in (self.client_secret, self.access_token):
+            field.observe(self._take, names="value")
         self.button.on_click(lambda _: self.connect())
         super().__init__([self.environment, self.client_secret, self.access_token,
                           self.button, self.message])
         self._show_fields()
+        self._show_placeholders()
 
     def __repr__(self) -> str:
         state = "connected" if self._client is not None else "not connected"
         return f"Connect(environment={self.environment.value!r}, {state})"
+
+    def _take(self, change: dict) -> None:
+        if not change["new"]:
+            return  # our own emptying of the field
+        name = "client_secret" if change["owner"] is self.client_secret else "access_token"
+        self._credentials[name] = Secret(change["new"])
+        change["owner"].value = ""
+        self._show_placeholders()
+
+    def _show_placeholders(self) -> None:
+        for name, variable in (("client_secret", SECRET_VARIABLE), ("access_token", TOKEN_VARIABLE)):
+            held = name in self._credentials
+            getattr(self, name).placeholder = (
+                "received (hidden); paste again to replace" if held
+                else f"paste it, or leave empty for ${variable}")
 
     def _show_fields(self, _: Any = None) -> None:
         display = "none" if self.environment.value == "demo" else None
@@ -344,15 +365,19 @@ class Connect(widgets.VBox):
     def connect(self) -> RegistryClient | None:
         """Make the client from the fields (what a click on *Connect* does)."""
         environment = self.environment.value
-        secret, token = self.client_secret.value, self.access_token.value
-        # Read once, then gone from the widget model (and the saved notebook).
-        self.client_secret.value = self.access_token.value = ""
+        # A value still in a field (typed, Connect clicked before it left the field) is taken.
+        for field in (self.client_secret, self.access_token):
+            if field.value:
+                self._take({"new": field.value, "owner": field})
+        secret = self._credentials.get("client_secret")
+        token = self._credentials.get("access_token")
         try:
             if environment == "demo":
                 client = RegistryClient.demo()
             else:
-                client = RegistryClient(environment, client_secret=secret or None,
-                                        access_token=token or None)
+                client = RegistryClient(environment,
+                                        client_secret=secret.reveal() if secret else None,
+                                        access_token=token.reveal() if token else None)
             organisation = client.current_organisation()
         except RegistryError as error:
             # Messages of the package's errors never carry the secret or a token.

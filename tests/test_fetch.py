@@ -92,3 +92,16 @@ def test_no_progress_bar_when_not_interactive(capsys):
     ia.fetch_balances(demo.accounts(), environment="demo", progress=True)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_through_a_client_with_its_own_tokens():
+    accounts = demo.accounts()
+    with ia.RegistryClient.demo() as client:
+        through_client = ia.fetch_balances(list(accounts), client=client, progress=False)
+        with pytest.raises(TypeError, match="pass the organisation ids"):
+            ia.fetch_balances(accounts, client=client)
+        with pytest.raises(ValueError, match="organisation_id"):
+            ia.fetch_balances(["not-an-id"], client=client)
+    separately = ia.fetch_balances(accounts, environment="demo", progress=False)
+    assert list(through_client.balances) == list(accounts)
+    pd.testing.assert_frame_equal(through_client.frame, separately.frame)

@@ -202,7 +202,9 @@ def test_pasted_credentials_are_used_once_and_never_kept(monkeypatch, server):
     panel = connect("sandbox")
     seen = []
     panel.on_connect(seen.append)
-    panel.client_secret.value = demo.CLIENT_SECRET
+    panel.client_secret.value = demo.CLIENT_SECRET  # as the front end sends it, on Enter
+    assert panel.client_secret.value == ""  # taken out of the widget model at once
+    assert panel.client_secret.placeholder.startswith("received (hidden)")
     panel.access_token.value = token
     panel.button.click()
     assert "Connected to the <b>sandbox</b> registry as Harbourline Freight" in panel.message.value
@@ -211,6 +213,7 @@ def test_pasted_credentials_are_used_once_and_never_kept(monkeypatch, server):
     assert panel.client.credit_balance(demo.DEFAULT_ORGANISATION_ID).total_kgs > 0
     state = all_widget_state(panel)
     assert demo.CLIENT_SECRET not in state and token not in state
+    assert demo.CLIENT_SECRET not in repr(vars(panel)) and token not in repr(vars(panel))
 
 
 def test_refused_credentials_are_reported_without_echoing_them(monkeypatch, server):
