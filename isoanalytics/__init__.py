@@ -17,6 +17,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import demo
+from ._format import percent, tonnes
 from .balance import (
     COLUMNS,
     LEVELS,
@@ -26,7 +27,6 @@ from .balance import (
     split_portfolio,
     stack_balances,
 )
-from ._format import percent, tonnes
 from .client import AsyncRegistryClient, RegistryClient
 from .dimensions import DIMENSIONS, breakdown, top_n
 from .enrich import aenrich, enrich

@@ -113,7 +113,7 @@ def fetch_balances(
         if not isinstance(client, RegistryClient):
             raise TypeError(f"client must be a RegistryClient, got {type(client).__name__}; "
                             "with an AsyncRegistryClient, use afetch_balances")
-        if isinstance(accounts, Mapping) or isinstance(accounts, str):
+        if isinstance(accounts, (Mapping, str)):
             raise TypeError("with client=..., pass the organisation ids (a list): the client "
                             "sends its own tokens, and tokens given here would go unused")
         organisations = list(accounts)

@@ -6,17 +6,22 @@ Playwright or Voila makes the test skip with the reason, never fail.
 
 - :func:`chromium_page`: a fresh headless page plus a list that collects console errors and
   uncaught page errors (failed requests to non-loopback hosts, such as a CDN's FontAwesome
-  CSS when offline, are not counted).
+  CSS when offline, are not counted; nor are the :class:`KnownError` a test passes).
 - :func:`screenshot`: a full-page PNG, also of pages that scroll an inner element (Voila).
 - :func:`voila_server`: serve one notebook on 127.0.0.1 in a clean Jupyter environment,
   stopping the server and every kernel it started on exit.
+- :func:`jupyter_server`: the same for ``jupyter lab`` or ``jupyter notebook`` (Notebook 7) on a
+  directory, with a known token; sessions are deleted through the REST API on exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,12 +106,37 @@ def is_external_request_failure(text: str, url: str) -> bool:
     return text.startswith("Failed to load resource") and not is_loopback_url(url)
 
 
+@dataclass(frozen=True)
+class KnownError:
+    """A console or page error that is understood and harmless, so a test may let it pass.
+
+    ``pattern`` is a regular expression searched (``re.DOTALL``) in the line
+    :class:`BrowserErrors` records: ``"console error: TEXT (at URL)"`` or
+    ``"page error: MESSAGE\\nSTACK"``. Make it as narrow as the error; ``reason`` says why it
+    is harmless (with a reference) and is shown beside it in ``ignored``.
+    """
+
+    pattern: str
+    reason: str
+
+    def matches(self, line: str) -> bool:
+        return re.search(self.pattern, line, re.DOTALL) is not None
+
+
 @dataclass
 class BrowserErrors:
     """Console errors and uncaught page errors seen on a page, as readable lines."""
 
     errors: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # external request failures, for debugging
+    known: tuple[KnownError, ...] = ()  # errors to ignore as well, each with its reason
+
+    def _record(self, line: str, ignore: bool = False) -> None:
+        known = next((error for error in self.known if error.matches(line)), None)
+        if known is not None:
+            self.ignored.append(f"{line}\n(known: {known.reason})")
+        else:
+            (self.ignored if ignore else self.errors).append(line)
 
     def watch(self, page) -> None:
         page.on("console", self._on_console)
@@ -116,12 +147,11 @@ class BrowserErrors:
             return
         url = (message.location or {}).get("url", "")
         line = f"console error: {message.text} (at {url or 'unknown location'})"
-        ignore = is_external_request_failure(message.text, url)
-        (self.ignored if ignore else self.errors).append(line)
+        self._record(line, ignore=is_external_request_failure(message.text, url))
 
     def _on_page_error(self, error) -> None:
         stack = getattr(error, "stack", None) or ""
-        self.errors.append(f"page error: {error}\n{stack}".rstrip())
+        self._record(f"page error: {error}\n{stack}".rstrip())
 
     def __bool__(self) -> bool:
         return bool(self.errors)
@@ -131,8 +161,10 @@ class BrowserErrors:
 
 
 @contextlib.contextmanager
-def chromium_page(*, timeout_s: float = TIMEOUT_S, viewport: tuple[int, int] = (1280, 900)):
-    """Yield ``(page, errors)``: a fresh headless Chromium page and its :class:`BrowserErrors`.
+def chromium_page(*, timeout_s: float = TIMEOUT_S, viewport: tuple[int, int] = (1280, 900),
+                  known_errors: tuple[KnownError, ...] = ()):
+    """Yield ``(page, errors)``: a fresh headless Chromium page and its :class:`BrowserErrors`
+    (which do not count ``known_errors``).
 
     Skips the test when Playwright or Debian's Chromium is missing. The browser (a fresh
     profile) is closed on exit.
@@ -146,7 +178,7 @@ def chromium_page(*, timeout_s: float = TIMEOUT_S, viewport: tuple[int, int] = (
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
             context.set_default_timeout(timeout_s * 1000)
             page = context.new_page()
-            errors = BrowserErrors()
+            errors = BrowserErrors(known=tuple(known_errors))
             errors.watch(page)
             yield page, errors
         finally:
@@ -202,8 +234,10 @@ def clean_environment(home: Path) -> dict[str, str]:
 
 
 @dataclass
-class VoilaServer:
-    url: str  # the notebook's page, e.g. http://127.0.0.1:PORT/
+class ServerProcess:
+    """A server started by :func:`_started`, with its log."""
+
+    url: str  # the page to open, e.g. http://127.0.0.1:PORT/
     process: subprocess.Popen
     log: Path  # the server's (and its kernels') stdout and stderr
 
@@ -213,6 +247,11 @@ class VoilaServer:
         except OSError:
             return "(no server log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class VoilaServer(ServerProcess):
+    """Voila serving one notebook: ``url`` is the notebook's page."""
 
 
 def _answers(url: str) -> bool:
@@ -225,6 +264,32 @@ def _answers(url: str) -> bool:
         return True
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def _started(name: str, command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
+             port: int, probe: str, timeout_s: float) -> Iterator[subprocess.Popen]:
+    """Start ``command`` in its own session (output to ``log``), wait until
+    ``http://127.0.0.1:PORT{probe}`` answers HTTP, yield the process, and :func:`_stop` it on
+    exit. Raises with the log's tail when the server exits or stays silent for ``timeout_s``."""
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    server = ServerProcess(url="", process=process, log=log)  # for its log tail
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _answers(f"http://127.0.0.1:{port}{probe}"):
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with status {process.returncode} before "
+                                   f"answering on port {port}:\n{server.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not answer on port {port} within "
+                                   f"{timeout_s:.0f} s:\n{server.log_tail()}")
+            time.sleep(0.1)
+        yield process
+    finally:
+        _stop(process)
 
 
 @contextlib.contextmanager
@@ -252,24 +317,123 @@ def voila_server(notebook: Path | str, *, timeout_s: float = TIMEOUT_S,
             "--Voila.port_retries=0",  # Voila would otherwise move to another port silently
             "--show_tracebacks=True", *extra_args,
         ]
-        with open(log, "wb") as log_file:
-            process = subprocess.Popen(
-                command, cwd=notebook.parent, env=clean_environment(home), stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-        server = VoilaServer(url=f"http://127.0.0.1:{port}/", process=process, log=log)
-        try:
-            deadline = time.monotonic() + timeout_s
-            while not _answers(f"http://127.0.0.1:{port}/voila-test-readiness-probe"):
-                if process.poll() is not None:
-                    raise RuntimeError(f"Voila exited with status {process.returncode} before "
-                                       f"answering on port {port}:\n{server.log_tail()}")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"Voila did not answer on port {port} within "
-                                       f"{timeout_s:.0f} s:\n{server.log_tail()}")
-                time.sleep(0.1)
-            yield server
-        finally:
-            _stop(process)
+        with _started("Voila", command, cwd=notebook.parent, env=clean_environment(home),
+                      log=log, port=port, probe="/voila-test-readiness-probe",
+                      timeout_s=timeout_s) as process:
+            yield VoilaServer(url=f"http://127.0.0.1:{port}/", process=process, log=log)
+
+
+# --- JupyterLab and Notebook 7 ----------------------------------------------------------------
+
+# The news pop-up ("Would you like to get notified about official Jupyter news?") covers part of
+# the page and asks jupyter.org for news and updates, which fails offline.
+ANNOUNCEMENTS_PLUGIN = "@jupyterlab/apputils-extension:announcements"
+
+JUPYTER_APPS = {  # app: (module to run and import, notebook page under the base URL)
+    "lab": ("jupyterlab", "lab/tree/{path}?reset&token={token}"),  # reset: a fresh workspace
+    "notebook": ("notebook", "notebooks/{path}?token={token}"),  # Notebook 7
+}
+
+
+@dataclass
+class JupyterServer(ServerProcess):
+    """``jupyter lab`` or ``jupyter notebook`` serving ``root_dir``; ``url`` is its base URL."""
+
+    app: str  # "lab" or "notebook"
+    token: str
+    root_dir: Path
+
+    def notebook_url(self, path: str) -> str:
+        """The page that opens the notebook at ``path`` (relative to ``root_dir``), logged in."""
+        page = JUPYTER_APPS[self.app][1]
+        return self.url + page.format(path=urllib.parse.quote(path), token=self.token)
+
+    def api(self, method: str, endpoint: str, timeout_s: float = 10.0):
+        """Call the REST API (``endpoint`` such as ``"sessions"``); the decoded JSON or None."""
+        request = urllib.request.Request(
+            f"{self.url}api/{endpoint}", method=method,
+            headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def kernels(self, retries: int = 20) -> list[dict]:
+        """The running kernels, each with its ``execution_state`` ("idle", "busy", ...).
+
+        ``GET /api/kernels`` answers 500 for a moment while a session's kernel starts
+        (jupyter_server 2.21 lists the kernel before setting its ``last_activity``: "TraitError:
+        The 'last_activity' trait ... expected a datetime, not the NoneType None" in the log;
+        compare jupyter-server/enterprise_gateway#1395). Such answers are retried, 50 ms apart.
+        """
+        for attempt in range(retries + 1):
+            try:
+                return self.api("GET", "kernels")
+            except urllib.error.HTTPError as error:
+                if error.code != 500 or attempt == retries:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
+    def delete_sessions(self) -> None:
+        """Delete every session (which shuts its kernel down), then any kernel left over."""
+        for session in self.api("GET", "sessions"):
+            with contextlib.suppress(urllib.error.HTTPError):  # 404: gone meanwhile
+                self.api("DELETE", f"sessions/{session['id']}", timeout_s=30)
+        for kernel in self.kernels():
+            with contextlib.suppress(urllib.error.HTTPError):
+                self.api("DELETE", f"kernels/{kernel['id']}", timeout_s=30)
+
+
+@contextlib.contextmanager
+def jupyter_server(app: str, root_dir: Path | str, *, timeout_s: float = TIMEOUT_S,
+                   disabled_extensions: tuple[str, ...] = (ANNOUNCEMENTS_PLUGIN,),
+                   extra_args: tuple[str, ...] = ()) -> Iterator[JupyterServer]:
+    """Serve ``root_dir`` with JupyterLab (``app="lab"``) or Notebook 7 (``app="notebook"``).
+
+    Like :func:`voila_server`: this interpreter, a free loopback port, no ``ISOMETRIC_*``
+    variables, temporary Jupyter config, data and runtime directories (in which
+    ``disabled_extensions`` are disabled, as ``jupyter labextension disable`` would), a random
+    token, ``--allow-root`` when running as root. Everything the front end saves lands in
+    ``root_dir``: give it a copy. On exit every session is deleted through the REST API (so
+    kernels shut down cleanly), then the server is stopped by its pid. Skips the test when the
+    app is not installed.
+    """
+    if app not in JUPYTER_APPS:
+        raise ValueError(f"app must be one of {sorted(JUPYTER_APPS)}, not {app!r}")
+    module = JUPYTER_APPS[app][0]
+    pytest.importorskip(module, reason=f"{module} is not installed")
+    root_dir = Path(root_dir).resolve()
+    if not root_dir.is_dir():
+        raise FileNotFoundError(f"no directory to serve at {root_dir}")
+    with tempfile.TemporaryDirectory(prefix=f"jupyter-{app}-test-") as tmp:
+        home = Path(tmp)
+        env = clean_environment(home)
+        if disabled_extensions:  # read by JupyterLab and Notebook 7 alike
+            labconfig = Path(env["JUPYTER_CONFIG_DIR"]) / "labconfig"
+            labconfig.mkdir(parents=True, exist_ok=True)
+            (labconfig / "page_config.json").write_text(json.dumps(
+                {"disabledExtensions": {name: True for name in disabled_extensions}}))
+        port = free_port()
+        token = secrets.token_hex(16)
+        log = home / f"jupyter-{app}.log"
+        command = [
+            sys.executable, "-m", module, "--no-browser",
+            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",  # it would otherwise move to another port silently
+            f"--ServerApp.root_dir={root_dir}", f"--IdentityProvider.token={token}",
+            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+            *extra_args,
+        ]
+        with _started(f"jupyter {app}", command, cwd=root_dir, env=env, log=log, port=port,
+                      probe="/api", timeout_s=timeout_s) as process:
+            server = JupyterServer(url=f"http://127.0.0.1:{port}/", process=process, log=log,
+                                   app=app, token=token, root_dir=root_dir)
+            try:
+                yield server
+            finally:
+                if process.poll() is None:  # then _stop ends the server and what is left
+                    with contextlib.suppress(OSError):  # it may hang or have died: go on
+                        server.delete_sessions()
 
 
 def _stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
