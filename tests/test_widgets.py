@@ -7,6 +7,8 @@ import re
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import isoanalytics as ia
 from isoanalytics import demo
@@ -258,3 +260,23 @@ def test_the_explorer_frame_reads_a_stacked_mapping():
     assert len(app.organisation.options) == 3
     assert int(app.breakdown["total_kgs"].sum()) == sum(b.total_kgs for b in balances.values())
     assert isinstance(app.summary, pd.DataFrame)
+
+
+@settings(max_examples=15)  # each example redraws the chart (about 0.1 s)
+@given(st.data())
+def test_whatever_the_controls_say_the_table_adds_up_exactly(portfolio, data):
+    fetched, _, app = portfolio
+    app.organisation.value = data.draw(st.sampled_from([value for _, value in app.organisation.options]))
+    app.dimension.value = data.draw(st.sampled_from([value for _, value in app.dimension.options]))
+    app.status.value = data.draw(st.sampled_from(["total", "active", "retired"]))
+    app.units.value = data.draw(st.sampled_from(["tCO2e", "kg"]))
+    app.top.value = data.draw(st.integers(app.top.min, app.top.max))
+    organisation = app.organisation.value
+    held = (sum(b.total_kgs for b in fetched.balances.values()) if organisation == ALL
+            else fetched.balances[organisation].total_kgs)
+    for column in ("active_kgs", "retired_kgs", "total_kgs"):
+        assert int(app.summary[column].sum()) == int(app.breakdown[column].sum())
+    assert int(app.breakdown["total_kgs"].sum()) == held
+    total_row = table_rows(app)[-1]
+    assert total_row[3] == (tonnes(held) if app.units.value == "tCO2e" else f"{held:,}")
+    assert len(table_rows(app)) == len(app.summary) + 2  # header and Total
