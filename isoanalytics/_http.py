@@ -52,6 +52,18 @@ SECRET_VARIABLE = "ISOMETRIC_CLIENT_SECRET"
 TOKEN_VARIABLE = "ISOMETRIC_ACCESS_TOKEN"
 ENVIRONMENT_VARIABLE = "ISOMETRIC_ENVIRONMENT"
 BASE_URL_VARIABLE = "ISOMETRIC_BASE_URL"  # a mirror, proxy or test server instead of the environment's URL
+def configured_environment() -> str | None:
+    """The environment the ``ISOMETRIC_*`` variables ask for; None when none is set.
+
+    None is the cue for the demo registry (notebooks, the connect panel): any of the secret,
+    the environment or the base URL means the user meant a live registry.
+    """
+    if not any(os.environ.get(name)
+               for name in (SECRET_VARIABLE, ENVIRONMENT_VARIABLE, BASE_URL_VARIABLE)):
+        return None
+    return os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
+
+
 PAGE_SIZE = 50  # the API's maximum for ``first``
 TOKEN_LIFETIME_NOTE = "access tokens expire a year after they are issued"
 

@@ -205,7 +205,10 @@ _LOOKUPS = {"project": ("/projects", "prj_"), "supplier": ("/suppliers", "spl_")
 
 def lookup(kind: str, ids: Iterable[str],
            cache: dict[tuple[str, str], dict | None]) -> Plan[dict[str, dict | None]]:
-    """Projects, suppliers or organisations by id, each fetched at most once per client (``None``: unknown)."""
+    """Projects, suppliers or organisations by id, each fetched at most once per client.
+
+    ``None`` stands for an id the registry does not know.
+    """
     path, prefix = _LOOKUPS[kind]
     wanted = [argument_id(record_id, f"{kind}_id", kind, prefix)
               for record_id in dict.fromkeys(ids)]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -26,13 +25,11 @@ import stamina
 
 from . import _plans
 from ._http import (
-    BASE_URL_VARIABLE,
-    ENVIRONMENT_VARIABLE,
-    SECRET_VARIABLE,
     Call,
     RegistryAuth,
     Settings,
     answer,
+    configured_environment,
     httpx_options,
     log_response,
     resolve_settings,
@@ -107,9 +104,7 @@ class _BaseClient:
         ...     client.environment
         'demo'
         """
-        configured = any(os.environ.get(name)
-                         for name in (SECRET_VARIABLE, ENVIRONMENT_VARIABLE, BASE_URL_VARIABLE))
-        return cls(**options) if configured else cls.demo(**options)
+        return cls(**options) if configured_environment() else cls.demo(**options)
 
     @property
     def environment(self) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .metrics import Source, Status, _check_choice, _summary, summarize
 
-__all__ = ["DIMENSIONS", "breakdown", "label", "top_n"]
+__all__ = ["DIMENSIONS", "breakdown", "check_summary", "entity_noun", "label", "top_n"]
 
 Dimension = Literal["supplier", "project", "pathway", "country"]
 DIMENSIONS: tuple[str, ...] = ("supplier", "project", "pathway", "country")
@@ -25,8 +25,7 @@ DIMENSIONS: tuple[str, ...] = ("supplier", "project", "pathway", "country")
 _INDEX = {"supplier": "supplier_id", "project": "project_id", "pathway": "pathway",
           "country": "country", "organisation": "organisation_id", "order": "order_id"}
 _NAME = {"supplier_id": "supplier_name", "project_id": "project_name",
-         "organisation_id": "organisation_name", "country": "country_name",
-         "order_id": "supplier_name"}
+         "organisation_id": "organisation_name", "country": "country_name"}
 _PROJECT_COLUMNS = ("id", "name", "supplier_id", "supplier_name", "pathway", "country_code",
                     "country_name")
 UNKNOWN = "(unknown)"
@@ -117,6 +116,17 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
     return result
 
 
+def check_summary(summary: pd.DataFrame, function: str) -> None:
+    """Raise, naming ``function``, unless ``summary`` has the kilogram columns of a summary."""
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(f"{function}() takes a summary DataFrame from summarize() or "
+                        f"breakdown(), got {type(summary).__name__}")
+    missing = [c for c in ("active_kgs", "retired_kgs", "total_kgs") if c not in summary.columns]
+    if missing:
+        raise ValueError(f"{function}() takes a summary from summarize() or breakdown(); "
+                         f"missing column(s) {', '.join(missing)}")
+
+
 def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd.DataFrame:
     """The ``n`` largest rows by ``<status>_kgs``, the rest summed into one "Other (k)" row.
 
@@ -136,10 +146,7 @@ def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd
     _check_choice("status", status, ("total", "active", "retired"))
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}")
-    missing = [c for c in ("active_kgs", "retired_kgs", "total_kgs") if c not in summary.columns]
-    if missing:
-        raise ValueError(f"top_n takes a summary from summarize() or breakdown(); "
-                         f"missing column(s) {', '.join(missing)}")
+    check_summary(summary, "top_n")
     ordered = summary.sort_values(f"{status}_kgs", ascending=False, kind="stable")
     kept = ordered.iloc[:n].assign(other=False)
     rest = ordered.iloc[n:]
@@ -155,6 +162,12 @@ def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd
     row["share"] = (active + retired) / level_total if level_total else np.nan
     # The other row has no name of its own (name columns are missing): its index is its label.
     return pd.concat([kept, row.assign(other=True).reindex(columns=kept.columns)])
+
+
+def entity_noun(frame: pd.DataFrame) -> str:
+    """What a summary's rows are, from its index: "supplier", "pathway", "organisation"..."""
+    nouns = {index: dimension for dimension, index in _INDEX.items()}
+    return nouns.get(frame.index.name, frame.index.name or "entity")
 
 
 def label(frame: pd.DataFrame) -> pd.Series:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,25 +110,28 @@ def fetch_balances(
     ...     fetch_balances(["org_1J7BT1V2GFMC75MZ"], client=client, progress=False)
     PortfolioFetch(1 organisations answered, 0 failed)
     """
-    if client is not None:
+    if client is None:
+        _check_accounts(accounts)
+        # Ours to make, so ours to close.
+        owned = client = RegistryClient(environment, client_secret=client_secret,
+                                        access_tokens=accounts, base_url=base_url,
+                                        concurrency=concurrency, **options)
+    else:
         if not isinstance(client, RegistryClient):
             raise TypeError(f"client must be a RegistryClient, got {type(client).__name__}; "
                             "with an AsyncRegistryClient, use afetch_balances")
         if isinstance(accounts, (Mapping, str)):
             raise TypeError("with client=..., pass the organisation ids (a list): the client "
                             "sends its own tokens, and tokens given here would go unused")
-        organisations = list(accounts)
-        _check_ids(organisations)
-        with _progress_bar(len(organisations), progress) as bar:
-            return _result(organisations, client._run(_portfolio(client, organisations, bar)))
-    _check_accounts(accounts)
-    client = RegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
-                            base_url=base_url, concurrency=concurrency, **options)
+        accounts = list(accounts)  # once: an iterator would be spent by the check
+        _check_ids(accounts)
+        owned = nullcontext()  # the caller's client stays open
+    organisations = list(accounts)
     # Threads, not an event loop: httpx's sync path costs less CPU per request (measured
     # in tests/benchmarks/bench_client.py), and no loop clashes with Jupyter's own.
-    with client, _progress_bar(len(accounts), progress) as bar:
-        outcomes = client._run(_portfolio(client, accounts, bar))
-    return _result(accounts, outcomes)
+    with owned, _progress_bar(len(organisations), progress) as bar:
+        outcomes = client._run(_portfolio(client, organisations, bar))
+    return _result(organisations, outcomes)
 
 
 async def afetch_balances(

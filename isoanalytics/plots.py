@@ -21,7 +21,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 from ._format import percent
 from ._frames import KGS_PER_CREDIT
 from .balance import CreditBalance
-from .dimensions import label, top_n
+from .dimensions import check_summary, entity_noun, label, top_n
 from .metrics import HHI_HIGH, HHI_MODERATE, Concentration, Status, _check_choice, concentration
 
 __all__ = [
@@ -43,8 +43,6 @@ RETIRED_COLOUR = "#E69F00"  # orange
 REMAINING_COLOUR = "#56B4E9"  # sky blue
 NEUTRAL_COLOUR = "#999999"
 _BANDS = (("unconcentrated", "#009E73"), ("moderate", "#F0E442"), ("high", "#D55E00"))
-_NOUN = {"supplier_id": "supplier", "project_id": "project", "pathway": "pathway",
-         "country": "country", "organisation_id": "organisation", "order_id": "order"}
 
 
 def _axes(ax: Axes | None, height: float = 4.0) -> Axes:
@@ -75,20 +73,6 @@ def _room_on_right(ax: Axes, widest: float, factor: float = 1.35) -> None:
         ax.set_xlim(0, widest * factor)
 
 
-def _noun(frame: pd.DataFrame) -> str:
-    return _NOUN.get(frame.index.name, frame.index.name or "entity")
-
-
-def _check_summary(summary: pd.DataFrame, function: str) -> None:
-    if not isinstance(summary, pd.DataFrame):
-        raise TypeError(f"{function}() takes a summary DataFrame from summarize() or "
-                        f"breakdown(), got {type(summary).__name__}")
-    missing = [c for c in ("active_kgs", "retired_kgs", "total_kgs") if c not in summary.columns]
-    if missing:
-        raise ValueError(f"{function}() takes a summary from summarize() or breakdown(); "
-                         f"missing column(s) {', '.join(missing)}")
-
-
 def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "total",
                    units: Units = "tCO2e", annotate: bool = True, title: str | None = None,
                    ax: Axes | None = None) -> Axes:
@@ -116,7 +100,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
     >>> ax.get_xlabel()
     'Credits (tCO2e)'
     """
-    _check_summary(summary, "holdings_chart")
+    check_summary(summary, "holdings_chart")
     _check_choice("status", status, ("total", "active", "retired"))
     _check_choice("units", units, UNITS)
     shown = top_n(summary, top, status=status).iloc[::-1]  # barh draws bottom-up
@@ -138,7 +122,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
     ax.set_yticks(positions, labels)
     ax.set_xlabel(_unit_label(units))
     _thousands(ax)
-    noun = _noun(summary)
+    noun = entity_noun(summary)
     what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired holdings"}
     count = f"top {min(top, len(summary))} of {len(summary)}"
     # The title is lifted to make room for the concentration line beneath it.
@@ -178,7 +162,7 @@ def retired_share_chart(summary: pd.DataFrame, *, top: int = 10, ax: Axes | None
     >>> retired_share_chart(summarize(balance, by="project"), top=3).get_xlabel()
     'Retired share (% of kg held)'
     """
-    _check_summary(summary, "retired_share_chart")
+    check_summary(summary, "retired_share_chart")
     shown = top_n(summary, top).iloc[::-1]
     ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
     positions = np.arange(len(shown))
@@ -190,13 +174,13 @@ def retired_share_chart(summary: pd.DataFrame, *, top: int = 10, ax: Axes | None
     if total:
         overall = int(summary["retired_kgs"].sum()) / total * 100
         ax.axvline(overall, color=NEUTRAL_COLOUR, linestyle="--", gid="overall")
-        ax.text(overall, 1.0, f" all {_noun(summary)}s: {overall:.1f} %",
+        ax.text(overall, 1.0, f" all {entity_noun(summary)}s: {overall:.1f} %",
                 transform=ax.get_xaxis_transform(), va="bottom", fontsize=8, gid="overall")
     ax.set_yticks(positions, label(shown).tolist())
     ax.set_xlim(0, 110)
     ax.xaxis.set_major_formatter(PercentFormatter(100))
     ax.set_xlabel("Retired share (% of kg held)")
-    ax.set_title(title or f"Retired share by {_noun(summary)}", loc="left")
+    ax.set_title(title or f"Retired share by {entity_noun(summary)}", loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
@@ -225,7 +209,7 @@ def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Serie
     elif isinstance(source, pd.DataFrame) and "total_kgs" in source.columns:
         _check_choice("status", status, ("total", "active", "retired"))
         figures = concentration(_status_kgs(source, status))
-        by = _noun(source)
+        by = entity_noun(source)
     else:
         figures = concentration(source, by=by, status=status)
     noun = figures.by or by

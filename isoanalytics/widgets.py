@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import io
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -22,10 +21,10 @@ from matplotlib.figure import Figure
 
 from ._format import percent, tonnes
 from ._frames import check_tidy
-from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE, Secret
+from ._http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
 from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
-from .dimensions import DIMENSIONS, breakdown, label, top_n
+from .dimensions import DIMENSIONS, breakdown, entity_noun, label, top_n
 from .enrich import enrich
 from .errors import RegistryError
 from .fetch import PortfolioFetch
@@ -190,8 +189,9 @@ class Explorer(widgets.VBox):
         self.table.value = _table_html(self.summary, units)
 
 
-def _amount(kgs: int, units: str) -> str:
-    return f"{tonnes(kgs)} tCO2e" if units == "tCO2e" else f"{int(kgs):,} kg"
+def _number(kgs: int, units: str) -> str:
+    # Exact either way: tonnes() formats the integer kilograms without a float.
+    return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
 
 
 def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, units: str) -> str:
@@ -199,9 +199,9 @@ def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, unit
     retired = int(table["retired_kgs"].sum())
     held = active + retired
     share = retired / held if held else float("nan")
-    noun = (table.index.name or "entity").removesuffix("_id")
-    headline = (f"<b>Active</b> {_amount(active, units)} · <b>Retired</b> "
-                f"{_amount(retired, units)} · <b>Retired share</b> {percent(share)}")
+    noun = entity_noun(table)
+    headline = (f"<b>Active</b> {_number(active, units)} {units} · <b>Retired</b> "
+                f"{_number(retired, units)} {units} · <b>Retired share</b> {percent(share)}")
     if figures.n:
         spread = (f"<b>Concentration</b> of {status} credits across {figures.n} {noun}(s): "
                   f"HHI {figures.hhi:,.0f} ({figures.level}) · CR1 {percent(figures.cr1)} · "
@@ -213,7 +213,6 @@ def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, unit
 
 
 def _table_html(summary: pd.DataFrame, units: str) -> str:
-    suffix = "tCO2e" if units == "tCO2e" else "kg"
     names = label(summary)
     total = {c: int(summary[c].sum()) for c in ("active_kgs", "retired_kgs", "total_kgs")}
     rows = [(name, row.active_kgs, row.retired_kgs, row.total_kgs, row.retired_share, row.share)
@@ -221,15 +220,11 @@ def _table_html(summary: pd.DataFrame, units: str) -> str:
     held = total["total_kgs"]
     rows.append(("Total", total["active_kgs"], total["retired_kgs"], held,
                  total["retired_kgs"] / held if held else float("nan"), 1.0 if held else np.nan))
-    header = [(summary.index.name or "").removesuffix("_id").capitalize(), f"Active ({suffix})",
-              f"Retired ({suffix})", f"Total ({suffix})", "Retired share", "Share"]
-
-    def amount(kgs: int) -> str:
-        return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
-
+    header = [entity_noun(summary).capitalize(), f"Active ({units})", f"Retired ({units})",
+              f"Total ({units})", "Retired share", "Share"]
     body = "".join(
         "<tr>" + f'<th style="text-align:left">{html.escape(str(name))}</th>'
-        + "".join(f'<td style="text-align:right">{amount(value)}</td>'
+        + "".join(f'<td style="text-align:right">{_number(value, units)}</td>'
                   for value in (active, retired, held_kgs))
         + f'<td style="text-align:right">{percent(retired_share)}</td>'
         + f'<td style="text-align:right">{percent(share)}</td></tr>'
@@ -305,9 +300,7 @@ class Connect(widgets.VBox):
     """
 
     def __init__(self, environment: str | None = None) -> None:
-        configured = os.environ.get(SECRET_VARIABLE) or os.environ.get(ENVIRONMENT_VARIABLE)
-        default = environment or (os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
-                                  if configured else "demo")
+        default = environment or configured_environment() or "demo"
         self.environment = widgets.Dropdown(
             options=[("Demo registry (fictional data, offline)", "demo"),
                      ("Sandbox", "sandbox"), ("Production", "production")],
@@ -411,8 +404,8 @@ class Connect(widgets.VBox):
 def connect(environment: str | None = None) -> Connect:
     """A panel to choose the registry and paste credentials; ``panel.client`` is the client.
 
-    Starts on the demo registry unless ``ISOMETRIC_CLIENT_SECRET`` or
-    ``ISOMETRIC_ENVIRONMENT`` is set.
+    Starts on the registry the ``ISOMETRIC_*`` variables name (the sandbox when only the
+    secret or base URL is set), and on the demo registry when none is set.
 
     Examples
     --------

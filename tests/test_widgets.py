@@ -191,6 +191,9 @@ def test_connect_starts_on_the_demo_and_hands_back_a_client():
 
 
 def test_connect_starts_on_the_configured_registry(monkeypatch):
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", "https://registry-mirror.example/registry/v0")
+    assert connect().environment.value == "sandbox"  # the same rule as from_environment()
+    monkeypatch.delenv("ISOMETRIC_BASE_URL")
     monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "from-the-environment")
     assert connect().environment.value == "sandbox"
     monkeypatch.setenv("ISOMETRIC_ENVIRONMENT", "production")
