@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 
+# The report template is collected once, as notebooks/04-report.ipynb (a link to it), so
+# nbval does not run the same notebook twice.
+collect_ignore_glob = ["isoanalytics/templates/*.ipynb"]
+
 
 def pytest_configure(config) -> None:
     for name in [name for name in os.environ if name.startswith("ISOMETRIC_")]:

@@ -8,13 +8,17 @@ Read the registry with :class:`RegistryClient` (or :class:`AsyncRegistryClient`;
 country and :func:`top_n` for the largest. ``isoanalytics.plots`` draws them and
 ``isoanalytics.widgets`` explores them.
 
-Plotting and widgets (matplotlib, ipywidgets) are imported only by the modules that use
-them, so ``import isoanalytics`` stays light.
+``isoanalytics.report.build`` writes the HTML report, ``isoanalytics.tables`` formats tables.
+
+Plotting, widgets and reports (matplotlib, ipywidgets, nbclient) are imported only by the
+modules that use them, on first use, so ``import isoanalytics`` stays light.
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from . import demo
 from ._format import percent, tonnes
@@ -98,3 +102,13 @@ __all__ = [
     "tonnes",
     "top_n",
 ]
+
+_SUBMODULES = ("plots", "report", "tables", "widgets")
+
+
+def __getattr__(name: str) -> Any:
+    # ``isoanalytics.report.build(...)`` after a bare ``import isoanalytics``: the heavier
+    # submodules load on first use (PEP 562), not at import.
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -29,3 +29,17 @@ def percent(share: float, digits: int = 1) -> str:
     ('45.7 %', 'n/a')
     """
     return "n/a" if share is None or math.isnan(share) else f"{share * 100:.{digits}f} %"
+
+
+def quantity(kgs: int, units: str = "tCO2e") -> str:
+    """Kilograms in ``units``: "tCO2e" (exact tonnes) or "kg" (the integer itself).
+
+    Examples
+    --------
+    >>> from isoanalytics._format import quantity
+    >>> quantity(1234567), quantity(1234567, "kg")
+    ('1,234.567', '1,234,567')
+    """
+    if units not in ("tCO2e", "kg"):
+        raise ValueError(f'units must be "tCO2e" or "kg"; got {units!r}')
+    return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"

@@ -1,13 +1,15 @@
 """The ``isoanalytics`` command line.
 
-``isoanalytics summary --demo [--org ID]`` prints an organisation's headline figures and its
-largest suppliers from the embedded demo registry; ``isoanalytics summary [--org ID]`` does the
-same from the live registry, with credentials from ``ISOMETRIC_CLIENT_SECRET`` and
-``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox). Both read through
-the same :class:`~isoanalytics.RegistryClient`.
+``isoanalytics report --demo -o report.html`` writes the HTML report of the embedded demo
+registry's default buyer; ``--org ID`` (repeated for a portfolio) chooses organisations, and
+without ``--demo`` it reads the live registry, with credentials from ``ISOMETRIC_CLIENT_SECRET``
+and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox).
+``isoanalytics summary [--demo] [--org ID]`` prints an organisation's headline figures and its
+largest suppliers. All read through the same :class:`~isoanalytics.RegistryClient`.
 
 Exit codes: 0 success, 2 usage error, 3 unknown organisation, 4 data that fails validation,
-5 missing or refused credentials, 6 registry unreachable, rate-limited or failing.
+5 missing or refused credentials, 6 registry unreachable, rate-limited or failing, 7 report
+template missing or unusable, 8 report failed while it ran, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TextIO
@@ -46,6 +49,9 @@ EXIT_UNKNOWN_ORGANISATION = 3
 EXIT_BAD_DATA = 4
 EXIT_CREDENTIALS = 5
 EXIT_UNAVAILABLE = 6
+EXIT_TEMPLATE = 7
+EXIT_REPORT_FAILED = 8
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +79,33 @@ def _parser() -> argparse.ArgumentParser:
                               "else sandbox)")
     summary.add_argument("--top", type=int, default=5, metavar="N",
                          help="how many suppliers to list (default 5)")
+    report = commands.add_parser(
+        "report", help="an HTML report of an organisation or a portfolio",
+        description="Run the report notebook for one organisation or several and write one "
+                    "self-contained HTML file (figures embedded, opens offline in any browser).",
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} and "
+               f"{ENVIRONMENT_VARIABLE} (sandbox or production; default sandbox). "
+               "Example: isoanalytics report --demo -o report.html",
+    )
+    report.add_argument("--demo", action="store_true",
+                        help="use the embedded demo registry (fictional data, works offline)")
+    report.add_argument("--org", metavar="ID", action="append", dest="orgs",
+                        help="an organisation to report on; repeat it for a portfolio "
+                             "(default: the access token's organisation; with --demo, "
+                             f"{demo.DEFAULT_ORGANISATION_ID})")
+    report.add_argument("-o", "--output", default="report.html", metavar="FILE",
+                        help="the HTML file to write (default report.html; replaced if it exists)")
+    report.add_argument("--title", help="the report's heading")
+    report.add_argument("--top", type=int, default=10, metavar="N",
+                        help="suppliers and projects shown by name (default 10)")
+    report.add_argument("--with-code", action="store_true",
+                        help="show the code that made each figure")
+    report.add_argument("--environment", choices=("sandbox", "production"),
+                        help=f"live registry to read (default: {ENVIRONMENT_VARIABLE}, "
+                             "else sandbox)")
+    report.add_argument("--template", metavar="NOTEBOOK",
+                        help="run another report notebook (it needs a cell tagged 'parameters')")
+    report.add_argument("--notebook", metavar="FILE", help="also save the executed notebook")
     return parser
 
 
@@ -90,8 +123,17 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     True
     """
     out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+    if args.demo and args.environment:
+        parser.error("--environment chooses a live registry; leave it out with --demo")
     try:
-        return _summary(_parser(), argv, out)
+        return (_report if args.command == "report" else _summary)(args, out)
+    except KeyboardInterrupt:
+        print(f"isoanalytics {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``isoanalytics summary --demo | head``): stop quietly,
         # and keep Python from complaining again when it flushes stdout at exit.
@@ -100,17 +142,45 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 0
 
 
-def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: TextIO) -> int:
-    args = parser.parse_args(argv)
-    if args.top < 1:
-        parser.error("--top must be at least 1")
-    if args.demo and args.environment:
-        parser.error("--environment chooses a live registry; leave it out with --demo")
+def _exit_code(error_class: type[BaseException]) -> int:
+    """The exit code for an error the package raised (here, or inside the report's kernel)."""
+    if issubclass(error_class, (SchemaError, PaginationError)):
+        return EXIT_BAD_DATA
+    if issubclass(error_class, NotFoundError):
+        return EXIT_UNKNOWN_ORGANISATION
+    if issubclass(error_class,
+                  (MissingCredentialsError, AuthenticationError, PermissionDeniedError)):
+        return EXIT_CREDENTIALS
+    if issubclass(error_class, RegistryError):
+        return EXIT_UNAVAILABLE
+    return EXIT_REPORT_FAILED
+
+
+def _fail(command: str, message: str, code: int, *, demo_mode: bool) -> int:
+    """Say what went wrong and what to do next, on stderr; return the exit code."""
+    if code == EXIT_BAD_DATA:
+        message = f"the registry's answer failed validation: {message}"
+    print(f"isoanalytics {command}: {message}", file=sys.stderr)
+    if code == EXIT_UNKNOWN_ORGANISATION and demo_mode:
+        print(f"Demo organisations: {_demo_buyers()}", file=sys.stderr)
+    if code == EXIT_CREDENTIALS and not demo_mode:
+        print(f"To try the package without credentials: isoanalytics {command} --demo",
+              file=sys.stderr)
+    return code
+
+
+def _checked_ids(command: str, ids: list[str]) -> bool:
     try:
-        if args.org:
-            organisation_path(args.org)  # a malformed id is refused before any request
+        for organisation_id in ids:
+            organisation_path(organisation_id)  # a malformed id is refused before any request
     except ValueError as error:
-        print(f"isoanalytics summary: --org: {error}", file=sys.stderr)
+        print(f"isoanalytics {command}: --org: {error}", file=sys.stderr)
+        return False
+    return True
+
+
+def _summary(args: argparse.Namespace, out: TextIO) -> int:
+    if not _checked_ids("summary", [args.org] if args.org else []):
         return EXIT_UNKNOWN_ORGANISATION
     try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
@@ -118,9 +188,7 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
         print(f"isoanalytics summary: {error}", file=sys.stderr)
         return EXIT_USAGE
     except MissingCredentialsError as error:
-        print(f"isoanalytics summary: {error}\nTo try the package without credentials: "
-              "isoanalytics summary --demo", file=sys.stderr)
-        return EXIT_CREDENTIALS
+        return _fail("summary", str(error), EXIT_CREDENTIALS, demo_mode=args.demo)
     try:
         with client:
             organisation_id = args.org or (demo.DEFAULT_ORGANISATION_ID if args.demo
@@ -128,24 +196,8 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
             organisation = client.organisation(organisation_id)
             balance = client.credit_balance(organisation_id)
             suppliers = enrich(summarize(balance, by="supplier"), client)
-    except (SchemaError, PaginationError) as error:
-        print(f"isoanalytics summary: the registry's answer failed validation: {error}",
-              file=sys.stderr)
-        return EXIT_BAD_DATA
-    except NotFoundError as error:
-        print(f"isoanalytics summary: {error}", file=sys.stderr)
-        if args.demo:
-            print(f"Demo organisations: {_demo_buyers()}", file=sys.stderr)
-        return EXIT_UNKNOWN_ORGANISATION
-    except (MissingCredentialsError, AuthenticationError, PermissionDeniedError) as error:
-        print(f"isoanalytics summary: {error}", file=sys.stderr)
-        if not args.demo:
-            print("To try the package without credentials: isoanalytics summary --demo",
-                  file=sys.stderr)
-        return EXIT_CREDENTIALS
-    except RegistryError as error:
-        print(f"isoanalytics summary: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+    except (SchemaError, RegistryError) as error:
+        return _fail("summary", str(error), _exit_code(type(error)), demo_mode=args.demo)
     if args.demo:
         source = f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}"
     else:
@@ -154,6 +206,39 @@ def _summary(parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: T
     _print_summary(balance, organisation["name"], source, suppliers, args.top, out)
     if args.demo:
         print(f"\nOther demo organisations (--org ID): {_demo_buyers(exclude=organisation_id)}",
+              file=out)
+    return 0
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    # nbclient and nbconvert load in about half a second: only this command pays for them.
+    from .report import ReportError, TemplateError, build
+
+    ids = list(dict.fromkeys(args.orgs or []))
+    if not _checked_ids("report", ids):
+        return EXIT_UNKNOWN_ORGANISATION
+    started = time.perf_counter()
+    try:
+        path = build(ids or None, args.output, demo=args.demo, environment=args.environment,
+                     title=args.title, top=args.top, with_code=args.with_code,
+                     template=args.template, notebook=args.notebook)
+    except TemplateError as error:
+        print(f"isoanalytics report: {error}", file=sys.stderr)
+        return EXIT_TEMPLATE
+    except (FileNotFoundError, IsADirectoryError, ValueError) as error:
+        # the output or notebook path, the title, ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL
+        print(f"isoanalytics report: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (SchemaError, RegistryError) as error:
+        return _fail("report", str(error), _exit_code(type(error)), demo_mode=args.demo)
+    except ReportError as error:
+        code = _exit_code(error.registry_error or ReportError)
+        return _fail("report", f"{error}. No report was written.", code, demo_mode=args.demo)
+    size = path.stat().st_size
+    print(f"Wrote {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s; "
+          f"open it in any browser: {path.resolve().as_uri()}", file=out)
+    if args.demo:
+        print("It shows DEMO DATA: fictional organisations from the embedded demo registry.",
               file=out)
     return 0
 

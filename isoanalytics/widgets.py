@@ -15,21 +15,21 @@ from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ._format import percent, tonnes
+from ._format import percent, quantity
 from ._frames import check_tidy
 from ._http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
 from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
-from .dimensions import DIMENSIONS, breakdown, entity_noun, label, top_n
+from .dimensions import DIMENSIONS, breakdown, entity_noun, top_n
 from .enrich import enrich
 from .errors import RegistryError
 from .fetch import PortfolioFetch
 from .metrics import Concentration, concentration
 from .plots import UNITS, holdings_chart
+from .tables import holdings_html
 
 __all__ = ["Connect", "Explorer", "connect", "explorer"]
 
@@ -186,12 +186,7 @@ class Explorer(widgets.VBox):
         figure.savefig(buffer, format="png")
         self.chart.value = buffer.getvalue()
         self.figures.value = _figures_html(self.breakdown, self.concentration, status, units)
-        self.table.value = _table_html(self.summary, units)
-
-
-def _number(kgs: int, units: str) -> str:
-    # Exact either way: tonnes() formats the integer kilograms without a float.
-    return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
+        self.table.value = holdings_html(self.summary, units=units)
 
 
 def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, units: str) -> str:
@@ -200,8 +195,8 @@ def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, unit
     held = active + retired
     share = retired / held if held else float("nan")
     noun = entity_noun(table)
-    headline = (f"<b>Active</b> {_number(active, units)} {units} · <b>Retired</b> "
-                f"{_number(retired, units)} {units} · <b>Retired share</b> {percent(share)}")
+    headline = (f"<b>Active</b> {quantity(active, units)} {units} · <b>Retired</b> "
+                f"{quantity(retired, units)} {units} · <b>Retired share</b> {percent(share)}")
     if figures.n:
         spread = (f"<b>Concentration</b> of {status} credits across {figures.n} {noun}(s): "
                   f"HHI {figures.hhi:,.0f} ({figures.level}) · CR1 {percent(figures.cr1)} · "
@@ -210,30 +205,6 @@ def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, unit
     else:
         spread = f"<b>Concentration</b>: no {status} credits held"
     return f"<div>{headline}</div><div>{spread}</div>"
-
-
-def _table_html(summary: pd.DataFrame, units: str) -> str:
-    names = label(summary)
-    total = {c: int(summary[c].sum()) for c in ("active_kgs", "retired_kgs", "total_kgs")}
-    rows = [(name, row.active_kgs, row.retired_kgs, row.total_kgs, row.retired_share, row.share)
-            for name, row in zip(names, summary.itertuples())]
-    held = total["total_kgs"]
-    rows.append(("Total", total["active_kgs"], total["retired_kgs"], held,
-                 total["retired_kgs"] / held if held else float("nan"), 1.0 if held else np.nan))
-    header = [entity_noun(summary).capitalize(), f"Active ({units})", f"Retired ({units})",
-              f"Total ({units})", "Retired share", "Share"]
-    body = "".join(
-        "<tr>" + f'<th style="text-align:left">{html.escape(str(name))}</th>'
-        + "".join(f'<td style="text-align:right">{_number(value, units)}</td>'
-                  for value in (active, retired, held_kgs))
-        + f'<td style="text-align:right">{percent(retired_share)}</td>'
-        + f'<td style="text-align:right">{percent(share)}</td></tr>'
-        for name, active, retired, held_kgs, retired_share, share in rows
-    )
-    head = "".join(f'<th style="text-align:{"left" if position == 0 else "right"}">'
-                   f"{html.escape(text)}</th>" for position, text in enumerate(header))
-    return (f'<table class="isoanalytics-summary"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
 
 
 def _failure_notice(failures: pd.DataFrame) -> str:

@@ -159,3 +159,30 @@ def no_isometric_variables(monkeypatch):
     for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ENVIRONMENT",
                  "ISOMETRIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory) -> Path:
+    """The demo report, built once per session: a folder with report.html and report.ipynb."""
+    from isoanalytics import report
+
+    folder = tmp_path_factory.mktemp("demo-report")
+    report.build(output=folder / "report.html", demo=True, notebook=folder / "report.ipynb",
+                 progress=False)
+    return folder
+
+
+PORTFOLIO_TITLE = 'Board pack: Q3 <draft> & "final"'
+
+
+@pytest.fixture(scope="session")
+def portfolio_report(tmp_path_factory) -> Path:
+    """A three-organisation demo report (one holds nothing) with its code shown and top 3."""
+    from isoanalytics import demo, report
+
+    buyers = demo.registry().buyers
+    folder = tmp_path_factory.mktemp("portfolio-report")
+    report.build([buyers["concentrated"], buyers["diversified"], buyers["empty"]],
+                 folder / "report.html", demo=True, with_code=True, top=3,
+                 title=PORTFOLIO_TITLE, notebook=folder / "report.ipynb", progress=False)
+    return folder

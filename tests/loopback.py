@@ -54,11 +54,38 @@ def stopped_url() -> str:
         return server.url_for(BASE_PATH)
 
 
-def serve_demo(server: HTTPServer, delay: float = 0.0, registry=None) -> str:
-    """Mount the demo registry on ``server``; returns the base URL to give the client."""
+def serve_demo(server: HTTPServer, delay: float = 0.0, registry=None, *,
+               credentials: tuple[str, str] | None = None) -> str:
+    """Mount the demo registry on ``server``; returns the base URL to give the client.
+
+    ``credentials`` (client secret, access token) are made-up values the server accepts in
+    place of the demo's own, as the default buyer's: a test can then send values that appear
+    nowhere else and look for them in what the package writes.
+    """
     from isoanalytics._demo_transport import transport
 
     handler = transport(registry, base_path=BASE_PATH).handler
+    if credentials is not None:
+        handler = _accepting(handler, *credentials)
     server.expect_request(re.compile(f"^{BASE_PATH}/.*")).respond_with_handler(
         bridge(handler, delay))
     return server.url_for(BASE_PATH)
+
+
+def _accepting(handler: Callable[[httpx.Request], httpx.Response], secret: str,
+               token: str) -> Callable[[httpx.Request], httpx.Response]:
+    from isoanalytics import demo
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        headers = dict(request.headers)
+        if headers.get("x-client-secret") != secret:
+            return httpx.Response(401, json={"detail": "Invalid client secret"})
+        headers["x-client-secret"] = demo.CLIENT_SECRET
+        if "authorization" in headers:
+            if headers["authorization"] != f"Bearer {token}":
+                return httpx.Response(401, json={"detail": "Invalid access token"})
+            own = demo.access_token(demo.DEFAULT_ORGANISATION_ID)
+            headers["authorization"] = f"Bearer {own}"
+        return handler(httpx.Request(request.method, request.url, headers=headers,
+                                     content=request.content))
+    return respond

@@ -1,0 +1,338 @@
+"""The HTML report: the packaged template run with parameters, exported as one offline file.
+
+The builds are shared (``demo_report``, ``portfolio_report`` in conftest): each runs a kernel,
+about two seconds. Errors found before a kernel starts are tested without one.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import stamina
+from hypothesis import given
+from hypothesis import strategies as st
+
+import isoanalytics as ia
+from isoanalytics import demo, percent, report, tonnes
+from isoanalytics.cli import (
+    EXIT_CREDENTIALS,
+    EXIT_REPORT_FAILED,
+    EXIT_TEMPLATE,
+    EXIT_UNAVAILABLE,
+    EXIT_UNKNOWN_ORGANISATION,
+    EXIT_USAGE,
+    main,
+)
+from isoanalytics.report import ReportError, TemplateError, _Parameters, _parameter_values
+
+from .conftest import PORTFOLIO_TITLE, REPO
+from .loopback import BASE_PATH, serve_demo, stopped_url
+
+PNG_DATA = re.compile(r'<img[^>]+src="data:image/png;base64,([^"]+)"')
+FAKE_SECRET = "fake-client-secret-5b1e0c7d"  # values that exist nowhere but in these tests
+FAKE_TOKEN = "fake-access-token-9a4f2e68"
+
+
+def png_size(encoded: str) -> tuple[int, int]:
+    data = base64.b64decode(encoded)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])  # IHDR: width, height
+
+
+@pytest.fixture(scope="module")
+def page(demo_report) -> str:
+    return (demo_report / "report.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def default_buyer():
+    with ia.RegistryClient.demo() as client:
+        balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+        by_supplier = ia.breakdown(balance, "supplier", projects=client.projects())
+        by_project = ia.breakdown(balance, "project", projects=client.projects())
+    return balance, by_supplier, by_project
+
+
+# --- the one source ------------------------------------------------------------------------
+
+
+def test_the_notebook_for_readers_is_the_packaged_template():
+    link = REPO / "notebooks" / "04-report.ipynb"
+    assert link.is_symlink() and link.resolve() == report.TEMPLATE.resolve()
+    assert report.TEMPLATE.is_file()
+
+
+# --- what the report says ------------------------------------------------------------------
+
+
+def test_it_says_where_the_data_comes_from(page):
+    assert "<b>DEMO DATA</b>: fictional organisations from the embedded demo registry" in page
+    assert "demo registry as of 2026-10-31" in page
+    assert "<title>Carbon-removal credit holdings</title>" in page
+    assert f"Harbourline Freight (<code>{demo.DEFAULT_ORGANISATION_ID}</code>)" in page
+
+
+def test_headline_figures_are_exact(page, default_buyer):
+    balance, _, _ = default_buyer
+    for figure in (f"{tonnes(balance.active_kgs)} tCO2e", f"{tonnes(balance.retired_kgs)} tCO2e",
+                   f"{tonnes(balance.total_kgs)} tCO2e", percent(ia.retired_share(balance)),
+                   f"{balance.active_kgs:,} kg active"):
+        assert figure in page
+
+
+def test_holdings_by_supplier_and_project_are_named(page, default_buyer):
+    _, by_supplier, by_project = default_buyer
+    for name in [*by_supplier["supplier_name"], *by_project["project_name"]]:
+        assert f">{html.escape(name)}</th>" in page
+    assert page.count("<b>Total</b>") == 0 and page.count(">Total</th>") == 2
+
+
+def test_concentration_figures_and_the_lorenz_curve(page, default_buyer):
+    balance, _, _ = default_buyer
+    figures = ia.concentration(balance, by="supplier")
+    assert f"Supplier concentration is <b>{figures.level}</b>: HHI {figures.hhi:,.0f}" in page
+    for value in (percent(figures.cr1), percent(figures.cr3), f"{figures.effective_n:.1f}",
+                  f"{figures.gini:.2f}"):
+        assert f'nowrap">{value}</td>' in page
+    images = PNG_DATA.findall(page)
+    assert len(images) == 4  # suppliers, projects, Lorenz curve, order delivery
+    assert all(min(png_size(image)) > 100 for image in images)
+
+
+def test_orders_reconciliation_and_methods(page):
+    assert "Total (6 orders)" in page
+    assert "Every balance that was reported adds up to its organisation&#x27;s total." in page \
+        or "Every balance that was reported adds up to its organisation's total." in page
+    for formula in ("10,000 × Σ sᵢ²", "10,000 ÷ HHI", "Σᵢ Σⱼ |qᵢ − qⱼ| ÷ (2 n Σᵢ qᵢ)",
+                    "retired kg ÷ (active kg + retired kg)"):
+        assert formula in page
+
+
+def test_code_and_the_template_notes_are_hidden(page):
+    assert 'class="highlight' not in page and "fetch_balances" not in page
+    assert "You will learn" not in page  # the template's introduction (tagged remove-cell)
+
+
+def test_nothing_is_fetched_from_the_internet(page):
+    addresses = re.findall(r'(?:src|href)\s*=\s*["\']?([^"\'\s>]+)', page)
+    assert addresses and all(address.startswith(("data:", "#")) for address in addresses), \
+        sorted({a for a in addresses if not a.startswith(("data:", "#"))})
+    assert not re.search(r"""import\(\s*["']https?:""", page)  # no module loaded from a CDN
+    assert "cdnjs" not in page and "cdn.jsdelivr" not in page
+
+
+def test_the_executed_notebook_has_the_parameters_and_no_errors(demo_report):
+    notebook = nbformat.read(demo_report / "report.ipynb", as_version=4)
+    injected = [cell for cell in notebook.cells
+                if "injected-parameters" in cell.metadata.get("tags", [])]
+    assert len(injected) == 1
+    assert _parameter_values(injected[0].source) == {
+        "organisation_ids": [demo.DEFAULT_ORGANISATION_ID], "environment": "demo",
+        "title": report.DEFAULT_TITLE, "top": 10}
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output["output_type"] == "error"]
+    assert not [output for output in outputs if output.get("name") == "stderr"]
+
+
+def test_a_portfolio_report_compares_the_organisations(portfolio_report):
+    page = (portfolio_report / "report.html").read_text()
+    buyers = demo.registry().buyers
+    assert "<h2>Portfolio</h2>" in page and "Portfolio (3 organisations)" in page
+    for role in ("concentrated", "diversified", "empty"):
+        name = demo.registry().organisation(buyers[role])["name"]
+        assert f">{html.escape(name)}</th>" in page
+    assert "Other (" in page  # top=3 folds the rest into one exact row
+    assert len(PNG_DATA.findall(page)) == 5  # and the retired-share chart per organisation
+
+
+def test_the_title_is_escaped_and_code_shown_on_request(portfolio_report):
+    page = (portfolio_report / "report.html").read_text()
+    for element in ("h1", "title"):
+        shown = re.findall(f"<{element}>(.*?)</{element}>", page)
+        assert [html.unescape(text) for text in shown] == [PORTFOLIO_TITLE]
+    assert "<draft>" not in page
+    assert 'class="highlight' in page and "fetch_balances" in page
+
+
+@given(st.lists(st.text(), max_size=4), st.sampled_from(["demo", "sandbox", "production"]),
+       st.text(min_size=1), st.integers(1, 10**6))
+def test_parameters_read_back_exactly_whatever_they_hold(ids, environment, title, top):
+    parameters = _Parameters(ids, environment, title, top)
+    assert _parameter_values(parameters.source()) == vars(parameters)
+
+
+# --- bad input, before any kernel starts ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("arguments", "error", "message"), [
+    ({"output": "missing-folder/report.html"}, FileNotFoundError, "does not exist; create it"),
+    ({"output": "."}, IsADirectoryError, "is a directory; name a file in it"),
+    ({"top": 0}, ValueError, "top must be a positive integer"),
+    ({"title": "  "}, ValueError, "title must be a non-empty string"),
+    ({"environment": "production"}, ValueError, "leave it out with demo=True"),
+    ({"organisation_ids": ["../suppliers"]}, ValueError, "organisation id"),
+    ({"organisation_ids": ["org_0000000000000000"]}, ia.NotFoundError, "no organisation"),
+])
+def test_bad_arguments_fail_before_a_kernel_starts(tmp_path, monkeypatch, arguments, error,
+                                                   message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=message):
+        report.build(**{"output": "report.html", "demo": True, **arguments})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_live_mode_without_credentials_names_the_variable(tmp_path):
+    with pytest.raises(ia.MissingCredentialsError, match="ISOMETRIC_CLIENT_SECRET"):
+        report.build(output=tmp_path / "report.html")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "does not exist. The template ships inside the package"),
+    ("not a notebook", "is not a readable notebook"),
+    (nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])),
+     "needs exactly one code cell tagged 'parameters'"),
+])
+def test_an_unusable_template(tmp_path, content, message):
+    template = tmp_path / "template.ipynb"
+    if content is not None:
+        template.write_text(content)
+    with pytest.raises(TemplateError, match=message):
+        report.build(output=tmp_path / "report.html", demo=True, template=template)
+    assert not (tmp_path / "report.html").exists()
+
+
+# --- failures while it runs: named, and nothing half-written --------------------------------
+
+
+def failing_template(path: Path, failing_code: str) -> Path:
+    cells = [nbformat.v4.new_code_cell("organisation_ids = []", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_markdown_cell("## Holdings"),
+             nbformat.v4.new_code_cell(failing_code)]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+def test_a_failing_cell_names_its_section_and_leaves_the_old_report(tmp_path):
+    output = tmp_path / "report.html"
+    output.write_text("yesterday's report")
+    template = failing_template(tmp_path / "broken.ipynb", "raise ValueError('no such column')")
+    with pytest.raises(ReportError, match="in section 'Holdings': ValueError: no such column") \
+            as caught:
+        report.build(output=output, demo=True, template=template, progress=False)
+    assert caught.value.error_name == "ValueError" and caught.value.registry_error is None
+    assert output.read_text() == "yesterday's report"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.ipynb", "report.html"]
+
+
+# --- the command line: one exit code per kind of failure ------------------------------------
+
+
+def run(*args: str) -> int:
+    return main(["report", *args])
+
+
+def test_the_command_writes_the_demo_report(tmp_path, capsys):
+    output = tmp_path / "report.html"
+    assert run("--demo", "-o", str(output)) == 0
+    said = capsys.readouterr().out
+    assert f"Wrote {output}" in said and output.as_uri() in said and "DEMO DATA" in said
+    assert "DEMO DATA" in output.read_text()
+
+
+def test_exit_codes(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run() == EXIT_CREDENTIALS
+    assert "ISOMETRIC_CLIENT_SECRET" in capsys.readouterr().err
+    assert run("--demo", "--org", "org_0000000000000000") == EXIT_UNKNOWN_ORGANISATION
+    assert "Demo organisations:" in capsys.readouterr().err
+    assert run("--demo", "--template", "missing.ipynb") == EXIT_TEMPLATE
+    assert run("--demo", "-o", "no/such/folder/report.html") == EXIT_USAGE
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_registry_error_inside_the_kernel_keeps_its_exit_code(tmp_path, capsys):
+    template = failing_template(
+        tmp_path / "lookup.ipynb",
+        "import isoanalytics as ia\nia.RegistryClient.demo().organisation('org_0000000000000000')")
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html")) \
+        == EXIT_UNKNOWN_ORGANISATION
+    assert "NotFoundError" in capsys.readouterr().err
+    template = failing_template(tmp_path / "bug.ipynb", "1 / 0")
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html")) \
+        == EXIT_REPORT_FAILED
+    assert "ZeroDivisionError" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.fixture
+def no_backoff():
+    stamina.set_testing(True)  # stamina's own switch: the same attempts, no sleeps
+    yield
+    stamina.set_testing(False)
+
+
+def test_an_unreachable_or_rate_limited_registry(monkeypatch, server, tmp_path, capsys,
+                                                 no_backoff):
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", FAKE_SECRET)
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", stopped_url())
+    assert run("-o", str(tmp_path / "r.html")) == EXIT_UNAVAILABLE
+    assert "connect" in capsys.readouterr().err.lower()
+    server.expect_request(re.compile(f"^{BASE_PATH}/.*")).respond_with_json(
+        {"detail": "slow down"}, status=429, headers={"Retry-After": "1"})
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", server.url_for(BASE_PATH))
+    assert run("-o", str(tmp_path / "r.html")) == EXIT_UNAVAILABLE
+    assert "429" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    assert FAKE_SECRET not in text, f"the client secret is in {where}"
+    assert FAKE_TOKEN not in text, f"the access token is in {where}"
+
+
+def test_secrets_stay_out_of_the_report_the_notebook_and_every_log(server, tmp_path):
+    base_url = serve_demo(server, credentials=(FAKE_SECRET, FAKE_TOKEN))
+    environment = {**os.environ, "ISOMETRIC_CLIENT_SECRET": FAKE_SECRET,
+                   "ISOMETRIC_ACCESS_TOKEN": FAKE_TOKEN, "ISOMETRIC_BASE_URL": base_url}
+    finished = subprocess.run(
+        [sys.executable, "-m", "isoanalytics", "report", "-o", str(tmp_path / "report.html"),
+         "--notebook", str(tmp_path / "report.ipynb"), "--with-code"],
+        env=environment, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert "<b>SANDBOX</b>" in page and "<b>DEMO DATA</b>" not in page  # the "live" registry
+    # the fake credentials really were sent, on every request
+    assert all(request.headers["x-client-secret"] == FAKE_SECRET for request, _ in server.log)
+    assert any(request.headers.get("authorization") == f"Bearer {FAKE_TOKEN}"
+               for request, _ in server.log)
+    assert {request.method for request, _ in server.log} == {"GET"}
+    for path in tmp_path.iterdir():
+        assert_no_secret(path.read_text(), path.name)
+    assert_no_secret(finished.stdout + finished.stderr, "the command's output")
+
+
+def test_secrets_stay_out_of_python_logs_and_errors(server, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", FAKE_SECRET)
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server,
+                                                        credentials=(FAKE_SECRET, "other")))
+    caplog.set_level(logging.DEBUG)  # httpx, httpcore, isoanalytics: everything
+    with pytest.raises(ia.AuthenticationError) as caught:
+        report.build(output=tmp_path / "report.html", progress=False)
+    assert server.log, "the request was sent"
+    assert_no_secret(str(caught.value) + repr(caught.value), "the error")
+    assert_no_secret(caplog.text, "the log")
