@@ -50,6 +50,8 @@ ENVIRONMENTS = {
 }
 SECRET_VARIABLE = "ISOMETRIC_CLIENT_SECRET"
 TOKEN_VARIABLE = "ISOMETRIC_ACCESS_TOKEN"
+# A portfolio's tokens, one per organisation: "org_A=token_A,org_B=token_B" (commas or spaces).
+TOKENS_VARIABLE = "ISOMETRIC_ACCESS_TOKENS"
 ENVIRONMENT_VARIABLE = "ISOMETRIC_ENVIRONMENT"
 BASE_URL_VARIABLE = "ISOMETRIC_BASE_URL"  # a mirror, proxy or test server instead of the environment's URL
 def configured_environment() -> str | None:
@@ -132,8 +134,9 @@ class Settings:
         if token is None and call.private:
             raise MissingCredentialsError(
                 f"no access token: reading an organisation's own data needs its access token. "
-                f"Set {TOKEN_VARIABLE}, or pass access_token=... (one organisation) or "
-                f"access_tokens={{organisation_id: token}} (several)",
+                f"Set {TOKEN_VARIABLE} (one organisation) or {TOKENS_VARIABLE} "
+                "(org_A=token_A,org_B=token_B), or pass access_token=... or "
+                "access_tokens={organisation_id: token}",
                 variable=TOKEN_VARIABLE, **call.context(),
             )
         return token
@@ -184,6 +187,8 @@ def resolve_settings(
     else:
         client_secret = client_secret or os.environ.get(SECRET_VARIABLE) or None
         access_token = access_token or os.environ.get(TOKEN_VARIABLE) or None
+        if access_tokens is None:
+            access_tokens = _tokens_from_environment()
     for name, value in (("client_secret", client_secret), ("access_token", access_token)):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be a string, got {type(value).__name__}")
@@ -219,6 +224,23 @@ def resolve_settings(
         backoff_max=float(backoff_max),
         user_agent=user_agent,
     )
+
+
+def _tokens_from_environment() -> dict[str, str] | None:
+    """``ISOMETRIC_ACCESS_TOKENS`` as {organisation_id: token}; None when it is unset."""
+    text = os.environ.get(TOKENS_VARIABLE, "").strip()
+    if not text:
+        return None
+    tokens = {}
+    for number, entry in enumerate(text.replace(",", " ").split(), start=1):
+        organisation_id, _, token = entry.partition("=")
+        if not organisation_id or not token:
+            # Never quote the entry: it may be a token.
+            raise MissingCredentialsError(
+                f"{TOKENS_VARIABLE}: entry {number} is not organisation_id=token; write "
+                "'org_A=token_A,org_B=token_B'", variable=TOKENS_VARIABLE)
+        tokens[organisation_id] = token
+    return tokens
 
 
 def _checked_base_url(url: str) -> str:
@@ -347,7 +369,8 @@ def answer(response: httpx.Response, call: Call, settings: Settings, attempts: i
         raise PermissionDeniedError(
             f"the access token does not open this data (403{said}). Each access token is scoped "
             "to one organisation: pass that organisation's own token "
-            "(access_tokens={organisation_id: token})", **common)
+            f"(access_tokens={{organisation_id: token}}, or {TOKENS_VARIABLE}="
+            "org_A=token_A,org_B=token_B)", **common)
     if status == 404:
         raise NotFoundError(f"not found (404{said}): check the id and the environment "
                             f"({settings.environment})", **common)

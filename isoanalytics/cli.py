@@ -26,7 +26,7 @@ import pandas as pd
 
 from . import __version__, demo
 from ._format import percent, tonnes
-from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE
+from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE, TOKENS_VARIABLE
 from ._plans import organisation_path
 from .balance import CreditBalance
 from .client import RegistryClient
@@ -83,8 +83,9 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="an HTML report of an organisation or a portfolio",
         description="Run the report notebook for one organisation or several and write one "
                     "self-contained HTML file (figures embedded, opens offline in any browser).",
-        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} and "
-               f"{ENVIRONMENT_VARIABLE} (sandbox or production; default sandbox). "
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or, for a portfolio, "
+               f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B) and {ENVIRONMENT_VARIABLE} "
+               "(sandbox or production; default sandbox). "
                "Example: isoanalytics report --demo -o report.html",
     )
     report.add_argument("--demo", action="store_true",

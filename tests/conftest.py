@@ -156,8 +156,8 @@ def server(_loopback_server):
 @pytest.fixture(autouse=True)
 def no_isometric_variables(monkeypatch):
     """Every test starts without the developer's ISOMETRIC_* variables, as on a fresh machine."""
-    for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ENVIRONMENT",
-                 "ISOMETRIC_BASE_URL"):
+    for name in ("ISOMETRIC_CLIENT_SECRET", "ISOMETRIC_ACCESS_TOKEN", "ISOMETRIC_ACCESS_TOKENS",
+                 "ISOMETRIC_ENVIRONMENT", "ISOMETRIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
 
 

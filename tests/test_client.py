@@ -212,6 +212,22 @@ def test_credentials_and_environment_come_from_the_variables(monkeypatch):
         ia.RegistryClient()
 
 
+def test_a_portfolios_tokens_come_from_one_variable(server, monkeypatch):
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", demo.CLIENT_SECRET)
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server))
+    buyers = list(demo.registry().buyers.values())[:3]
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKENS", " ,\n".join(
+        f"{org}={demo.access_token(org)}" for org in buyers))
+    with ia.RegistryClient() as client:
+        fetched = ia.fetch_balances(buyers, client=client, progress=False)
+    assert fetched.ok and list(fetched.balances) == buyers
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKENS", f"{buyers[0]}=a-secret-value,{buyers[1]}")
+    with pytest.raises(ia.MissingCredentialsError, match="entry 2 is not organisation_id=token") \
+            as caught:
+        ia.RegistryClient()
+    assert "a-secret-value" not in str(caught.value)
+
+
 @pytest.mark.parametrize("url", ["http://api.example.com/registry/v0", "ftp://127.0.0.1/x",
                                  "not a url"])
 def test_a_secret_never_travels_in_clear_text(url):

@@ -68,6 +68,25 @@ def test_explorer_benchmark_runs():
     assert "median update, all" in result.stdout and "median / goal (150 ms)" in result.stdout
 
 
+def test_report_benchmark_runs():
+    # One run each: proves the script works (the README's figures come from --runs 3).
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.bench_report", "--runs", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for figure in ("isoanalytics report --demo", "portfolio of 7", "nbconvert --execute",
+                   "ours / goal (20 s)", "ours / nbconvert --execute", " MB;"):
+        assert figure in result.stdout
+
+
+def test_the_readme_shows_the_report():
+    picture = re.search(r"!\[[^\]]+\]\((docs/[^)]+\.png)\)", README)
+    assert picture, "the README shows no picture of the report"
+    assert (REPO / picture.group(1)).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "isoanalytics report --demo -o report.html" in _between("main-command")
+
+
 def test_the_readme_plotting_example_runs(tmp_path):
     start = README.index("panel = connect()")
     block = README[README.rindex("```python", 0, start) + len("```python"):README.index("```", start)]
