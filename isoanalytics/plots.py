@@ -118,10 +118,14 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         for bar, bar_alpha in zip(bars, alpha):
             bar.set_alpha(bar_alpha)
         left = left + widths
+    held = float(left.max(initial=0)) > 0
     _room_on_right(ax, float(left.max(initial=0)))
     ax.set_yticks(positions, labels)
     ax.set_xlabel(_unit_label(units))
     _thousands(ax)
+    if not held:  # an empty frame, not an axis of "-0" ticks around nothing
+        ax.set_xlim(0, 1)
+        ax.set_xticks([])
     noun = entity_noun(summary)
     what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired holdings"}
     count = f"top {min(top, len(summary))} of {len(summary)}"
@@ -132,7 +136,8 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
     handles = [Patch(color=colour, label=part.capitalize())
                for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR))
                if status in ("total", part)]
-    ax.legend(handles=handles, loc="lower right", frameon=False)
+    if held:
+        ax.legend(handles=handles, loc="lower right", frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     if annotate:
         figures = concentration(_status_kgs(summary, status))

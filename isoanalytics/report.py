@@ -146,9 +146,9 @@ def build(
     --------
     >>> import tempfile, pathlib
     >>> from isoanalytics import report
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> path = report.build(output=folder / "report.html", demo=True, progress=False)
-    >>> "DEMO DATA" in path.read_text()
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = report.build(output=pathlib.Path(folder) / "report.html", demo=True)
+    ...     "<b>DEMO DATA</b>" in path.read_text()
     True
     """
     ids = _organisation_ids(organisation_ids)

@@ -163,12 +163,18 @@ def no_isometric_variables(monkeypatch):
 
 @pytest.fixture(scope="session")
 def demo_report(tmp_path_factory) -> Path:
-    """The demo report, built once per session: a folder with report.html and report.ipynb."""
-    from isoanalytics import report
+    """The demo report, built once per session by the README's command: a folder with
+    report.html, report.ipynb and said.txt (what the command printed)."""
+    import io
+
+    from isoanalytics.cli import main
 
     folder = tmp_path_factory.mktemp("demo-report")
-    report.build(output=folder / "report.html", demo=True, notebook=folder / "report.ipynb",
-                 progress=False)
+    said = io.StringIO()
+    code = main(["report", "--demo", "-o", str(folder / "report.html"),
+                 "--notebook", str(folder / "report.ipynb")], out=said)
+    assert code == 0
+    (folder / "said.txt").write_text(said.getvalue())
     return folder
 
 

@@ -138,6 +138,7 @@ def test_nothing_held_is_drawn_and_said():
     empty = ia.parse_balance(demo.registry().credit_balance(demo.registry().buyers["empty"]))
     ax = plots.holdings_chart(ia.summarize(empty))
     assert [text.get_text() for text in ax.texts] == ["nothing held"]
+    assert list(ax.get_xticks()) == [] and ax.get_legend() is None  # no "-0" ticks, no key
     ax = plots.lorenz_chart(empty)
     assert "nothing held" in [text.get_text() for text in ax.texts]
 

@@ -164,6 +164,15 @@ def test_the_title_is_escaped_and_code_shown_on_request(portfolio_report):
     assert 'class="highlight' in page and "fetch_balances" in page
 
 
+def test_an_organisation_holding_nothing_still_gets_a_whole_report(tmp_path):
+    output = tmp_path / "empty.html"
+    assert run("--demo", "--org", demo.registry().buyers["empty"], "-o", str(output)) == 0
+    page = output.read_text()
+    assert "No credits are held, so there is no concentration to measure." in page
+    assert "No orders are recorded for these organisations." in page
+    assert '<div style="font-size:1.5em;font-weight:bold">n/a</div>' in page  # retired share
+
+
 @given(st.lists(st.text(), max_size=4), st.sampled_from(["demo", "sandbox", "production"]),
        st.text(min_size=1), st.integers(1, 10**6))
 def test_parameters_read_back_exactly_whatever_they_hold(ids, environment, title, top):
@@ -241,12 +250,12 @@ def run(*args: str) -> int:
     return main(["report", *args])
 
 
-def test_the_command_writes_the_demo_report(tmp_path, capsys):
-    output = tmp_path / "report.html"
-    assert run("--demo", "-o", str(output)) == 0
-    said = capsys.readouterr().out
-    assert f"Wrote {output}" in said and output.as_uri() in said and "DEMO DATA" in said
-    assert "DEMO DATA" in output.read_text()
+def test_the_command_says_where_it_wrote_the_report(demo_report):
+    said = (demo_report / "said.txt").read_text()
+    output = demo_report / "report.html"
+    assert re.search(rf"Wrote {re.escape(str(output))} \(\d+\.\d MB\) in \d+\.\d s", said)
+    assert output.as_uri() in said
+    assert "It shows DEMO DATA" in said
 
 
 def test_exit_codes(tmp_path, monkeypatch, capsys):
