@@ -226,12 +226,12 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     except TemplateError as error:
         print(f"isoanalytics report: {error}", file=sys.stderr)
         return EXIT_TEMPLATE
+    except (SchemaError, RegistryError) as error:  # before ValueError: SchemaError is one
+        return _fail("report", str(error), _exit_code(type(error)), demo_mode=args.demo)
     except (FileNotFoundError, IsADirectoryError, ValueError) as error:
         # the output or notebook path, the title, ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL
         print(f"isoanalytics report: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (SchemaError, RegistryError) as error:
-        return _fail("report", str(error), _exit_code(type(error)), demo_mode=args.demo)
     except ReportError as error:
         code = _exit_code(error.registry_error or ReportError)
         return _fail("report", f"{error}. No report was written.", code, demo_mode=args.demo)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import nbformat
 import pytest
 import stamina
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 import isoanalytics as ia
 from isoanalytics import demo, percent, report, tonnes
 from isoanalytics.cli import (
+    EXIT_BAD_DATA,
     EXIT_CREDENTIALS,
     EXIT_REPORT_FAILED,
     EXIT_TEMPLATE,
@@ -36,7 +38,7 @@ from isoanalytics.cli import (
 from isoanalytics.report import ReportError, TemplateError, _parameter_values, _Parameters
 
 from .conftest import PORTFOLIO_TITLE, REPO
-from .loopback import BASE_PATH, serve_demo, stopped_url
+from .loopback import BASE_PATH, bridge, serve_demo, stopped_url
 
 PNG_DATA = re.compile(r'<img[^>]+src="data:image/png;base64,([^"]+)"')
 FAKE_SECRET = "fake-client-secret-5b1e0c7d"  # values that exist nowhere but in these tests
@@ -316,6 +318,31 @@ def test_a_live_portfolio_report_with_one_token_per_organisation(server, monkeyp
     page = output.read_text()
     assert "<b>SANDBOX</b>" in page and "Portfolio (2 organisations)" in page
     assert "retrieved from the registry on" in page
+
+
+def test_a_malformed_answer_is_bad_data_before_and_inside_the_kernel(server, monkeypatch,
+                                                                     tmp_path, capsys):
+    from isoanalytics._demo_transport import transport
+
+    demo_answer = transport(base_path=BASE_PATH).handler
+    broken = {"path": "/organisations/"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if broken["path"] in request.url.path:
+            return httpx.Response(200, json={"total": "lots"})
+        return demo_answer(request)
+
+    server.expect_request(re.compile(f"^{BASE_PATH}/.*")).respond_with_handler(bridge(answer))
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", server.url_for(BASE_PATH))
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", demo.CLIENT_SECRET)
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", demo.access_token(demo.DEFAULT_ORGANISATION_ID))
+    output = str(tmp_path / "r.html")
+    assert run("--org", demo.DEFAULT_ORGANISATION_ID, "-o", output) == EXIT_BAD_DATA  # checks
+    broken["path"] = "/credit_balance"
+    assert run("--org", demo.DEFAULT_ORGANISATION_ID, "-o", output) == EXIT_BAD_DATA  # kernel
+    said = capsys.readouterr().err
+    assert said.count("failed validation") == 2 and "SchemaError" in said
+    assert not (tmp_path / "r.html").exists()
 
 
 # --- secrets --------------------------------------------------------------------------------
