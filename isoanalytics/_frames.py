@@ -6,6 +6,7 @@ format is defined in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -139,3 +140,13 @@ def entity_totals(frame: pd.DataFrame, level: str) -> pd.DataFrame:
         {"active_kgs": active_kgs, "retired_kgs": retired_kgs},
         index=pd.Index(ids, name="entity_id"),
     )
+
+
+def check_columns(frame: Any, columns: Sequence[str], function: str, what: str) -> None:
+    """Raise, naming ``function`` and ``what`` it takes, unless ``frame`` is a DataFrame
+    with every one of ``columns``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{function}() takes {what}, got {type(frame).__name__}")
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{function}() takes {what}; missing column(s) {', '.join(missing)}")

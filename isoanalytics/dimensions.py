@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ._frames import check_columns
 from .metrics import Source, Status, _check_choice, _summary, summarize
 
 __all__ = ["DIMENSIONS", "breakdown", "check_summary", "entity_noun", "label", "top_n"]
@@ -118,13 +119,8 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
 
 def check_summary(summary: pd.DataFrame, function: str) -> None:
     """Raise, naming ``function``, unless ``summary`` has the kilogram columns of a summary."""
-    if not isinstance(summary, pd.DataFrame):
-        raise TypeError(f"{function}() takes a summary DataFrame from summarize() or "
-                        f"breakdown(), got {type(summary).__name__}")
-    missing = [c for c in ("active_kgs", "retired_kgs", "total_kgs") if c not in summary.columns]
-    if missing:
-        raise ValueError(f"{function}() takes a summary from summarize() or breakdown(); "
-                         f"missing column(s) {', '.join(missing)}")
+    check_columns(summary, ("active_kgs", "retired_kgs", "total_kgs"), function,
+                  "a summary DataFrame from summarize() or breakdown()")
 
 
 def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd.DataFrame:

@@ -19,7 +19,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from ._format import percent
-from ._frames import KGS_PER_CREDIT
+from ._frames import KGS_PER_CREDIT, check_columns
 from .balance import CreditBalance
 from .dimensions import check_summary, entity_noun, label, top_n
 from .metrics import HHI_HIGH, HHI_MODERATE, Concentration, Status, _check_choice, concentration
@@ -316,10 +316,8 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     >>> ax.get_xlabel()
     'Credits (tCO2e)'
     """
-    needed = ("id", "ordered_kgs", "delivered_kgs", "remaining_kgs")
-    if not isinstance(orders, pd.DataFrame) or any(c not in orders.columns for c in needed):
-        raise ValueError("delivery_chart() takes the frame from client.orders(organisation_id) "
-                         f"(columns {', '.join(needed)})")
+    check_columns(orders, ("id", "ordered_kgs", "delivered_kgs", "remaining_kgs"),
+                  "delivery_chart", "the frame of client.orders(organisation_id)")
     _check_choice("units", units, UNITS)
     ordered = orders.sort_values(["remaining_kgs", "ordered_kgs", "id"],
                                  ascending=[False, False, True], kind="stable")

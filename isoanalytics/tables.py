@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ._format import percent, quantity, tonnes
+from ._frames import check_columns
 from .dimensions import check_summary, entity_noun, label
 from .metrics import Concentration
 
@@ -167,11 +168,9 @@ def orders_html(orders: pd.DataFrame) -> str:
     >>> table.count("<tr>") - 2  # one row per order, between the header and the Total
     6
     """
-    needed = ("supplier_name", "status", "ordered_kgs", "delivered_kgs", "remaining_kgs")
-    missing = [column for column in needed if column not in orders.columns]
-    if missing:
-        raise ValueError("orders_html() takes the frame of RegistryClient.orders(); missing "
-                         f"column(s) {', '.join(missing)}")
+    check_columns(orders, ("supplier_name", "status", "ordered_kgs", "delivered_kgs",
+                           "remaining_kgs"), "orders_html",
+                  "the frame of client.orders(organisation_id)")
     suppliers = orders["supplier_name"].astype(object).where(orders["supplier_name"].notna(),
                                                              orders.get("supplier_id"))
     ordered = orders.sort_values("ordered_kgs", ascending=False, kind="stable")
