@@ -115,7 +115,9 @@ def build(
         Read the embedded demo registry (fictional data, offline) instead of the live one.
     environment : {"sandbox", "production"} or None
         The live registry; None: ``ISOMETRIC_ENVIRONMENT``, else sandbox. Credentials come from
-        ``ISOMETRIC_CLIENT_SECRET`` and ``ISOMETRIC_ACCESS_TOKEN``.
+        ``ISOMETRIC_CLIENT_SECRET`` and ``ISOMETRIC_ACCESS_TOKEN`` (for a portfolio,
+        ``ISOMETRIC_ACCESS_TOKENS=org_A=token_A,org_B=token_B``); the report's kernel reads
+        them from the environment, so they are never parameters in the notebook.
     title : str or None
         The report's heading and the page title; None: :data:`DEFAULT_TITLE`.
     top : int
