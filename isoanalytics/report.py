@@ -13,9 +13,9 @@ The template ships in the package (``isoanalytics/templates/report.ipynb``); in 
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -233,12 +233,6 @@ def _inject(node: nbformat.NotebookNode, parameters: _Parameters) -> None:
     node.cells.insert(position + 1, cell)
 
 
-def _parameter_values(source: str) -> dict[str, Any]:
-    """The values an injected-parameters cell assigns (for tests: it must read back exactly)."""
-    return {node.targets[0].id: ast.literal_eval(node.value)
-            for node in ast.parse(source).body if isinstance(node, ast.Assign)}
-
-
 @contextlib.contextmanager
 def _progress_bar(node: nbformat.NotebookNode, progress: bool | None) -> Iterator[Any]:
     from tqdm.auto import tqdm
@@ -340,9 +334,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a report is shared
+        # mkstemp makes the file private; a report is for sharing: keep the mode of the file
+        # it replaces, else the usual rw-r--r--.
+        mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -6,6 +6,7 @@ about two seconds. Errors found before a kernel starts are tested without one.
 
 from __future__ import annotations
 
+import ast
 import base64
 import html
 import logging
@@ -35,7 +36,7 @@ from isoanalytics.cli import (
     EXIT_USAGE,
     main,
 )
-from isoanalytics.report import ReportError, TemplateError, _parameter_values, _Parameters
+from isoanalytics.report import ReportError, TemplateError, _Parameters
 
 from .conftest import PORTFOLIO_TITLE, REPO
 from .loopback import BASE_PATH, bridge, serve_demo, stopped_url
@@ -43,6 +44,12 @@ from .loopback import BASE_PATH, bridge, serve_demo, stopped_url
 PNG_DATA = re.compile(r'<img[^>]+src="data:image/png;base64,([^"]+)"')
 FAKE_SECRET = "fake-client-secret-5b1e0c7d"  # values that exist nowhere but in these tests
 FAKE_TOKEN = "fake-access-token-9a4f2e68"
+
+
+def _parameter_values(source: str) -> dict:
+    """The values an injected-parameters cell assigns, read as Python literals."""
+    return {node.targets[0].id: ast.literal_eval(node.value)
+            for node in ast.parse(source).body if isinstance(node, ast.Assign)}
 
 
 def png_size(encoded: str) -> tuple[int, int]:
@@ -168,7 +175,10 @@ def test_the_title_is_escaped_and_code_shown_on_request(portfolio_report):
 
 def test_an_organisation_holding_nothing_still_gets_a_whole_report(tmp_path):
     output = tmp_path / "empty.html"
+    output.write_text("an older report, kept private")
+    output.chmod(0o600)
     assert run("--demo", "--org", demo.registry().buyers["empty"], "-o", str(output)) == 0
+    assert output.stat().st_mode & 0o777 == 0o600  # the replaced file's mode is kept
     page = output.read_text()
     assert "No credits are held, so there is no concentration to measure." in page
     assert "No orders are recorded for these organisations." in page
@@ -258,6 +268,7 @@ def test_the_command_says_where_it_wrote_the_report(demo_report):
     assert re.search(rf"Wrote {re.escape(str(output))} \(\d+\.\d MB\) in \d+\.\d s", said)
     assert output.as_uri() in said
     assert "It shows DEMO DATA" in said
+    assert output.stat().st_mode & 0o777 == 0o644  # readable by others: it is for sharing
 
 
 def test_exit_codes(tmp_path, monkeypatch, capsys):
