@@ -50,6 +50,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, css_class: s
             f"<tbody>{body}</tbody>{foot}</table>")
 
 
+def _totals(summary: pd.DataFrame) -> tuple[int, int, int]:
+    """Active, retired and held kilograms of a summary: exact integer sums."""
+    return tuple(int(summary[f"{status}_kgs"].sum()) for status in ("active", "retired", "total"))
+
+
 def _share(part: int, whole: int) -> str:
     return percent(part / whole if whole else float("nan"))
 
@@ -68,8 +73,7 @@ def headline_html(summary: pd.DataFrame) -> str:
     True
     """
     check_summary(summary, "headline_html")
-    active, retired, held = (int(summary[f"{status}_kgs"].sum())
-                             for status in ("active", "retired", "total"))
+    active, retired, held = _totals(summary)
     figures = (("Active", f"{tonnes(active)} tCO2e"), ("Retired", f"{tonnes(retired)} tCO2e"),
                ("Held (active + retired)", f"{tonnes(held)} tCO2e"),
                ("Retired share", _share(retired, held)))
@@ -104,8 +108,7 @@ def holdings_html(summary: pd.DataFrame, *, units: str = "tCO2e") -> str:
     rows = [(name, quantity(row.active_kgs, units), quantity(row.retired_kgs, units),
              quantity(row.total_kgs, units), percent(row.retired_share), percent(row.share))
             for name, row in zip(label(summary), summary.itertuples())]
-    active, retired, held = (int(summary[f"{status}_kgs"].sum())
-                             for status in ("active", "retired", "total"))
+    active, retired, held = _totals(summary)
     total = ("Total", quantity(active, units), quantity(retired, units), quantity(held, units),
              _share(retired, held), percent(1.0 if held else np.nan))
     header = (entity_noun(summary).capitalize(), f"Active ({units})", f"Retired ({units})",
@@ -249,8 +252,7 @@ def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) 
             else f"{spread.hhi:,.0f} ({spread.level})",
             "n/a" if spread is None else percent(spread.cr1),
         ))
-    active, retired, held = (int(summary[f"{status}_kgs"].sum())
-                             for status in ("active", "retired", "total"))
+    active, retired, held = _totals(summary)
     total = (f"Portfolio ({len(summary)} organisations)", tonnes(active), tonnes(retired),
              tonnes(held), _share(retired, held), percent(1.0 if held else np.nan), "", "", "")
     header = ("Organisation", "Active (tCO2e)", "Retired (tCO2e)", "Held (tCO2e)",
