@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--template", metavar="NOTEBOOK",
                         help="run another report notebook (it needs a cell tagged 'parameters')")
     report.add_argument("--notebook", metavar="FILE", help="also save the executed notebook")
+    report.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="how long any one report cell may run (default 600)")
     return parser
 
 
@@ -215,14 +217,14 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     # nbclient and nbconvert load in about half a second: only this command pays for them.
     from .report import ReportError, TemplateError, build
 
-    ids = list(dict.fromkeys(args.orgs or []))
+    ids = args.orgs or []
     if not _checked_ids("report", ids):
         return EXIT_UNKNOWN_ORGANISATION
     started = time.perf_counter()
     try:
         path = build(ids or None, args.output, demo=args.demo, environment=args.environment,
                      title=args.title, top=args.top, with_code=args.with_code,
-                     template=args.template, notebook=args.notebook)
+                     template=args.template, notebook=args.notebook, timeout=args.timeout)
     except TemplateError as error:
         print(f"isoanalytics report: {error}", file=sys.stderr)
         return EXIT_TEMPLATE

@@ -158,6 +158,8 @@ def build(
     saved_notebook = None if notebook is None else _output_path(notebook, "notebook")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"top must be a positive integer; got {top!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
     title = DEFAULT_TITLE if title is None else title
     if not isinstance(title, str) or not title.strip():
         raise ValueError(f"title must be a non-empty string; got {title!r}")
@@ -169,13 +171,29 @@ def build(
         parameters = _Parameters(ids, client.environment, title.strip(), top)
     _inject(notebook_node, parameters)
     with _progress_bar(notebook_node, progress) as bar:
-        _execute(notebook_node, timeout, bar)
+        try:
+            _execute(notebook_node, timeout, bar)
+        except ReportError as error:
+            raise _with_notebook(error, notebook_node, saved_notebook) from None
         bar.set_postfix_str("exporting HTML")
         page = _export(notebook_node, title=parameters.title, with_code=with_code)
         _write_atomically(output, page.encode("utf-8"))
         if saved_notebook is not None:
             _write_atomically(saved_notebook, nbformat.writes(notebook_node).encode("utf-8"))
     return output
+
+
+def _with_notebook(error: ReportError, node: nbformat.NotebookNode,
+                   saved_notebook: Path | None) -> ReportError:
+    """The error, saying where to find the notebook as far as it ran (its traceback in it)."""
+    if saved_notebook is not None:
+        _write_atomically(saved_notebook, nbformat.writes(node).encode("utf-8"))
+        hint = f"the notebook as far as it ran, traceback included, is in {str(saved_notebook)!r}"
+    else:
+        hint = ("to see the notebook as far as it ran, traceback included, pass "
+                "--notebook FILE (notebook= in Python)")
+    return ReportError(f"{error}; {hint}", error_name=error.error_name, section=error.section,
+                       cell=error.cell)
 
 
 def _organisation_ids(organisation_ids: str | Iterable[str] | None) -> list[str]:
@@ -294,10 +312,12 @@ def _execute(node: nbformat.NotebookNode, timeout: float, bar: Any) -> None:
             raise ReportError(f"the report failed {where}: {error.ename}: {error.evalue}",
                               error_name=error.ename, section=section, cell=index) from None
         except CellTimeoutError as error:
-            raise ReportError(f"a report cell ran longer than {timeout:g} s: {error}",
+            raise ReportError(f"a report cell ran longer than {timeout:g} s ({error}); allow "
+                              "more with --timeout SECONDS (timeout= in Python)",
                               error_name="CellTimeoutError") from None
         except DeadKernelError as error:
-            raise ReportError(f"the report's Python kernel died: {error}",
+            raise ReportError(f"the report's Python kernel died ({error}); if memory ran "
+                              "out, report on fewer organisations at a time",
                               error_name="DeadKernelError") from None
 
 

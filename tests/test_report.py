@@ -199,6 +199,7 @@ def test_parameters_read_back_exactly_whatever_they_hold(ids, environment, title
     ({"output": "missing-folder/report.html"}, FileNotFoundError, "does not exist; create it"),
     ({"output": "."}, IsADirectoryError, "is a directory; name a file in it"),
     ({"top": 0}, ValueError, "top must be a positive integer"),
+    ({"timeout": 0}, ValueError, "timeout must be a positive number of seconds"),
     ({"title": "  "}, ValueError, "title must be a non-empty string"),
     ({"environment": "production"}, ValueError, "leave it out with demo=True"),
     ({"organisation_ids": ["../suppliers"]}, ValueError, "organisation id"),
@@ -247,8 +248,8 @@ def test_a_failing_cell_names_its_section_and_leaves_the_old_report(tmp_path):
     output = tmp_path / "report.html"
     output.write_text("yesterday's report")
     template = failing_template(tmp_path / "broken.ipynb", "raise ValueError('no such column')")
-    with pytest.raises(ReportError, match="in section 'Holdings': ValueError: no such column") \
-            as caught:
+    with pytest.raises(ReportError, match="in section 'Holdings': ValueError: no such column; "
+                       "to see the notebook as far as it ran.*--notebook FILE") as caught:
         report.build(output=output, demo=True, template=template, progress=False)
     assert caught.value.error_name == "ValueError" and caught.value.registry_error is None
     assert output.read_text() == "yesterday's report"
@@ -290,10 +291,14 @@ def test_a_registry_error_inside_the_kernel_keeps_its_exit_code(tmp_path, capsys
         == EXIT_UNKNOWN_ORGANISATION
     assert "NotFoundError" in capsys.readouterr().err
     template = failing_template(tmp_path / "bug.ipynb", "1 / 0")
-    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html")) \
-        == EXIT_REPORT_FAILED
-    assert "ZeroDivisionError" in capsys.readouterr().err
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html"),
+               "--notebook", str(tmp_path / "as-far-as-it-ran.ipynb")) == EXIT_REPORT_FAILED
+    said = capsys.readouterr().err
+    assert "ZeroDivisionError" in said and "as-far-as-it-ran.ipynb" in said
     assert not (tmp_path / "r.html").exists()
+    ran = nbformat.read(tmp_path / "as-far-as-it-ran.ipynb", as_version=4)
+    assert [output["ename"] for cell in ran.cells for output in cell.get("outputs", [])
+            if output["output_type"] == "error"] == ["ZeroDivisionError"]
 
 
 @pytest.fixture
