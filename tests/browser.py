@@ -12,6 +12,8 @@ Playwright or Voila makes the test skip with the reason, never fail.
   stopping the server and every kernel it started on exit.
 - :func:`jupyter_server`: the same for ``jupyter lab`` or ``jupyter notebook`` (Notebook 7) on a
   directory, with a known token; sessions are deleted through the REST API on exit.
+- :func:`started_server`: what both use: any server command that binds port 0, with the port
+  it got read from the OS.
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ def clean_environment(home: Path) -> dict[str, str]:
 
 @dataclass
 class ServerProcess:
-    """A server started by :func:`_started`, with its log."""
+    """A server started by :func:`started_server`, with its log."""
 
     url: str  # the page to open, e.g. http://127.0.0.1:PORT/
     process: subprocess.Popen
@@ -284,8 +286,9 @@ def _listening_port(process: subprocess.Popen) -> int | None:
 
 
 @contextlib.contextmanager
-def _started(name: str, command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
-             probe: str, timeout_s: float) -> Iterator[tuple[subprocess.Popen, int]]:
+def started_server(name: str, command: list[str], *, cwd: Path, env: dict[str, str],
+                   log: Path, probe: str,
+                   timeout_s: float) -> Iterator[tuple[subprocess.Popen, int]]:
     """Start ``command`` (which asks for port 0) in its own session, output to ``log``; find
     the port it listens on, wait until ``http://127.0.0.1:PORT{probe}`` answers HTTP, yield
     the process and the port, and :func:`_stop` it on exit.
@@ -295,6 +298,15 @@ def _started(name: str, command: list[str], *, cwd: Path, env: dict[str, str], l
     taken (jupyter_server probes port 0 before it listens) is started again, up to
     :data:`START_ATTEMPTS` times. Raises with the log's tail when the server exits or stays
     silent for ``timeout_s``.
+
+    Examples
+    --------
+    >>> command = [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"]
+    >>> with started_server("http.server", command, cwd=Path("."), env=dict(os.environ),
+    ...                     log=Path(os.devnull), probe="/",
+    ...                     timeout_s=30) as (process, port):
+    ...     port > 0
+    True
     """
     pytest.importorskip("psutil", reason="psutil (an ipykernel dependency) finds the port")
     for attempt in range(1, START_ATTEMPTS + 1):
@@ -346,13 +358,13 @@ def voila_server(notebook: Path | str, *, timeout_s: float = TIMEOUT_S,
         log = home / "voila.log"
         command = [
             sys.executable, "-m", "voila", str(notebook), "--no-browser",
-            # The OS picks a free port as Voila listens; it logs ":0", so _started reads the
+            # The OS picks a free port as Voila listens; it logs ":0", so started_server reads the
             # port from the socket table.
             "--port=0", "--Voila.ip=127.0.0.1",
             "--Voila.port_retries=0",  # a port 0 needs no retry
             "--show_tracebacks=True", *extra_args,
         ]
-        with _started("Voila", command, cwd=notebook.parent, env=clean_environment(home),
+        with started_server("Voila", command, cwd=notebook.parent, env=clean_environment(home),
                       log=log, probe="/voila-test-readiness-probe",
                       timeout_s=timeout_s) as (process, port):
             yield VoilaServer(url=f"http://127.0.0.1:{port}/", process=process, log=log)
@@ -452,14 +464,14 @@ def jupyter_server(app: str, root_dir: Path | str, *, timeout_s: float = TIMEOUT
         log = home / f"jupyter-{app}.log"
         command = [
             sys.executable, "-m", module, "--no-browser",
-            # The OS picks the port (port 0); _started reads which from the socket table.
+            # The OS picks the port (port 0); started_server reads which from the socket table.
             "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0",
-            "--ServerApp.port_retries=0",  # a taken port is started again by _started
+            "--ServerApp.port_retries=0",  # a taken port is started again by started_server
             f"--ServerApp.root_dir={root_dir}", f"--IdentityProvider.token={token}",
             *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             *extra_args,
         ]
-        with _started(f"jupyter {app}", command, cwd=root_dir, env=env, log=log,
+        with started_server(f"jupyter {app}", command, cwd=root_dir, env=env, log=log,
                       probe="/api", timeout_s=timeout_s) as (process, port):
             server = JupyterServer(url=f"http://127.0.0.1:{port}/", process=process, log=log,
                                    app=app, token=token, root_dir=root_dir)

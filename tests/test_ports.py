@@ -5,7 +5,9 @@ that process)."""
 from __future__ import annotations
 
 import errno
+import os
 import socket
+import sys
 
 import httpx
 import pytest
@@ -78,3 +80,48 @@ def test_voila_serves_on_a_port_it_bound_itself(ports_taken_once_released, tmp_p
         page = httpx.get(server.url, timeout=60)
         assert page.status_code == 200 and "2" in page.text
     assert ports_taken_once_released == []  # nothing was probed in this process
+
+
+# A server that finds its port taken on its first start, as jupyter_server may (it probes port
+# 0, then listens on the number a moment later), and serves on port 0 when started again.
+FLAKY_SERVER = """
+import http.server, pathlib, sys
+starts = pathlib.Path(sys.argv[1])
+starts.write_text(starts.read_text() + "start\\n" if starts.exists() else "start\\n")
+if sys.argv[2] == "fail" or starts.read_text().count("start") == 1:
+    print(sys.argv[3], flush=True)
+    sys.exit(1)
+http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
+
+
+def _flaky(tmp_path, mode: str, message: str) -> tuple[list[str], dict]:
+    command = [sys.executable, "-c", FLAKY_SERVER, str(tmp_path / "starts"), mode, message]
+    return command, {"cwd": tmp_path, "env": dict(os.environ), "log": tmp_path / "server.log",
+                     "probe": "/", "timeout_s": 30}
+
+
+def test_a_server_whose_port_was_taken_is_started_again(tmp_path):
+    from .browser import started_server
+
+    command, options = _flaky(tmp_path, "once", "The port 8888 is already in use.")
+    with started_server("flaky", command, **options) as (process, port):
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        assert process.poll() is None
+    assert (tmp_path / "starts").read_text().count("start") == 2
+
+
+def test_a_server_failing_otherwise_is_not_started_again(tmp_path):
+    from .browser import START_ATTEMPTS, started_server
+
+    command, options = _flaky(tmp_path, "fail", "ImportError: no module named voila")
+    with pytest.raises(RuntimeError, match="(?s)status 1 before answering.*ImportError"), \
+            started_server("broken", command, **options):
+        pass
+    assert (tmp_path / "starts").read_text().count("start") == 1
+    command, options = _flaky(tmp_path / "taken", "fail", "The port 8888 is already in use.")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(RuntimeError, match=f"attempt {START_ATTEMPTS}"), \
+            started_server("always taken", command, **options):
+        pass
+    assert (tmp_path / "taken" / "starts").read_text().count("start") == START_ATTEMPTS
