@@ -12,6 +12,8 @@ Playwright or Voila makes the test skip with the reason, never fail.
   stopping the server and every kernel it started on exit.
 - :func:`jupyter_server`: the same for ``jupyter lab`` or ``jupyter notebook`` (Notebook 7) on a
   directory, with a known token; sessions are deleted through the REST API on exit.
+- :func:`started_server`: what both use: any server command that binds port 0, with the port
+  it got read from the OS.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -206,13 +207,6 @@ def screenshot(page, path: Path, *, max_height: int = 12_000) -> Path:
 # --- Voila ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def clean_environment(home: Path) -> dict[str, str]:
     """os.environ without ``ISOMETRIC_*`` (so notebooks run in demo mode) and with private
     Jupyter and IPython directories under ``home``.
@@ -235,7 +229,7 @@ def clean_environment(home: Path) -> dict[str, str]:
 
 @dataclass
 class ServerProcess:
-    """A server started by :func:`_started`, with its log."""
+    """A server started by :func:`started_server`, with its log."""
 
     url: str  # the page to open, e.g. http://127.0.0.1:PORT/
     process: subprocess.Popen
@@ -266,36 +260,88 @@ def _answers(url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _started(name: str, command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
-             port: int, probe: str, timeout_s: float) -> Iterator[subprocess.Popen]:
-    """Start ``command`` in its own session (output to ``log``), wait until
-    ``http://127.0.0.1:PORT{probe}`` answers HTTP, yield the process, and :func:`_stop` it on
-    exit. Raises with the log's tail when the server exits or stays silent for ``timeout_s``."""
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    server = ServerProcess(url="", process=process, log=log)  # for its log tail
+# What a server logs when the port it chose was taken before it listened (jupyter_server
+# probes port 0, closes the probe, then listens on the number it read).
+_PORT_TAKEN = re.compile(r"already in use|no available port could be found")
+START_ATTEMPTS = 3
+
+
+def _listening_port(process: subprocess.Popen) -> int | None:
+    """The TCP port ``process`` listens on (None while it listens on none yet).
+
+    Read from the operating system's socket table, so it is the port the server really got.
+    """
+    import psutil
+
     try:
-        deadline = time.monotonic() + timeout_s
-        while not _answers(f"http://127.0.0.1:{port}{probe}"):
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited with status {process.returncode} before "
-                                   f"answering on port {port}:\n{server.log_tail()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{name} did not answer on port {port} within "
-                                   f"{timeout_s:.0f} s:\n{server.log_tail()}")
-            time.sleep(0.1)
-        yield process
-    finally:
-        _stop(process)
+        listening = {connection.laddr.port
+                     for connection in psutil.Process(process.pid).net_connections(kind="tcp")
+                     if connection.status == psutil.CONN_LISTEN}
+    except psutil.Error:  # exited meanwhile: the caller sees it through poll()
+        return None
+    if len(listening) > 1:
+        raise RuntimeError(f"the server listens on several ports ({sorted(listening)}): "
+                           "cannot tell which one serves HTTP")
+    return listening.pop() if listening else None
+
+
+@contextlib.contextmanager
+def started_server(name: str, command: list[str], *, cwd: Path, env: dict[str, str],
+                   log: Path, probe: str,
+                   timeout_s: float) -> Iterator[tuple[subprocess.Popen, int]]:
+    """Start ``command`` (which asks for port 0) in its own session, output to ``log``; find
+    the port it listens on, wait until ``http://127.0.0.1:PORT{probe}`` answers HTTP, yield
+    the process and the port, and :func:`_stop` it on exit.
+
+    The server binds the port itself (port 0: the OS picks a free one), so no port is chosen
+    here and released in the hope that it stays free. A server that still reports its port
+    taken (jupyter_server probes port 0 before it listens) is started again, up to
+    :data:`START_ATTEMPTS` times. Raises with the log's tail when the server exits or stays
+    silent for ``timeout_s``.
+
+    Examples
+    --------
+    >>> command = [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"]
+    >>> with started_server("http.server", command, cwd=Path("."), env=dict(os.environ),
+    ...                     log=Path(os.devnull), probe="/",
+    ...                     timeout_s=30) as (process, port):
+    ...     port > 0
+    True
+    """
+    pytest.importorskip("psutil", reason="psutil (an ipykernel dependency) finds the port")
+    for attempt in range(1, START_ATTEMPTS + 1):
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        server = ServerProcess(url="", process=process, log=log)  # for its log tail
+        try:
+            deadline = time.monotonic() + timeout_s
+            port = None
+            while port is None or not _answers(f"http://127.0.0.1:{port}{probe}"):
+                if process.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"{name} did not answer on {f'port {port}' if port else 'any port'} "
+                        f"within {timeout_s:.0f} s:\n{server.log_tail()}")
+                port = port or _listening_port(process)
+                time.sleep(0.1)
+            else:
+                yield process, port
+                return
+        finally:
+            _stop(process)
+        tail = server.log_tail()
+        if not (_PORT_TAKEN.search(tail) and attempt < START_ATTEMPTS):
+            raise RuntimeError(f"{name} exited with status {process.returncode} before "
+                               f"answering HTTP (attempt {attempt}):\n{tail}")
 
 
 @contextlib.contextmanager
 def voila_server(notebook: Path | str, *, timeout_s: float = TIMEOUT_S,
                  extra_args: tuple[str, ...] = ()) -> Iterator[VoilaServer]:
-    """Serve ``notebook`` with ``python -m voila`` on a free loopback port.
+    """Serve ``notebook`` with ``python -m voila`` on a loopback port the OS picks.
 
     Uses this interpreter's environment, no ``ISOMETRIC_*`` variables and temporary Jupyter
     directories; tracebacks are shown in the page. Waits until the port answers HTTP (raising
@@ -309,17 +355,18 @@ def voila_server(notebook: Path | str, *, timeout_s: float = TIMEOUT_S,
         raise FileNotFoundError(f"no notebook to serve at {notebook}")
     with tempfile.TemporaryDirectory(prefix="voila-test-") as tmp:
         home = Path(tmp)
-        port = free_port()
         log = home / "voila.log"
         command = [
             sys.executable, "-m", "voila", str(notebook), "--no-browser",
-            f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0",  # Voila would otherwise move to another port silently
+            # The OS picks a free port as Voila listens; it logs ":0", so started_server reads the
+            # port from the socket table.
+            "--port=0", "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",  # a port 0 needs no retry
             "--show_tracebacks=True", *extra_args,
         ]
-        with _started("Voila", command, cwd=notebook.parent, env=clean_environment(home),
-                      log=log, port=port, probe="/voila-test-readiness-probe",
-                      timeout_s=timeout_s) as process:
+        with started_server("Voila", command, cwd=notebook.parent, env=clean_environment(home),
+                      log=log, probe="/voila-test-readiness-probe",
+                      timeout_s=timeout_s) as (process, port):
             yield VoilaServer(url=f"http://127.0.0.1:{port}/", process=process, log=log)
 
 
@@ -390,7 +437,7 @@ def jupyter_server(app: str, root_dir: Path | str, *, timeout_s: float = TIMEOUT
                    extra_args: tuple[str, ...] = ()) -> Iterator[JupyterServer]:
     """Serve ``root_dir`` with JupyterLab (``app="lab"``) or Notebook 7 (``app="notebook"``).
 
-    Like :func:`voila_server`: this interpreter, a free loopback port, no ``ISOMETRIC_*``
+    Like :func:`voila_server`: this interpreter, a loopback port the OS picks, no ``ISOMETRIC_*``
     variables, temporary Jupyter config, data and runtime directories (in which
     ``disabled_extensions`` are disabled, as ``jupyter labextension disable`` would), a random
     token, ``--allow-root`` when running as root. Everything the front end saves lands in
@@ -413,19 +460,19 @@ def jupyter_server(app: str, root_dir: Path | str, *, timeout_s: float = TIMEOUT
             labconfig.mkdir(parents=True, exist_ok=True)
             (labconfig / "page_config.json").write_text(json.dumps(
                 {"disabledExtensions": {name: True for name in disabled_extensions}}))
-        port = free_port()
         token = secrets.token_hex(16)
         log = home / f"jupyter-{app}.log"
         command = [
             sys.executable, "-m", module, "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",  # it would otherwise move to another port silently
+            # The OS picks the port (port 0); started_server reads which from the socket table.
+            "--ServerApp.ip=127.0.0.1", "--ServerApp.port=0",
+            "--ServerApp.port_retries=0",  # a taken port is started again by started_server
             f"--ServerApp.root_dir={root_dir}", f"--IdentityProvider.token={token}",
             *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             *extra_args,
         ]
-        with _started(f"jupyter {app}", command, cwd=root_dir, env=env, log=log, port=port,
-                      probe="/api", timeout_s=timeout_s) as process:
+        with started_server(f"jupyter {app}", command, cwd=root_dir, env=env, log=log,
+                      probe="/api", timeout_s=timeout_s) as (process, port):
             server = JupyterServer(url=f"http://127.0.0.1:{port}/", process=process, log=log,
                                    app=app, token=token, root_dir=root_dir)
             try:

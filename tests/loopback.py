@@ -6,7 +6,9 @@ checks as ``RegistryClient.demo()``) over real HTTP, optionally with a delay per
 
 from __future__ import annotations
 
+import atexit
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,10 +50,23 @@ def serving(threaded: bool = True) -> Iterator[HTTPServer]:
             server.stop()
 
 
+_REFUSING: list[socket.socket] = []  # bound, never listening: held for the whole run
+
+
 def stopped_url() -> str:
-    """The URL of a port nobody listens on any more: connections there are refused."""
-    with serving(threaded=False) as server:
-        return server.url_for(BASE_PATH)
+    """The URL of a loopback port where connections are refused, for as long as this runs.
+
+    The port is held by a socket that is bound but never listens (Linux then answers a
+    connection with a reset): a port freed by a stopped server could be taken by another
+    process in the meantime, and the test would then talk to that.
+    """
+    if not _REFUSING:
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("127.0.0.1", 0))
+        atexit.register(holder.close)
+        _REFUSING.append(holder)
+    port = _REFUSING[0].getsockname()[1]
+    return f"http://127.0.0.1:{port}{BASE_PATH}"
 
 
 def serve_demo(server: HTTPServer, delay: float = 0.0, registry=None, *,

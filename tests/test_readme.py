@@ -68,6 +68,16 @@ def test_explorer_benchmark_runs():
     assert "median update, all" in result.stdout and "median / goal (150 ms)" in result.stdout
 
 
+def test_demo_benchmark_runs():
+    # One run each: proves the script works (its times are not checked, only printed).
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks.bench_demo", "--repeat", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "median/goal" in result.stdout and "credit_balance (large buyer)" in result.stdout
+
+
 def test_report_benchmark_runs():
     # One run each: proves the script works (the README's figures come from --runs 3).
     result = subprocess.run(
