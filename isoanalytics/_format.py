@@ -142,6 +142,9 @@ def _columns(character: str) -> int:
 def display_width(text: str) -> int:
     """The columns ``text`` takes on a terminal: wide (CJK, most emoji) count 2, marks 0.
 
+    Meant for text that went through :func:`terminal_text` (a control character counts 1),
+    for example to pad a column of names: ``name + " " * (width - display_width(name))``.
+
     Examples
     --------
     >>> from isoanalytics._format import display_width
