@@ -118,6 +118,8 @@ def terminal_text(text: str, *, one_line: bool = False) -> str:
     """
     if not isinstance(text, str):
         raise TypeError(f"terminal_text() takes a str, got {type(text).__name__}")
+    if text.isprintable():  # no Cc, Cf, Cs, Zl, Zp (nor Co, Cn): nothing to take out
+        return text
     text = _LINE_BREAK.sub(" " if one_line else "\n", _SEQUENCE.sub("", text))
     if one_line:
         text = text.replace("\t", " ")
@@ -171,7 +173,14 @@ def short_name(name: object, width: int = NAME_WIDTH) -> str:
     if width < 1:
         raise ValueError(f"width must be at least 1 column; got {width!r}")
     text = " ".join(terminal_text(str(name), one_line=True).split())
-    if display_width(text) <= width:
+    if len(text) <= width and text.isascii():
+        return text
+    used = 0
+    for character in text:  # stops at the first column too many, however long the name
+        used += _columns(character)
+        if used > width:
+            break
+    else:
         return text
     kept, used = [], 0
     for character in text:

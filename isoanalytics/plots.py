@@ -17,6 +17,7 @@ each of its lines cut to 4.5 inches; for math in a title, set it afterwards with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Literal
 
@@ -83,6 +84,7 @@ def _ink(text: str, font: FontProperties | None = None) -> float:
     return text_to_path.get_text_width_height_descent(text, font, ismath=False)[0]
 
 
+@functools.lru_cache(maxsize=4096)  # the explorer redraws the same names at each click
 def _fit(text: str, inches: float = LABEL_INCHES, font: FontProperties | None = None) -> str:
     """``text`` cut with an ellipsis to ``inches`` of ink in ``font``."""
     budget = inches * 72  # points
