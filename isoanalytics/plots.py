@@ -4,21 +4,35 @@ Each function takes one of the package's frames, draws on ``ax`` (a new figure w
 None) and returns the Axes, so charts compose: put two on one figure, restyle them, save them.
 Colours are the Okabe-Ito palette, which stays distinct under the common colour-vision
 deficiencies; every axis label names its unit (tCO2e or kg).
+
+Names are text, never markup: every label, title and annotation is drawn as the characters
+it holds (no mathtext, no TeX, whatever ``text.usetex`` says), so a ``$`` in a supplier's name
+is a dollar sign. A name is drawn on one line, cut with an ellipsis to
+:data:`~isoanalytics._format.NAME_WIDTH` columns and to 3 inches of ink (for glyphs wider
+than most), so no name can squeeze the bars or widen the figure; the tables of
+:mod:`isoanalytics.tables` keep the full names. A title of your own is drawn literally too,
+each of its lines cut to 4.5 inches; for math in a title, set it afterwards with
+``ax.set_title(r"...")``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Literal
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import rcParams
 from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
+from matplotlib.legend import Legend
 from matplotlib.patches import Patch
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from ._format import percent
+from ._format import NAME_WIDTH, percent, short_name
 from ._frames import KGS_PER_CREDIT, check_columns
 from .balance import CreditBalance
 from .dimensions import check_summary, entity_noun, label, top_n
@@ -43,6 +57,69 @@ RETIRED_COLOUR = "#E69F00"  # orange
 REMAINING_COLOUR = "#56B4E9"  # sky blue
 NEUTRAL_COLOUR = "#999999"
 _BANDS = (("unconcentrated", "#009E73"), ("moderate", "#F0E442"), ("high", "#D55E00"))
+
+# Text properties of every text the charts write. parse_math=False draws "$" as a dollar
+# sign rather than starting mathtext (where "$\undefinedmacro{x}$" raises at draw time and
+# "$x^2$" is typeset). usetex=False because with rcParams["text.usetex"] TeX would read the
+# text as markup again ("$", "%", "&", "_" and "#" are TeX syntax), and parse_math has no say
+# there. Escaping "$" instead would leave a backslash in get_text() and would not stop TeX.
+# Tick numbers made by formatters (no registry text in them) follow the rc settings.
+_LITERAL = {"parse_math": False, "usetex": False}
+# Ink allowed to one name label and to one line of a title, in inches. Columns alone do not
+# bound it: forty "W" or forty missing-glyph boxes are twice as wide as forty average letters.
+# A label of 3 in and a title of 4.5 in (the title starts where the labels end) fit an
+# 8-inch chart with room for the bars.
+LABEL_INCHES = 3.0
+TITLE_INCHES = 4.5
+
+
+def _literal_legend(legend: Legend) -> None:
+    for text in legend.get_texts():
+        text.set(**_LITERAL)
+
+
+def _ink(text: str, font: FontProperties | None = None) -> float:
+    """The width of ``text`` drawn plainly, in points, in ``font`` (the tick labels' font)."""
+    font = font or FontProperties(size=rcParams["ytick.labelsize"])
+    return text_to_path.get_text_width_height_descent(text, font, ismath=False)[0]
+
+
+@functools.lru_cache(maxsize=4096)  # the explorer redraws the same names at each click
+def _fit(text: str, inches: float = LABEL_INCHES, font: FontProperties | None = None) -> str:
+    """``text`` cut with an ellipsis to ``inches`` of ink in ``font``."""
+    budget = inches * 72  # points
+
+    def width(candidate: str) -> float:
+        return _ink(candidate, font)
+
+    if width(text) <= budget:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with its ellipsis
+    while low < high:
+        middle = (low + high + 1) // 2
+        if width(text[:middle].rstrip() + "\u2026") <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "\u2026"
+
+
+def _name(name: object, fallback: object = "", inches: float = LABEL_INCHES) -> str:
+    # A name that is nothing once made plain (only control characters) shows its id.
+    return _fit(short_name(name) or short_name(fallback), inches)
+
+
+def _title(title: str | None, default: str) -> str:
+    # A title of the caller's own keeps its lines (a two-line title is a choice); each is cut.
+    lines = default.splitlines() if title is None or title == "" else str(title).splitlines()
+    font = FontProperties(size=rcParams["axes.titlesize"], weight=rcParams["axes.titleweight"])
+    # The cut to columns first only bounds the work of measuring a title of any length.
+    return "\n".join(_fit(short_name(line, 5 * NAME_WIDTH), TITLE_INCHES, font)
+                      for line in lines)
+
+
+def _labels(shown: pd.DataFrame) -> list[str]:
+    return [_name(text, entity_id) for text, entity_id in zip(label(shown), shown.index.astype(str))]
 
 
 def _axes(ax: Axes | None, height: float = 4.0) -> Axes:
@@ -105,7 +182,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
     _check_choice("units", units, UNITS)
     shown = top_n(summary, top, status=status).iloc[::-1]  # barh draws bottom-up
     ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
-    labels = label(shown).tolist()
+    labels = _labels(shown)
     positions = np.arange(len(shown))
     alpha = np.where(shown["other"].to_numpy(bool), 0.55, 1.0)
     left = np.zeros(len(shown))
@@ -120,31 +197,31 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         left = left + widths
     held = float(left.max(initial=0)) > 0
     _room_on_right(ax, float(left.max(initial=0)))
-    ax.set_yticks(positions, labels)
-    ax.set_xlabel(_unit_label(units))
+    ax.set_yticks(positions, labels, **_LITERAL)
+    ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)
     if not held:  # an empty frame, not an axis of "-0" ticks around nothing
         ax.set_xlim(0, 1)
         ax.set_xticks([])
-    noun = entity_noun(summary)
+    noun = _name(entity_noun(summary), inches=1.5)
     what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired holdings"}
     count = f"top {min(top, len(summary))} of {len(summary)}"
     # The title is lifted to make room for the concentration line beneath it.
-    ax.set_title(title or f"{what[status]} by {noun}, {count} ({units})", loc="left",
-                 pad=18 if annotate else 6)
+    ax.set_title(_title(title, f"{what[status]} by {noun}, {count} ({units})"), loc="left",
+                 pad=18 if annotate else 6, **_LITERAL)
     # Explicit handles: the bars' own alpha differs between the other bar and the rest.
     handles = [Patch(color=colour, label=part.capitalize())
                for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR))
                if status in ("total", part)]
     if held:
-        ax.legend(handles=handles, loc="lower right", frameon=False)
+        _literal_legend(ax.legend(handles=handles, loc="lower right", frameon=False))
     ax.spines[["top", "right"]].set_visible(False)
     if annotate:
         figures = concentration(_status_kgs(summary, status))
         text = (f"HHI {figures.hhi:,.0f} ({figures.level}), "
                 f"largest {noun} {percent(figures.cr1)}") if figures.n else "nothing held"
         ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
-                color="0.3", gid="concentration")
+                color="0.3", gid="concentration", **_LITERAL)
     return ax
 
 
@@ -174,18 +251,20 @@ def retired_share_chart(summary: pd.DataFrame, *, top: int = 10, ax: Axes | None
     shares = shown["retired_share"].to_numpy(float) * 100
     bars = ax.barh(positions, np.nan_to_num(shares), color=RETIRED_COLOUR, gid="retired_share")
     ax.bar_label(bars, labels=[percent(share / 100, 0) for share in shares], padding=3,
-                 fontsize=8)
+                 fontsize=8, **_LITERAL)
+    noun = _name(entity_noun(summary), inches=1.5)
     total = int(summary["total_kgs"].sum())
     if total:
         overall = int(summary["retired_kgs"].sum()) / total * 100
         ax.axvline(overall, color=NEUTRAL_COLOUR, linestyle="--", gid="overall")
-        ax.text(overall, 1.0, f" all {entity_noun(summary)}s: {overall:.1f} %",
-                transform=ax.get_xaxis_transform(), va="bottom", fontsize=8, gid="overall")
-    ax.set_yticks(positions, label(shown).tolist())
+        ax.text(overall, 1.0, f" all {noun}s: {overall:.1f} %",
+                transform=ax.get_xaxis_transform(), va="bottom", fontsize=8, gid="overall",
+                **_LITERAL)
+    ax.set_yticks(positions, _labels(shown), **_LITERAL)
     ax.set_xlim(0, 110)
     ax.xaxis.set_major_formatter(PercentFormatter(100))
-    ax.set_xlabel("Retired share (% of kg held)")
-    ax.set_title(title or f"Retired share by {entity_noun(summary)}", loc="left")
+    ax.set_xlabel("Retired share (% of kg held)", **_LITERAL)
+    ax.set_title(_title(title, f"Retired share by {noun}"), loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
@@ -217,7 +296,7 @@ def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Serie
         by = entity_noun(source)
     else:
         figures = concentration(source, by=by, status=status)
-    noun = figures.by or by
+    noun = _name(figures.by or by, inches=1.5)
     ax = _axes(ax, height=4.5)
     ax.plot([0, 100], [0, 100], color=NEUTRAL_COLOUR, linestyle="--", linewidth=1,
             label="Equal holdings", gid="equality")
@@ -233,16 +312,16 @@ def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Serie
     else:
         text = "nothing held"
     ax.text(0.04, 0.96, text, transform=ax.transAxes, va="top", fontsize=9, gid="figures",
-            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"})
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"}, **_LITERAL)
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100)
     ax.set_aspect("equal")
     ax.xaxis.set_major_formatter(PercentFormatter(100))
     ax.yaxis.set_major_formatter(PercentFormatter(100))
-    ax.set_xlabel(f"Share of {noun}s, smallest first (%)")
-    ax.set_ylabel("Cumulative share of kg held (%)")
-    ax.set_title(title or f"Lorenz curve across {noun}s", loc="left")
-    ax.legend(loc="lower right", frameon=False)
+    ax.set_xlabel(f"Share of {noun}s, smallest first (%)", **_LITERAL)
+    ax.set_ylabel("Cumulative share of kg held (%)", **_LITERAL)
+    ax.set_title(_title(title, f"Lorenz curve across {noun}s"), loc="left", **_LITERAL)
+    _literal_legend(ax.legend(loc="lower right", frameon=False))
     return ax
 
 
@@ -281,17 +360,19 @@ def concentration_chart(figures: Mapping[str, Concentration] | pd.DataFrame, *,
             _BANDS, ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling))):
         ax.axhspan(low, high, color=colour, alpha=0.12, gid=f"band-{name}")
         ax.text(1.01, (low + high) / 2, name, transform=ax.get_yaxis_transform(),
-                va="center", fontsize=8)
+                va="center", fontsize=8, **_LITERAL)
     positions = np.arange(len(table))
     hhi = table["hhi"].astype(float).to_numpy()
     bars = ax.bar(positions, np.nan_to_num(hhi), color=ACTIVE_COLOUR, width=0.6, gid="hhi")
     ax.bar_label(bars, labels=[f"{value:,.0f}" if np.isfinite(value) else "n/a" for value in hhi],
-                 padding=2, fontsize=9)
-    ax.set_xticks(positions, [str(name).capitalize() for name in table.index])
+                 padding=2, fontsize=9, **_LITERAL)
+    ax.set_xticks(positions, [_name(str(name).capitalize()) for name in table.index],
+                  **_LITERAL)
     ax.set_ylim(0, ceiling)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    ax.set_ylabel("HHI (0 to 10,000)")
-    ax.set_title(title or "Concentration of holdings (HHI) by dimension", loc="left")
+    ax.set_ylabel("HHI (0 to 10,000)", **_LITERAL)
+    ax.set_title(_title(title, "Concentration of holdings (HHI) by dimension"), loc="left",
+                 **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 
@@ -333,17 +414,21 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     shares = [shown_delivered / kgs if kgs else float("nan")
               for shown_delivered, kgs in zip(shown["delivered_kgs"].to_numpy(np.int64),
                                               ordered_kgs)]
-    ax.bar_label(bars, labels=[percent(share, 0) for share in shares], padding=3, fontsize=8)
+    ax.bar_label(bars, labels=[percent(share, 0) for share in shares], padding=3, fontsize=8,
+                 **_LITERAL)
     _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
     names = shown["supplier_name"] if "supplier_name" in shown.columns else shown["id"]
-    labels = [f"{name if isinstance(name, str) and name else order_id} ({order_id[-6:]})"
-              for name, order_id in zip(names, shown["id"])]
-    ax.set_yticks(positions, labels)
-    ax.set_xlabel(_unit_label(units))
+    labels = []
+    for name, order_id in zip(names, shown["id"]):
+        suffix = f" ({short_name(str(order_id)[-6:])})"
+        room = LABEL_INCHES - _ink(suffix) / 72
+        labels.append(_name(name if isinstance(name, str) else "", order_id, room) + suffix)
+    ax.set_yticks(positions, labels, **_LITERAL)
+    ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)
     hidden = len(orders) - len(shown)
     default = f"Order delivery progress ({units})" + (f", {hidden} more not shown" if hidden else "")
-    ax.set_title(title or default, loc="left")
-    ax.legend(loc="lower right", frameon=False)
+    ax.set_title(_title(title, default), loc="left", **_LITERAL)
+    _literal_legend(ax.legend(loc="lower right", frameon=False))
     ax.spines[["top", "right"]].set_visible(False)
     return ax

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from matplotlib.colors import to_hex
+from matplotlib.text import Text
 
 import isoanalytics as ia
 from isoanalytics import demo, plots
+from isoanalytics._format import NAME_WIDTH, short_name
 from isoanalytics.dimensions import DIMENSIONS, breakdown, top_n
 
 
@@ -199,3 +206,225 @@ def test_axes_labels_use_thousands_separators(data):
     ticks = [tick.get_text() for tick in ax.get_xticklabels() if tick.get_text()]
     assert any("," in tick for tick in ticks)
     assert all(np.isfinite(float(tick.replace(",", ""))) for tick in ticks)
+
+
+# -- names are text, never markup --------------------------------------------------------------
+
+# Registry text that is markup to matplotlib or too big for a chart: an undefined mathtext
+# macro (raises at draw time), valid mathtext (typeset as x squared), a lone "$", a name of
+# 5,000 characters, line breaks, terminal escapes, a bidi override, controls only.
+HOSTILE = [r"$\undefinedmacro{x}$", "$x^2$", "a$b", "Carbon " * 714 + "Co",
+           "Deep\nwell\r\nCarbon\n\n\n\n\n\n\n\n\n\n\n\n", "\x1b[31mRed\x1b[0m Rock \u202eevil",
+           "$$", "\x00\x07\x1b"]
+LONG = HOSTILE[3]
+
+
+def png_size(figure) -> tuple[int, int]:
+    """The pixel size of the figure saved as the inline backend saves it (tight bbox)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    header = buffer.getvalue()[16:24]
+    return int.from_bytes(header[:4], "big"), int.from_bytes(header[4:], "big")
+
+
+def check_drawn(ax, size_inches) -> None:
+    """The figure draws, keeps its size, and its axes keep room for the bars."""
+    figure = ax.figure
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.canvas.draw()
+        width, height = png_size(figure)
+    assert not [w for w in caught if "constrained_layout" in str(w.message)]
+    assert tuple(figure.get_size_inches()) == pytest.approx(size_inches)
+    # A tight bbox adds pad_inches (0.1) on each side; it must not grow to hold a label.
+    pixels = np.array(size_inches) * figure.dpi
+    assert width <= pixels[0] + 0.2 * figure.dpi + 2 and height <= pixels[1] + 0.2 * figure.dpi + 2
+    box = ax.get_window_extent()
+    assert box.width >= 0.35 * pixels[0] and box.height >= 0.3 * pixels[1]
+
+
+def left_title(ax) -> Text:
+    """The Text artist of the axes' left title (the charts' titles are left-aligned)."""
+    [title] = [text for text in ax.findobj(Text) if text.get_text() == ax.get_title(loc="left")
+               and text is not ax.title]
+    return title
+
+
+def check_literal(texts, inches: float | None = None) -> None:
+    """Each text is drawn as the characters it holds (as wide as its plain-text rendering),
+    and no wider than ``inches``."""
+    texts = [text for text in texts if text.get_text()]
+    assert texts
+    renderer = texts[0].figure.canvas.get_renderer()
+    for text in texts:
+        assert not text.get_usetex()
+        width = max(renderer.get_text_width_height_descent(
+            line, text.get_fontproperties(), ismath=False)[0]
+            for line in text.get_text().split("\n"))
+        drawn = text.get_window_extent(renderer).width
+        assert drawn == pytest.approx(width, abs=1), text
+        if inches is not None:
+            # Cut to the unhinted width; Agg's hinting can widen glyphs by a few percent.
+            assert drawn <= 1.05 * inches * text.figure.dpi, text
+
+
+def cut_from(drawn: str, name: str, width: int = NAME_WIDTH) -> bool:
+    """``drawn`` is ``name`` made one line and cut to ``width``, or a shorter cut of it."""
+    whole = short_name(name, width)
+    return drawn == whole or (drawn.endswith("\u2026") and whole.startswith(drawn[:-1]))
+
+
+def check_labels(drawn: list[str], names, ids) -> None:
+    assert len(drawn) == len(names)
+    for label, name, entity_id in zip(drawn, names, ids):
+        assert cut_from(label, name if short_name(name) else entity_id), (label, name)
+        assert len(label) <= NAME_WIDTH and "\n" not in label
+
+
+def named(summary: pd.DataFrame, names: list[str], column: str = "supplier_name") -> pd.DataFrame:
+    """The ``len(names)`` largest rows of ``summary``, renamed ``names`` in that order."""
+    rows = summary.sort_values("total_kgs", ascending=False, kind="stable").head(len(names))
+    return rows.assign(**{column: names})
+
+
+@pytest.fixture(autouse=True)
+def _no_missing_glyph_noise():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        yield
+
+
+def test_wide_glyphs_are_cut_to_the_labels_ink(data):
+    # Forty columns of "W" or of glyphs the font lacks (drawn as boxes) are twice as wide
+    # as forty average letters: the label is cut further, to LABEL_INCHES.
+    balance, projects, _ = data
+    names = ["W" * 60, "\U000124ab" * 60, "\ufdfd" * 60, "m" * 39]
+    summary = named(breakdown(balance, "supplier", projects=projects), names)
+    ax = plots.holdings_chart(summary, top=4, title="W" * 200)
+    check_drawn(ax, (8, 2.6))
+    check_labels([tick.get_text() for tick in ax.get_yticklabels()][::-1],
+                 top_n(summary, 4)["supplier_name"], top_n(summary, 4).index)
+    check_literal(ax.get_yticklabels(), plots.LABEL_INCHES)
+    check_literal([left_title(ax)], plots.TITLE_INCHES)
+
+
+def test_short_names_fit_the_chart():
+    assert short_name(LONG) == "Carbon " * 5 + "Carb\u2026"
+    assert len(short_name(LONG)) == NAME_WIDTH
+    assert short_name(HOSTILE[4]) == "Deep well Carbon"
+    assert short_name(HOSTILE[5]) == "Red Rock evil"
+
+
+@pytest.mark.parametrize("status", ["total", "retired"])
+def test_holdings_chart_draws_names_literally(data, status):
+    balance, projects, _ = data
+    summary = named(breakdown(balance, "supplier", projects=projects), HOSTILE)
+    ax = plots.holdings_chart(summary, top=len(HOSTILE), status=status, title="$\\alpha$ & " + LONG)
+    shown = top_n(summary, len(HOSTILE), status=status)
+    check_drawn(ax, (8, 0.35 * len(HOSTILE) + 1.2))
+    labels = [tick.get_text() for tick in ax.get_yticklabels()][::-1]
+    check_labels(labels, shown["supplier_name"], shown.index)
+    assert labels[:3] == [r"$\undefinedmacro{x}$", "$x^2$", "a$b"] or status != "total"
+    assert cut_from(ax.get_title(loc="left"), "$\\alpha$ & " + LONG, 5 * NAME_WIDTH)
+    check_literal(ax.get_yticklabels(), plots.LABEL_INCHES)
+    check_literal([*ax.texts, left_title(ax)], plots.TITLE_INCHES)
+
+
+def test_a_two_line_title_stays_two_lines(data):
+    balance, _, _ = data
+    ax = plots.holdings_chart(ia.summarize(balance), title="Holdings\n$Q3$ 2026")
+    assert ax.get_title(loc="left") == "Holdings\n$Q3$ 2026"
+    ax.figure.canvas.draw()
+
+
+def test_retired_share_chart_draws_names_literally(data):
+    balance, projects, _ = data
+    summary = named(breakdown(balance, "project", projects=projects), HOSTILE, "project_name")
+    ax = plots.retired_share_chart(summary, top=len(HOSTILE), title=r"$\undefinedmacro$")
+    check_drawn(ax, (8, 0.35 * len(HOSTILE) + 1.2))
+    shown = top_n(summary, len(HOSTILE))
+    labels = [tick.get_text() for tick in ax.get_yticklabels()][::-1]
+    check_labels(labels, shown["project_name"], shown.index)
+    check_literal(ax.get_yticklabels(), plots.LABEL_INCHES)
+    check_literal([*ax.texts, left_title(ax)])
+
+
+def test_ids_and_the_index_name_are_text_too(data):
+    # No name column: the ids label the bars; an unknown index name is the noun of the titles.
+    balance, _, _ = data
+    summary = ia.summarize(balance).head(len(HOSTILE))
+    summary.index = pd.Index(HOSTILE, name="$\\undefinedmacro{y}$ " + LONG)
+    for chart in (plots.holdings_chart, plots.retired_share_chart, plots.lorenz_chart):
+        ax = chart(summary)
+        check_drawn(ax, tuple(ax.figure.get_size_inches()))
+        texts = [left_title(ax), ax.xaxis.label, *ax.texts]
+        if chart is not plots.lorenz_chart:
+            texts += ax.get_yticklabels()
+            labels = [tick.get_text() for tick in ax.get_yticklabels()][::-1]
+            ids = top_n(summary, 10).index
+            check_labels(labels, ids, ids)
+        check_literal(texts)
+        assert "$\\undefinedmacro{" in ax.get_title(loc="left")
+        plt.close(ax.figure)
+
+
+def test_lorenz_chart_draws_its_noun_literally():
+    ax = plots.lorenz_chart(pd.Series([60, 30, 10]), by="$x^2$ " + LONG)
+    check_drawn(ax, (8, 4.5))
+    assert ax.get_xlabel().startswith("Share of $x^2$ Carbon C")
+    assert ax.get_xlabel().endswith("\u2026s, smallest first (%)")
+    check_literal([ax.xaxis.label, left_title(ax), *ax.texts, *ax.get_legend().get_texts()])
+
+
+def test_concentration_chart_draws_dimension_names_literally():
+    figures = {name: ia.concentration(pd.Series([60, 30, 10])) for name in HOSTILE[:4]}
+    ax = plots.concentration_chart(figures, title="$$")
+    check_drawn(ax, (8, 3.5))
+    check_labels([tick.get_text() for tick in ax.get_xticklabels()],
+                 [name.capitalize() for name in HOSTILE[:4]], list(figures))
+    check_literal([*ax.get_xticklabels(), left_title(ax)])
+
+
+def test_delivery_chart_draws_supplier_names_literally(data):
+    _, _, orders = data
+    hostile = orders.assign(supplier_name=(HOSTILE * 2)[:len(orders)])
+    ax = plots.delivery_chart(hostile)
+    check_drawn(ax, (8, 0.35 * len(orders) + 1.2))
+    shown = hostile.sort_values(["remaining_kgs", "ordered_kgs", "id"],
+                                ascending=[False, False, True], kind="stable")
+    labels = [tick.get_text() for tick in ax.get_yticklabels()][::-1]
+    for label, name, order_id in zip(labels, shown["supplier_name"], shown["id"]):
+        suffix = f" ({order_id[-6:]})"
+        assert label.endswith(suffix) and cut_from(label.removesuffix(suffix),
+                                                   name if short_name(name) else order_id)
+    check_literal(ax.get_yticklabels(), plots.LABEL_INCHES)
+    check_literal(ax.texts)
+
+
+def test_names_are_never_handed_to_tex(data):
+    # With text.usetex on, TeX would read "$", "%", "&" and "_" as markup again.
+    balance, projects, _ = data
+    summary = named(breakdown(balance, "supplier", projects=projects), HOSTILE)
+    with plt.rc_context({"text.usetex": True}):
+        ax = plots.holdings_chart(summary, top=len(HOSTILE))
+    named_texts = [*ax.get_yticklabels(), left_title(ax), ax.xaxis.label, *ax.texts,
+                   *ax.get_legend().get_texts()]
+    assert not any(text.get_usetex() for text in named_texts)
+    assert not any(text.get_parse_math() for text in named_texts)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(names=st.lists(st.text(max_size=300), min_size=1, max_size=4))
+def test_any_names_draw_as_text_in_a_chart_of_fixed_size(data, names):
+    balance, projects, _ = data
+    summary = named(breakdown(balance, "supplier", projects=projects), names)
+    try:
+        ax = plots.holdings_chart(summary, top=len(names))
+        check_drawn(ax, (8, max(2.5, 0.35 * len(names) + 1.2)))
+        labels = [tick.get_text() for tick in ax.get_yticklabels()][::-1]
+        shown = top_n(summary, len(names))
+        check_labels(labels, shown["supplier_name"], shown.index)
+        check_literal(ax.get_yticklabels(), plots.LABEL_INCHES)
+    finally:
+        plt.close("all")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import warnings
 
 import pandas as pd
 import pytest
@@ -283,3 +284,35 @@ def test_whatever_the_controls_say_the_table_adds_up_exactly(portfolio, data):
     total_row = table_rows(app)[-1]
     assert total_row[3] == (tonnes(held) if app.units.value == "tCO2e" else f"{held:,}")
     assert len(table_rows(app)) == len(app.summary) + 2  # header and Total
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_the_explorer_draws_registry_names_as_text_at_its_own_size():
+    # Supplier and project names holding mathtext, terminal escapes, line breaks and 5,000
+    # characters: the chart draws at the explorer's fixed size, the table keeps each name whole.
+    hostile = [r"$\undefinedmacro{x}$", "$x^2$", "a$b", "Carbon " * 714 + "Co",
+               "Deep\nwell\n\n\n\n\nCarbon", "\x1b]52;c;cm0gLXJm\x07Red \u202eRock"]
+    with ia.RegistryClient.demo() as client:
+        balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+        projects = client.projects()
+    suppliers = list(pd.unique(projects["supplier_id"]))
+    renamed = dict(zip(suppliers, hostile * (len(suppliers) // len(hostile) + 1)))
+    projects = projects.assign(supplier_name=projects["supplier_id"].map(renamed),
+                               name=[hostile[i % len(hostile)] for i in range(len(projects))])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        app = explorer(balance, projects=projects, top=10)
+        for dimension in ("supplier", "project"):
+            app.dimension.value = dimension
+            height = max(2.6, 0.32 * len(app.summary) + 1.4)
+            width, pixels_high = png_size(bytes(app.chart.value))
+            assert width == 640 and abs(pixels_high - height * 80) <= 1
+            names = app.summary[f"{dimension}_name"].dropna()
+            assert any("$" in name for name in names)
+            for name in names:
+                assert html.escape(name) in app.table.value  # whole, escaped
+    assert not [w for w in caught if "constrained_layout" in str(w.message)]
