@@ -171,8 +171,9 @@ class _Quantity(_Rule):
 
 class _Integer(_Rule):
     def check(self, value: Any, path: str) -> Any:
-        # orjson reads an integer literal beyond 64 bits as a float: name the real problem.
-        if type(value) is float and value.is_integer() and not _INT64_MIN <= value <= INT64_MAX:
+        # orjson reads an integer literal beyond 64 bits as a float (-2**63 - 1 as -2.0**63,
+        # which orjson would have read as an int): name the real problem.
+        if type(value) is float and value.is_integer() and abs(value) >= 2.0**63:
             raise SchemaError(path, "is beyond the 64-bit integer range", value=value)
         if type(value) is not int:
             raise SchemaError(path, "expected an integer", value=value)
