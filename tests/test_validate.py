@@ -260,6 +260,9 @@ def test_empty_balance():
 _CORRUPTIONS = [
     "12.5", 12.5, -1, True, None, [], {}, 2**63, 2**64 + 1, float("nan"), float("inf"), "x",
     "prj_1CTWZQGKE1S0VAXA", "spl_1CC712KFS1S0YKPS", 0, 1,
+    # ids of the right prefix and length that are no ids (they would become request paths)
+    "prj_AAAAAAAA/../../../../../admin", "spl_/../spl_1CC712KFS1S0YKPS", "prj_1CTWZQGKE1S0VAX\n",
+    "spl_1CC712KFS1S0YKP\u0410", "ord_1DBVRQDHBSBXWBW?", 10**400,
 ]
 
 
