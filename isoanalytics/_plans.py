@@ -60,13 +60,22 @@ def organisation_path(organisation_id: str, tail: str = "") -> str:
     return resource_path("organisations", organisation_id, *subresources)
 
 
-def one(kind: str, call: Call, *, nullable: bool = False) -> Plan[dict[str, Any]]:
-    """One object by id; ``null`` (the API's answer for an unknown id) is a NotFoundError."""
+def one(kind: str, call: Call, *, nullable: bool = False,
+        record_id: str | None = None) -> Plan[dict[str, Any]]:
+    """One object by id; ``null`` (the API's answer for an unknown id) is a NotFoundError.
+
+    With ``record_id`` (the id asked for), a record carrying another id is a SchemaError at
+    ``id``: a server must not answer for one entity with another's data.
+    """
     value = _decoded((yield call), call)
     if value is None and nullable:
         raise NotFoundError(f"the registry has no {kind} with this id (it answered null)",
                             status_code=200, **call.context())
-    return _checked(kind, value, call)
+    record = _checked(kind, value, call)
+    if record_id is not None and record["id"] != record_id:
+        raise SchemaError("id", f"is not the id asked for ({record_id}): the server answered "
+                          f"with another {kind.replace('_', ' ')}", **call.context())
+    return record
 
 
 def balance(call: Call) -> Plan[CreditBalance]:
@@ -238,16 +247,17 @@ def lookup(kind: str, ids: Iterable[str],
     collection = _LOOKUPS[kind]
     wanted = [check_id(record_id, kind) for record_id in dict.fromkeys(ids)]
     missing = [record_id for record_id in wanted if (kind, record_id) not in cache]
-    found = yield Parallel(tuple(_maybe(kind, Call(resource_path(collection, record_id)))
+    found = yield Parallel(tuple(_maybe(kind, Call(resource_path(collection, record_id)),
+                                        record_id)
                                  for record_id in missing))
     for record_id, record in zip(missing, found):
         cache[(kind, record_id)] = record
     return {record_id: cache[(kind, record_id)] for record_id in wanted}
 
 
-def _maybe(kind: str, call: Call) -> Plan[dict | None]:
+def _maybe(kind: str, call: Call, record_id: str) -> Plan[dict | None]:
     try:
-        return (yield from one(kind, call, nullable=True))
+        return (yield from one(kind, call, nullable=True, record_id=record_id))
     except NotFoundError:
         return None
 

@@ -133,7 +133,8 @@ class _BaseClient:
 
     def _organisation(self, organisation_id: str) -> Plan[dict]:
         return _plans.one("organisation", Call(resource_path("organisations", organisation_id),
-                                               organisation_id=organisation_id), nullable=True)
+                                               organisation_id=organisation_id),
+                          nullable=True, record_id=organisation_id)
 
     def _credit_balance(self, organisation_id: str) -> Plan[CreditBalance]:
         path = resource_path("organisations", organisation_id, "credit_balance")
@@ -152,14 +153,15 @@ class _BaseClient:
         return _plans.frame("project", Call(resource_path("projects")))
 
     def _project(self, project_id: str) -> Plan[dict]:
-        return _plans.one("project", Call(resource_path("projects", project_id)), nullable=True)
+        return _plans.one("project", Call(resource_path("projects", project_id)),
+                          nullable=True, record_id=project_id)
 
     def _suppliers(self) -> Plan[pd.DataFrame]:
         return _plans.frame("supplier", Call(resource_path("suppliers")))
 
     def _supplier(self, supplier_id: str) -> Plan[dict]:
         return _plans.one("supplier", Call(resource_path("suppliers", supplier_id)),
-                          nullable=True)
+                          nullable=True, record_id=supplier_id)
 
     def _retirements(self, owner_organisation_id: str | None,
                      beneficiary_organisation_id: str | None) -> Plan[pd.DataFrame]:

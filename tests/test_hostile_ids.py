@@ -13,6 +13,7 @@ import json
 import re
 import warnings
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from .recording_server import BASE_PATH, page, recording_server
 
 REGISTRY = demo.registry()
 ORG = REGISTRY.buyers["typical"]
+REGISTRY_BALANCE = ia.parse_balance(REGISTRY.credit_balance(ORG), organisation_id=ORG)
 GOOD = {"org_": ORG, "prj_": "prj_1CTWZQGKE1S0VAXA", "spl_": "spl_1CC712KFS1S0YKPS",
         "ctb_": "ctb_1CA2D3S73SBXYN70", "ord_": "ord_1DBVRQDHBSBXWBWP",
         "ret_": "ret_1CGV2XADRSBX1CHB", "iss_": "iss_1CSVDDHH3SBXRP6K",
@@ -133,8 +135,6 @@ def test_portfolio_and_compatibility_entry_points_refuse_hostile_ids(server, bad
 
 
 def test_enrich_refuses_a_frames_hostile_ids_naming_the_column(server):
-    import pandas as pd
-
     frame = pd.DataFrame({"project_id": [GOOD["prj_"], "prj_AAAAAAAA/../../../../../admin"]})
     with (ia.RegistryClient(**server.client_options()) as client,
           pytest.raises(ia.InvalidIdError, match="^the frame's project_id: ")):
@@ -375,3 +375,32 @@ def test_any_text_in_any_records_id_is_refused_by_its_path_or_kept_verbatim(fiel
     assert value.startswith(_PREFIX[id_kind]) and re.fullmatch(_ID, value), value
     column = next(c for c in _KINDS[kind].read if c.where == where)
     assert table.to_frame()[column.name].tolist() == [value]
+
+
+@pytest.mark.parametrize("kind", ["organisation", "project", "supplier"])
+def test_a_record_answered_for_another_id_is_a_schema_error(server, kind):
+    # /projects/A answered with project B: enrich would put B's name next to A's kilograms.
+    asked, other = {"organisation": (ORG, REGISTRY.buyers["large"]),
+                    "project": tuple(p["id"] for p in REGISTRY.projects()[:2]),
+                    "supplier": tuple(s["id"] for s in REGISTRY.suppliers()[:2])}[kind]
+    record = getattr(REGISTRY, kind)(other)
+    server.routes[f"/{kind}s/{asked}"] = json.dumps(record).encode()
+    with ia.RegistryClient(**server.client_options()) as client:
+        with pytest.raises(ia.SchemaError) as caught:
+            getattr(client, kind)(asked)
+        assert caught.value.path == "id"
+        assert f"not the id asked for ({asked})" in str(caught.value)
+        with pytest.raises(ia.SchemaError, match="not the id asked for"):
+            ia.enrich(pd.DataFrame({f"{kind}_id": [asked]}), client)
+
+
+def test_the_explorer_refuses_a_frames_hostile_organisation_id(server):
+    from isoanalytics.widgets import explorer
+
+    frame = REGISTRY_BALANCE.to_frame()
+    frame["organisation_id"] = "org_/../org_1GB56M1ST1S0GVNA"
+    server.routes["/projects"] = page([])
+    with (ia.RegistryClient(**server.client_options()) as client,
+          pytest.raises(ia.InvalidIdError, match="organisation_id")):
+        explorer(frame, client=client)
+    assert [path for path in server.paths() if "/organisations" in path] == []
