@@ -123,7 +123,7 @@ def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
                 raise PaginationError(
                     f"total_count changed from {total_count} to {count} between pages: the "
                     "list changed while it was read. Read it again", **page_call.context())
-            _check_bounds(len(nodes), len(seen_ids), total_count, page_call)
+            _check_bounds(len(nodes), len(table), total_count, page_call)
             for record_id in _raw_ids(nodes, kind):
                 if record_id in seen_ids:
                     raise PaginationError(
