@@ -44,14 +44,13 @@ import httpx
 import orjson
 
 from . import demo
-from ._validate import ID_MAX_LENGTH, ID_MIN_LENGTH
+from .ids import ID_MAX_LENGTH, ID_MIN_LENGTH, is_id
 
 _PAGE_SIZE, _PAGE_MAX = 10, 50  # the API's default and maximum for first and last
 _STATUSES = ("active", "split", "retired")
 _UNSPLIT = frozenset({"active", "retired"})  # the API leaves split parents out by default
 _SORT_FIELDS = ("issued_at",)
 _DIRECTIONS = ("asc", "desc")
-_ID_TAIL = re.compile(r"[0-9A-Za-z]+")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _JSON = "application/json"
 
@@ -140,7 +139,7 @@ class _Params:
             self.problems.append(_problem(
                 loc, "string_too_long", f"String should have at most {ID_MAX_LENGTH} characters",
                 value, {"max_length": ID_MAX_LENGTH}))
-        elif not value.startswith(kind.prefix) or not _ID_TAIL.fullmatch(value[len(kind.prefix):]):
+        elif not is_id(value, kind.name):
             self.problems.append(_problem(
                 loc, "value_error",
                 f"Value error, expected {_article(kind.name)} {kind.name} id: {kind.prefix!r} "

@@ -21,9 +21,10 @@ import pandas as pd
 
 from ._http import PAGE_SIZE, Call
 from ._records import Table, check_record
-from ._validate import checked_id, decode, gc_paused
+from ._validate import INT64_MAX, decode, gc_paused
 from .balance import CreditBalance, parse_balance
 from .errors import NotFoundError, PaginationError, SchemaError
+from .ids import check_id, is_id, resource_path
 from .metrics import summarize
 
 T = TypeVar("T")
@@ -33,10 +34,10 @@ logger = logging.getLogger("isoanalytics")
 # Listing per project pays off only when the cursor chain would be long.
 PARTITION_MIN_PAGES = 4
 
+# credit_batches' id filters and the kind of id each takes
 _ID_FILTERS = {
-    "supplier_id": ("supplier", "spl_"), "project_id": ("project", "prj_"),
-    "issuance_id": ("issuance", "iss_"), "delivery_id": ("delivery", "dlv_"),
-    "order_id": ("order", "ord_"), "retirement_id": ("retirement", "ret_"),
+    "supplier_id": "supplier", "project_id": "project", "issuance_id": "issuance",
+    "delivery_id": "delivery", "order_id": "order", "retirement_id": "retirement",
 }
 _BATCH_STATUSES = ("active", "split", "retired")
 BATCH_FILTERS = (*_ID_FILTERS, "status", "issued_after", "issued_before")
@@ -50,18 +51,31 @@ class Parallel:
 
 
 def organisation_path(organisation_id: str, tail: str = "") -> str:
-    """``/organisations/{id}{tail}`` for a checked id: no user text becomes a path by accident."""
-    checked = argument_id(organisation_id, "organisation_id", "organisation", "org_")
-    return f"/organisations/{checked}{tail}"
+    """``/organisations/{id}{tail}`` for a checked id (``tail`` such as ``"/credit_balance"``).
+
+    Raises InvalidIdError (a ValueError naming ``organisation_id``) for anything but an
+    organisation id; ``isoanalytics.ids.resource_path`` builds the path.
+    """
+    subresources = (tail.removeprefix("/"),) if tail else ()
+    return resource_path("organisations", organisation_id, *subresources)
 
 
-def one(kind: str, call: Call, *, nullable: bool = False) -> Plan[dict[str, Any]]:
-    """One object by id; ``null`` (the API's answer for an unknown id) is a NotFoundError."""
+def one(kind: str, call: Call, *, nullable: bool = False,
+        record_id: str | None = None) -> Plan[dict[str, Any]]:
+    """One object by id; ``null`` (the API's answer for an unknown id) is a NotFoundError.
+
+    With ``record_id`` (the id asked for), a record carrying another id is a SchemaError at
+    ``id``: a server must not answer for one entity with another's data.
+    """
     value = _decoded((yield call), call)
     if value is None and nullable:
         raise NotFoundError(f"the registry has no {kind} with this id (it answered null)",
                             status_code=200, **call.context())
-    return _checked(kind, value, call)
+    record = _checked(kind, value, call)
+    if record_id is not None and record["id"] != record_id:
+        raise SchemaError("id", f"is not the id asked for ({record_id}): the server answered "
+                          f"with another {kind.replace('_', ' ')}", **call.context())
+    return record
 
 
 def balance(call: Call) -> Plan[CreditBalance]:
@@ -75,15 +89,20 @@ def balance(call: Call) -> Plan[CreditBalance]:
 def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
     """Every page of a Relay-paginated list, checked page by page, as one :class:`Table`.
 
-    Follows ``end_cursor`` while ``has_next_page``; a repeated cursor, a repeated id, a
-    changing ``total_count`` or a final count that differs from it is a PaginationError, so
-    a misbehaving server can never loop forever or lose records silently. Each page is
-    validated as it arrives (an error names its page) and only its columns are kept.
-    ``first_body`` is the already-fetched first page, when the caller has it.
+    Follows ``end_cursor`` while ``has_next_page``, bounded by the first page's
+    ``total_count``: reading more records than it says, a page of more records than were
+    asked for (``first``), an empty page or a missing or repeated cursor while
+    ``has_next_page`` is true, a repeated id, or a ``total_count`` that changes between pages
+    is a PaginationError the moment its page arrives; a final count that differs from
+    ``total_count`` is one at the end. As every page but the last brings at least one new
+    record, no list costs more than ``total_count + 1`` requests, whatever the server sends
+    (``ceil(total_count / 50)`` from a server that fills its pages). Each page is validated as
+    it arrives (an error names its page) and only its columns are kept. ``first_body`` is
+    the already-fetched first page, when the caller has it.
     """
     table = Table(kind)
     seen_ids: dict[str, int] = {}
-    seen_cursors: set[str] = set()
+    seen_cursors: dict[str, int] = {}  # cursor -> the page that gave it
     total_count = None
     after = None
     page = 1
@@ -104,7 +123,8 @@ def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
                 raise PaginationError(
                     f"total_count changed from {total_count} to {count} between pages: the "
                     "list changed while it was read. Read it again", **page_call.context())
-            for record_id in _raw_ids(nodes):
+            _check_bounds(len(nodes), len(table), total_count, page_call)
+            for record_id in _raw_ids(nodes, kind):
                 if record_id in seen_ids:
                     raise PaginationError(
                         f"{record_id} arrived again, first seen on page {seen_ids[record_id]}: "
@@ -118,12 +138,13 @@ def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
         if not has_next:
             break
         if empty or end_cursor is None or end_cursor in seen_cursors:
+            # The cursor itself is not quoted: it is the server's text, of any length.
             problem = ("an empty page" if empty else "no end_cursor" if end_cursor is None
-                       else f"the cursor {end_cursor!r} again")
+                       else f"the cursor page {seen_cursors[end_cursor]} gave, again")
             raise PaginationError(
                 f"has_next_page is true but the page gave {problem}; stopping rather than "
                 "looping", **page_call.context())
-        seen_cursors.add(end_cursor)
+        seen_cursors[end_cursor] = page
         after = end_cursor
         page += 1
     if len(table) != total_count:
@@ -132,12 +153,26 @@ def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
     return table
 
 
-def _raw_ids(nodes: list) -> Iterator[str]:
+def _check_bounds(page_size: int, read: int, total_count: int, call: Call) -> None:
+    """A page may hold at most what was asked for, and the list at most ``total_count``."""
+    if page_size > PAGE_SIZE:
+        raise PaginationError(
+            f"the page holds {page_size} records, more than the {PAGE_SIZE} asked for "
+            "(first); stopping rather than reading a list the server does not bound",
+            **call.context())
+    if read + page_size > total_count:
+        raise PaginationError(
+            f"the pages so far hold {read + page_size} records but total_count says "
+            f"{total_count}; stopping rather than following the server further",
+            **call.context())
+
+
+def _raw_ids(nodes: list, kind: str) -> Iterator[str]:
     # Before validation, so an overlap is named as what it is; a missing or malformed id
-    # is left for validation to name.
+    # is left for validation to name (and is never quoted in a PaginationError).
     for node in nodes:
         record_id = node.get("id") if isinstance(node, dict) else None
-        if isinstance(record_id, str):
+        if is_id(record_id, kind):
             yield record_id
 
 
@@ -159,7 +194,7 @@ def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurre
     missing from the balance), the chain is read instead: slower, never incomplete.
     """
     params = batch_params(filters)
-    path = organisation_path(organisation_id, "/credit_batches")
+    path = resource_path("organisations", organisation_id, "credit_batches")
     call = Call(path, params, organisation_id, private=True)
     first_call = Call(path, (*params, ("first", str(PAGE_SIZE))), organisation_id, True, 1)
     first_body = _decoded((yield first_call), first_call)
@@ -167,7 +202,8 @@ def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurre
     chain_rounds = -(-total_count // PAGE_SIZE)
     if (has_next and "project_id" not in filters and by_project is not False
             and (by_project or chain_rounds >= PARTITION_MIN_PAGES)):
-        held = yield from balance(Call(organisation_path(organisation_id, "/credit_balance"),
+        held = yield from balance(Call(resource_path("organisations", organisation_id,
+                                                     "credit_balance"),
                                        (), organisation_id, private=True))
         if by_project or _per_project_rounds(held, total_count, concurrency) < 0.75 * chain_rounds:
             tables = yield Parallel(tuple(
@@ -199,8 +235,7 @@ def sort_batches(batches: pd.DataFrame) -> pd.DataFrame:
                                kind="stable", ignore_index=True)
 
 
-_LOOKUPS = {"project": ("/projects", "prj_"), "supplier": ("/suppliers", "spl_"),
-            "organisation": ("/organisations", "org_")}
+_LOOKUPS = {"project": "projects", "supplier": "suppliers", "organisation": "organisations"}
 
 
 def lookup(kind: str, ids: Iterable[str],
@@ -209,19 +244,20 @@ def lookup(kind: str, ids: Iterable[str],
 
     ``None`` stands for an id the registry does not know.
     """
-    path, prefix = _LOOKUPS[kind]
-    wanted = [argument_id(record_id, f"{kind}_id", kind, prefix)
-              for record_id in dict.fromkeys(ids)]
+    collection = _LOOKUPS[kind]
+    wanted = [check_id(record_id, kind) for record_id in dict.fromkeys(ids)]
     missing = [record_id for record_id in wanted if (kind, record_id) not in cache]
-    found = yield Parallel(tuple(_maybe(kind, Call(f"{path}/{record_id}")) for record_id in missing))
+    found = yield Parallel(tuple(_maybe(kind, Call(resource_path(collection, record_id)),
+                                        record_id)
+                                 for record_id in missing))
     for record_id, record in zip(missing, found):
         cache[(kind, record_id)] = record
     return {record_id: cache[(kind, record_id)] for record_id in wanted}
 
 
-def _maybe(kind: str, call: Call) -> Plan[dict | None]:
+def _maybe(kind: str, call: Call, record_id: str) -> Plan[dict | None]:
     try:
-        return (yield from one(kind, call, nullable=True))
+        return (yield from one(kind, call, nullable=True, record_id=record_id))
     except NotFoundError:
         return None
 
@@ -237,8 +273,7 @@ def batch_params(filters: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         if value is None:
             continue
         if name in _ID_FILTERS:
-            kind, prefix = _ID_FILTERS[name]
-            params.append((name, argument_id(value, name, kind, prefix)))
+            params.append((name, check_id(value, _ID_FILTERS[name], argument=name)))
         elif name == "status":
             statuses = [value] if isinstance(value, str) else list(value)
             bad = [status for status in statuses if status not in _BATCH_STATUSES]
@@ -258,14 +293,6 @@ def _moment(value: Any, name: str) -> str:
         raise ValueError(f"{name} must be a timezone-aware datetime (or ISO 8601 text with an "
                          f"offset, e.g. '2025-01-01T00:00:00Z'), got {value!r}")
     return pd.Timestamp(value).tz_convert("UTC").isoformat().replace("+00:00", "Z")
-
-
-def argument_id(value: Any, name: str, kind: str, prefix: str) -> str:
-    """A caller's id, checked before it goes into a path or query (a ValueError naming it)."""
-    try:
-        return checked_id(value, name, kind, prefix)
-    except SchemaError as error:
-        raise ValueError(str(error)) from None
 
 
 def _decoded(body: Any, call: Call) -> Any:
@@ -297,8 +324,8 @@ def _envelope(body: Any, call: Call) -> tuple[list, int, bool, str | None]:
     nodes, total_count, page_info = body["nodes"], body["total_count"], body["page_info"]
     if not isinstance(nodes, list):
         raise bad("nodes", "expected an array", nodes)
-    if type(total_count) is not int or total_count < 0:
-        raise bad("total_count", "expected a non-negative integer", total_count)
+    if type(total_count) is not int or not 0 <= total_count <= INT64_MAX:
+        raise bad("total_count", "expected a non-negative 64-bit integer", total_count)
     if not isinstance(page_info, dict):
         raise bad("page_info", "expected an object", page_info)
     if "has_next_page" not in page_info:

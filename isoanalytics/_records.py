@@ -20,23 +20,16 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._frames import _STRING_DTYPE
-from ._validate import (
-    ID_MAX_LENGTH,
-    ID_MIN_LENGTH,
-    INT64_MAX,
-    _checked_quantity,
-    _require,
-    _require_object,
-    checked_id,
-)
+from ._validate import INT64_MAX, _checked_quantity, _require, _require_object
 from .errors import SchemaError
+from .ids import ID_KINDS, all_ids, check_body_id
 
 __all__ = ["KINDS", "Table", "check_record", "columns", "record_frame"]
 
@@ -109,23 +102,16 @@ class _Text(_Rule):
 
 
 class _Id(_Text):
-    """A resource id: ``checked_id``'s rule, stored like any string."""
+    """A resource id: the one rule of ``isoanalytics.ids``, stored like any string."""
 
-    def __init__(self, prefix: str, noun: str) -> None:
-        self.prefix, self.noun = prefix, noun
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
     def check(self, value: Any, path: str) -> Any:
-        return checked_id(value, path, self.noun, self.prefix)
+        return check_body_id(value, path, self.kind)
 
     def fast(self, values: list) -> list | None:
-        if not values:
-            return values
-        if set(map(type, values)) != {str}:
-            return None
-        if not all(map(str.startswith, values, repeat(self.prefix))):
-            return None
-        lengths = set(map(len, values))
-        return values if ID_MIN_LENGTH <= min(lengths) and max(lengths) <= ID_MAX_LENGTH else None
+        return values if all_ids(values, self.kind) else None
 
 
 class _Enum(_Rule):
@@ -185,6 +171,10 @@ class _Quantity(_Rule):
 
 class _Integer(_Rule):
     def check(self, value: Any, path: str) -> Any:
+        # orjson reads an integer literal beyond 64 bits as a float (-2**63 - 1 as -2.0**63,
+        # which orjson would have read as an int): name the real problem.
+        if type(value) is float and value.is_integer() and abs(value) >= 2.0**63:
+            raise SchemaError(path, "is beyond the 64-bit integer range", value=value)
         if type(value) is not int:
             raise SchemaError(path, "expected an integer", value=value)
         if not _INT64_MIN <= value <= INT64_MAX:
@@ -203,6 +193,9 @@ class _Integer(_Rule):
 
 
 class _Number(_Rule):
+    """A float in a closed range. Only Python's exact comparisons are used before the check
+    passes: converting a 400-digit integer literal to a float would raise OverflowError."""
+
     def __init__(self, low: float, high: float) -> None:
         self.low, self.high = low, high
 
@@ -216,7 +209,10 @@ class _Number(_Rule):
     def fast(self, values: list) -> list | None:
         if not values:
             return values
-        if not set(map(type, values)) <= {int, float} or any(map(math.isnan, values)):
+        if not set(map(type, values)) <= {int, float}:
+            return None
+        # min and max are unreliable around NaN; math.isnan only ever sees floats here
+        if any(map(math.isnan, (value for value in values if type(value) is float))):
             return None
         return values if self.low <= min(values) and max(values) <= self.high else None
 
@@ -342,15 +338,14 @@ def _share(part: str, whole: str) -> _Derived:
     return _Derived(share)
 
 
+_ID_BY_PREFIX = {kind.prefix: kind.name for kind in ID_KINDS.values()}
+
+
 def _id(prefix: str) -> _Id:
-    return _Id(prefix, _ID_NOUNS[prefix])
+    # The tables below name ids by prefix, as the API's examples show them.
+    return _Id(_ID_BY_PREFIX[prefix])
 
 
-_ID_NOUNS = {
-    "ctb_": "credit batch", "prj_": "project", "spl_": "supplier", "org_": "organisation",
-    "ord_": "order", "ret_": "retirement", "iss_": "issuance", "dlv_": "delivery",
-    "rmv_": "removal",
-}
 _TEXT = _Text()
 _KGS = _Quantity()
 _INTEGER = _Integer()

@@ -17,16 +17,15 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 import numpy as np
 import orjson
 
 from .errors import SchemaError
+from .ids import all_ids, check_body_id
 
 INT64_MAX = 2**63 - 1
-ID_MIN_LENGTH, ID_MAX_LENGTH = 20, 37
 STATUS_KEYS = ("active_credits_total", "retired_credits_total")
 
 
@@ -37,16 +36,16 @@ class ListSpec:
     level: str
     list_key: str
     id_key: str
-    prefix: str
+    id_kind: str  # its kind in isoanalytics.ids
     required: bool
 
 
 LISTS = (
-    ListSpec("project", "project_balances", "project_id", "prj_", True),
-    ListSpec("supplier", "supplier_balances", "supplier_id", "spl_", True),
+    ListSpec("project", "project_balances", "project_id", "project", True),
+    ListSpec("supplier", "supplier_balances", "supplier_id", "supplier", True),
     # The API's documented example omits order_balances; its compatibility policy lets us
     # tolerate that, and reconcile() reports the level as absent rather than as zero.
-    ListSpec("order", "order_balances", "order_id", "ord_", False),
+    ListSpec("order", "order_balances", "order_id", "order", False),
 )
 
 _BODY_HINT = "Pass the JSON body of GET /organisations/{id}/credit_balance."
@@ -87,30 +86,52 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# orjson's own limit (it refuses deeper bodies). The registry's bodies are a few levels deep.
+MAX_DEPTH = 1024
+
+
 def decode(body: Any) -> Any:
-    """Turn str/bytes JSON into Python objects; pass anything else through."""
-    if isinstance(body, (bytes, bytearray, memoryview, str)):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-        # orjson refuses integers beyond 64 bits and NaN; json reads both, so the
-        # validator can then say precisely which value is out of range.
-        try:
-            text = bytes(body).decode("utf-8") if not isinstance(body, str) else body
-            return json.loads(text)
-        except UnicodeDecodeError as error:
-            raise SchemaError(
-                "$", f"the body is not UTF-8 text ({error.reason} at byte {error.start})",
-                hint=_BODY_HINT,
-            ) from None
-        except json.JSONDecodeError as error:
-            raise SchemaError(
-                "$",
-                f"the body is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})",
-                hint=_BODY_HINT,
-            ) from None
-    return body
+    """Turn str/bytes JSON into Python objects; pass anything else through.
+
+    A body nested deeper than :data:`MAX_DEPTH`, a number with more digits than Python
+    converts, or anything else that is not JSON is a SchemaError at ``$``: never a
+    RecursionError or an OverflowError from inside a parser.
+    """
+    if not isinstance(body, (bytes, bytearray, memoryview, str)):
+        return body
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        if "depth limit" in str(error):
+            raise _too_deep() from None
+    # orjson refuses integers beyond 64 bits and NaN; json reads both, so the validator can
+    # then say precisely which value is out of range.
+    try:
+        text = bytes(body).decode("utf-8") if not isinstance(body, str) else body
+        return json.loads(text)
+    except UnicodeDecodeError as error:
+        raise SchemaError(
+            "$", f"the body is not UTF-8 text ({error.reason} at byte {error.start})",
+            hint=_BODY_HINT,
+        ) from None
+    except json.JSONDecodeError as error:
+        raise SchemaError(
+            "$",
+            f"the body is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})",
+            hint=_BODY_HINT,
+        ) from None
+    except RecursionError:  # Python's own stack ends before orjson's limit
+        raise _too_deep() from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise SchemaError("$", f"the body holds a value Python cannot read ({error})") from None
+
+
+def _too_deep() -> SchemaError:
+    return SchemaError(
+        "$", f"the body nests arrays or objects more than {MAX_DEPTH} levels deep, beyond what "
+        "the JSON decoder reads; a registry body is a few levels deep, so this one is "
+        "malformed", hint="Report it to whoever runs the server at this base URL",
+    )
 
 
 def read_body(body: Any) -> ParsedBody:
@@ -198,22 +219,6 @@ def _checked_balance(balance: Any, path: str) -> tuple[int, int]:
     return active, retired
 
 
-def checked_id(value: Any, path: str, kind: str, prefix: str) -> str:
-    """The one rule for ids: a string, ``prefix`` first, 20 to 37 characters in all."""
-    if (
-        type(value) is not str
-        or not value.startswith(prefix)
-        or not ID_MIN_LENGTH <= len(value) <= ID_MAX_LENGTH
-    ):
-        raise SchemaError(
-            path,
-            f"expected {'an' if kind[0] in 'aeiou' else 'a'} {kind} id: {prefix!r} followed by "
-            f"letters and digits, {ID_MIN_LENGTH} to {ID_MAX_LENGTH} characters in all",
-            value=value,
-        )
-    return value
-
-
 def _checked_columns(entries: list, spec: ListSpec) -> Columns:
     ids: list[str] = []
     active: list[int] = []
@@ -222,8 +227,8 @@ def _checked_columns(entries: list, spec: ListSpec) -> Columns:
     for index, entry in enumerate(entries):
         path = f"{spec.list_key}[{index}]"
         entry = _require_object(entry, path)
-        entity_id = checked_id(
-            _require(entry, spec.id_key, path), f"{path}.{spec.id_key}", spec.level, spec.prefix
+        entity_id = check_body_id(
+            _require(entry, spec.id_key, path), f"{path}.{spec.id_key}", spec.id_kind
         )
         active_kgs, retired_kgs = _checked_balance(_require(entry, "total", path), f"{path}.total")
         if entity_id in first_seen:
@@ -265,10 +270,7 @@ def _fast_columns(entries: list, spec: ListSpec) -> Columns | None:
     # Any mapping passes the lookups above; the walk decides what else is acceptable.
     if {dict} != set(map(type, entries)) | set(map(type, totals)) | set(map(type, active + retired)):
         return None
-    lengths = set(map(len, ids))
-    if min(lengths) < ID_MIN_LENGTH or max(lengths) > ID_MAX_LENGTH:
-        return None
-    if not all(map(str.startswith, ids, repeat(spec.prefix))) or len(set(ids)) != len(ids):
+    if not all_ids(ids, spec.id_kind) or len(set(ids)) != len(ids):
         return None
     try:
         kgs_array = np.array(kgs, dtype=np.int64)

@@ -26,6 +26,7 @@ from ._frames import (
     tidy_frame,
 )
 from .errors import SchemaError
+from .ids import check_id
 
 __all__ = [
     "COLUMNS",
@@ -231,7 +232,7 @@ def _balance_json(active_kgs: int, retired_kgs: int) -> dict[str, Any]:
 def _check_organisation_id(organisation_id: Any) -> str | None:
     if organisation_id is None:
         return None
-    return _validate.checked_id(organisation_id, "organisation_id", "organisation", "org_")
+    return check_id(organisation_id, "organisation", argument="organisation_id")
 
 
 def parse_balance(body: BalanceBody, *, organisation_id: str | None = None) -> CreditBalance:
@@ -247,6 +248,8 @@ def parse_balance(body: BalanceBody, *, organisation_id: str | None = None) -> C
 
     Raises
     ------
+    InvalidIdError
+        ``organisation_id`` is not an organisation id (a ``ValueError``).
     SchemaError
         Naming the JSON path of the first problem, e.g.
         ``supplier_balances[3].total.retired_credits_total.credit_kgs: expected a

@@ -39,6 +39,7 @@ from ._http import (
 from ._plans import Parallel, Plan
 from .balance import CreditBalance
 from .errors import RegistryError, SchemaError
+from .ids import check_id, resource_path
 
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
@@ -128,14 +129,15 @@ class _BaseClient:
     # -- plans: one per public method; the clients drive them -----------------------------------
 
     def _current_organisation(self) -> Plan[dict]:
-        return _plans.one("organisation", Call("/organisation", private=True))
+        return _plans.one("organisation", Call(resource_path("organisation"), private=True))
 
     def _organisation(self, organisation_id: str) -> Plan[dict]:
-        return _plans.one("organisation", Call(_plans.organisation_path(organisation_id),
-                                               organisation_id=organisation_id), nullable=True)
+        return _plans.one("organisation", Call(resource_path("organisations", organisation_id),
+                                               organisation_id=organisation_id),
+                          nullable=True, record_id=organisation_id)
 
     def _credit_balance(self, organisation_id: str) -> Plan[CreditBalance]:
-        path = _plans.organisation_path(organisation_id, "/credit_balance")
+        path = resource_path("organisations", organisation_id, "credit_balance")
         return _plans.balance(Call(path, organisation_id=organisation_id, private=True))
 
     def _credit_batches(self, organisation_id: str, filters: dict[str, Any],
@@ -144,32 +146,32 @@ class _BaseClient:
                                      concurrency=self._settings.concurrency)
 
     def _orders(self, organisation_id: str) -> Plan[pd.DataFrame]:
-        path = _plans.organisation_path(organisation_id, "/orders")
+        path = resource_path("organisations", organisation_id, "orders")
         return _plans.frame("order", Call(path, organisation_id=organisation_id, private=True))
 
     def _projects(self) -> Plan[pd.DataFrame]:
-        return _plans.frame("project", Call("/projects"))
+        return _plans.frame("project", Call(resource_path("projects")))
 
     def _project(self, project_id: str) -> Plan[dict]:
-        path = f"/projects/{_plans.argument_id(project_id, 'project_id', 'project', 'prj_')}"
-        return _plans.one("project", Call(path), nullable=True)
+        return _plans.one("project", Call(resource_path("projects", project_id)),
+                          nullable=True, record_id=project_id)
 
     def _suppliers(self) -> Plan[pd.DataFrame]:
-        return _plans.frame("supplier", Call("/suppliers"))
+        return _plans.frame("supplier", Call(resource_path("suppliers")))
 
     def _supplier(self, supplier_id: str) -> Plan[dict]:
-        path = f"/suppliers/{_plans.argument_id(supplier_id, 'supplier_id', 'supplier', 'spl_')}"
-        return _plans.one("supplier", Call(path), nullable=True)
+        return _plans.one("supplier", Call(resource_path("suppliers", supplier_id)),
+                          nullable=True, record_id=supplier_id)
 
     def _retirements(self, owner_organisation_id: str | None,
                      beneficiary_organisation_id: str | None) -> Plan[pd.DataFrame]:
         params = tuple(
-            (name, _plans.argument_id(value, argument, "organisation", "org_"))
+            (name, check_id(value, "organisation", argument=argument))
             for name, argument, value in (
                 ("owner_org_id", "owner_organisation_id", owner_organisation_id),
                 ("beneficiary_org_id", "beneficiary_organisation_id", beneficiary_organisation_id),
             ) if value is not None)
-        return _plans.frame("retirement", Call("/retirements", params))
+        return _plans.frame("retirement", Call(resource_path("retirements"), params))
 
     def _lookup(self, kind: str, ids: list[str]) -> Plan[dict[str, dict | None]]:
         return _plans.lookup(kind, ids, self._cache)

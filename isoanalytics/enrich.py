@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from .client import AsyncRegistryClient, RegistryClient
+from .ids import check_id
 
 __all__ = ["aenrich", "enrich"]
 
@@ -61,7 +62,10 @@ def _kind_and_ids(summary: pd.DataFrame) -> tuple[str, list[str]]:
     for kind in ("project", "supplier", "organisation"):
         ids = _ids(summary, f"{kind}_id")
         if ids is not None:
-            return kind, [value for value in pd.unique(ids) if isinstance(value, str)]
+            # Each id becomes a request path: one that breaks the id rule is refused, naming
+            # the column, before any request.
+            return kind, [check_id(value, kind, argument=f"the frame's {kind}_id")
+                          for value in pd.unique(ids) if isinstance(value, str)]
     raise ValueError(
         "enrich() needs a project_id, supplier_id or organisation_id index or column, such as "
         f"summarize(balance, by='project'); this frame has index {summary.index.name!r} and "

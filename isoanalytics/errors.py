@@ -11,6 +11,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "InvalidIdError",
     "MissingCredentialsError",
     "NotFoundError",
     "PaginationError",
@@ -113,6 +114,56 @@ class SchemaError(ValueError):
         error.value_shown = self.value_shown
         error.args = (error._message(),)
         return error
+
+
+class InvalidIdError(ValueError):
+    """An id given to the package (an argument, a filter, a command-line option) that is not one.
+
+    Raised before any request is sent. The rule (``isoanalytics.ids``): the kind's prefix
+    (``org_``, ``prj_``, ``spl_``...) followed by ASCII letters and digits only, 20 to 37
+    characters in all. The message names the argument and states the rule, so it can be shown
+    to a user as it is (the command line prints it after its option).
+
+    Attributes
+    ----------
+    argument : str
+        The argument, filter or option the id came in as, e.g. ``organisation_id``.
+    kind : str or None
+        The kind of id expected (``"organisation"``, ``"project"``...).
+    rule : str
+        What an id of that kind looks like.
+    value_shown : str or None
+        The value given, briefly (cut short).
+
+    Examples
+    --------
+    >>> import isoanalytics
+    >>> try:
+    ...     isoanalytics.parse_balance("{}", organisation_id="org_1GB56M1ST1S0GVNA/../x")
+    ... except isoanalytics.InvalidIdError as error:
+    ...     print(error.argument)
+    organisation_id
+    """
+
+    def __init__(self, argument: str, rule: str, *, value: object = _NOTHING,
+                 kind: str | None = None) -> None:
+        self.argument = argument
+        self.rule = rule
+        self.kind = kind
+        self.value_shown = None if value is _NOTHING else _describe(value)
+        got = f", got {self.value_shown}" if self.value_shown is not None else ""
+        super().__init__(f"{argument}: {rule}{got}")
+
+    def __reduce__(self):
+        # Keyword-only attributes would be lost by the default pickling.
+        return _rebuild_value_error, (type(self), self.__dict__, self.args)
+
+
+def _rebuild_value_error(cls: type[ValueError], state: dict, args: tuple) -> ValueError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = args
+    return error
 
 
 # -- talking to the registry --------------------------------------------------------------------

@@ -10,10 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from ._plans import Parallel, Plan, organisation_path
+from ._plans import Parallel, Plan
 from .balance import CreditBalance, stack_balances
 from .client import AsyncRegistryClient, RegistryClient
 from .errors import APIStatusError, RegistryError, SchemaError
+from .ids import check_id
 
 __all__ = ["PortfolioFetch", "afetch_balances", "fetch_balances"]
 
@@ -163,7 +164,8 @@ def _check_accounts(accounts: Mapping[str, str]) -> None:
 
 def _check_ids(organisation_ids: Iterable[str]) -> None:
     for organisation_id in organisation_ids:
-        organisation_path(organisation_id)  # a malformed id fails here, before any request
+        # a malformed id fails here, before any request
+        check_id(organisation_id, "organisation", argument="accounts")
 
 
 def _portfolio(client: RegistryClient | AsyncRegistryClient, accounts: Iterable[str],

@@ -471,7 +471,7 @@ def test_a_page_failing_for_good_names_the_page(server):
 
 
 @pytest.mark.parametrize("mutate, words", [
-    (lambda body, page: body["page_info"].update(end_cursor="49"), "cursor '49' again"),
+    (lambda body, page: body["page_info"].update(end_cursor="49"), "cursor page 1 gave, again"),
     (lambda body, page: body["nodes"].__setitem__(0, retirement(0)) if page == 2 else None,
      "arrived again, first seen on page 1"),
     (lambda body, page: body.update(total_count=body["total_count"] + page), "total_count changed"),

@@ -100,7 +100,7 @@ def test_through_a_client_with_its_own_tokens():
         through_client = ia.fetch_balances(list(accounts), client=client, progress=False)
         with pytest.raises(TypeError, match="pass the organisation ids"):
             ia.fetch_balances(accounts, client=client)
-        with pytest.raises(ValueError, match="organisation_id"):
+        with pytest.raises(ia.InvalidIdError, match="accounts: expected an organisation id"):
             ia.fetch_balances(["not-an-id"], client=client)
     separately = ia.fetch_balances(accounts, environment="demo", progress=False)
     assert list(through_client.balances) == list(accounts)

@@ -70,3 +70,29 @@ def test_a_misbehaving_server_is_an_error_never_a_loop(count, page_size, fault):
     page_size = min(page_size, max(1, count // 3))  # the faults need pages 2 and 3 to exist
     with pytest.raises(PaginationError):
         drive(pages("organisation", Call("/beneficiaries")), server(records, page_size, fault))
+
+
+
+@given(total_count=st.integers(0, 30), sizes=st.lists(st.integers(0, 60), min_size=1, max_size=80),
+       more=st.lists(st.booleans(), min_size=1, max_size=80))
+def test_no_server_makes_the_pager_ask_more_than_total_count_plus_one_pages(
+        total_count, sizes, more):
+    """Fresh ids and cursors in any page sizes, with any has_next_page: bounded by the count."""
+    served = {"ids": 0, "pages": 0}
+
+    def respond(call: Call) -> bytes:
+        index = served["pages"]
+        served["pages"] += 1
+        size = sizes[index % len(sizes)]
+        nodes = [organisation(served["ids"] + n) for n in range(size)]
+        served["ids"] += size
+        return json.dumps({"nodes": nodes, "total_count": total_count, "page_info": {
+            "has_next_page": more[index % len(more)], "end_cursor": f"c{index}"}}).encode()
+
+    try:
+        table, _ = drive(pages("organisation", Call("/beneficiaries")), respond)
+    except PaginationError:
+        pass
+    else:
+        assert len(table) == total_count
+    assert served["pages"] <= total_count + 1

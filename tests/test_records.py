@@ -374,6 +374,13 @@ BAD = [
     ("credit_batch", "[0].issuance_id", "dlv_1C454ZXA61S03Z9T", "expected an issuance id"),
     ("credit_batch", "[0].delivery_id", "iss_1C454ZXA61S03Z9T", "expected a delivery id"),
     ("credit_batch", "[0].removal_id", "ret_1C454ZXA61S03Z9T", "expected a removal id"),
+    ("credit_batch", "[3].project_id", "prj_AAAAAAAA/../../../../../admin", "expected a project id"),
+    ("credit_batch", "[3].supplier_id", "spl_/../spl_1CC712KFS1S0YKPS", "ASCII letters and digits"),
+    ("project", "[1].id", "prj_1CTWZQGKE1S0VAXA\n", "expected a project id"),
+    ("supplier", "[1].organisation.id", "org_1GB56M1ST1S0GVN\u0410", "expected an organisation"),
+    ("order", "[2].supplier.id", "spl_1CC712KFS1S0YKP#", "expected a supplier id"),
+    ("supplier", "[2].location.latitude", 10**400, "expected a number from -90 to 90"),
+    ("credit_batch", "[0].carbon_removal_data.emissions_kg", float(2**64), "64-bit"),
     ("credit_batch", "[5].status", "cancelled", "active, split, retired"),
     ("credit_batch", "[5].status", ["active"], "expected a CreditBatchStatus string"),
     ("project", "[0].pathway", "ocean_alkalinity", "direct_air_capture"),
@@ -482,8 +489,10 @@ def test_a_record_added_twice_is_refused():
 # -- a corrupted field anywhere is found, at its record -----------------------------------------
 
 RULE_BAD = {  # values each rule refuses, beyond deleting the key and {"unexpected": 1}
-    _Id: ["x", 12], _Enum: ["x", 12], _Text: [12, False], _Quantity: [12, "1.0"],
-    _Integer: ["1", 1.0, True], _Number: ["1", 200.5, True], _Boolean: [1, "true"],
+    _Id: ["x", 12, "prj_AAAAAAAA/../../../../../admin"], _Enum: ["x", 12],
+    _Text: [12, False], _Quantity: [12, "1.0"],
+    _Integer: ["1", 1.0, True, 10**400, float(2**64)],
+    _Number: ["1", 200.5, True, 10**400, -(10**400)], _Boolean: [1, "true"],
     _Purposes: ["other", [12], ["nope"]], _Moment: [20240501, "2024-05-01T12:00:00+0100"],
 }
 

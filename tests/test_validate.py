@@ -182,8 +182,13 @@ def test_errors_name_the_organisation(body):
     assert str(error).startswith(f"[organisation {ORG}] project_balances[0]")
 
 
-def test_organisation_id_argument_is_checked(body):
-    assert _error(body, organisation_id="spl_1CC712KFS1S0YKPS").path == "organisation_id"
+@pytest.mark.parametrize("bad", ["spl_1CC712KFS1S0YKPS", "org_1CC712KFS1S0YKP/..", 42])
+def test_organisation_id_argument_is_checked(body, bad):
+    # A caller's argument, not a body's value: InvalidIdError (a ValueError) naming it.
+    with pytest.raises(isoanalytics.InvalidIdError) as caught:
+        parse_balance(body, organisation_id=bad)
+    assert caught.value.argument == "organisation_id"
+    assert "organisation id" in str(caught.value)
 
 
 # -- what the compatibility policy allows -------------------------------------------------------
@@ -255,6 +260,9 @@ def test_empty_balance():
 _CORRUPTIONS = [
     "12.5", 12.5, -1, True, None, [], {}, 2**63, 2**64 + 1, float("nan"), float("inf"), "x",
     "prj_1CTWZQGKE1S0VAXA", "spl_1CC712KFS1S0YKPS", 0, 1,
+    # ids of the right prefix and length that are no ids (they would become request paths)
+    "prj_AAAAAAAA/../../../../../admin", "spl_/../spl_1CC712KFS1S0YKPS", "prj_1CTWZQGKE1S0VAX\n",
+    "spl_1CC712KFS1S0YKP\u0410", "ord_1DBVRQDHBSBXWBW?", 10**400,
 ]
 
 
