@@ -43,3 +43,20 @@ def quantity(kgs: int, units: str = "tCO2e") -> str:
     if units not in ("tCO2e", "kg"):
         raise ValueError(f'units must be "tCO2e" or "kg"; got {units!r}')
     return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
+
+
+def terminal_text(text: str) -> str:
+    """Registry text made safe to print: control characters (C0 and C1) removed.
+
+    Newline and tab stay. This keeps a name from the registry from moving the cursor,
+    clearing the screen or starting an escape sequence in the reader's terminal.
+
+    Examples
+    --------
+    >>> from isoanalytics._format import terminal_text
+    >>> terminal_text("Acme\\x1b[2J Carbon\\x07")
+    'Acme[2J Carbon'
+    """
+    return "".join(character for character in str(text)
+                   if character in "\n\t"
+                   or not (ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F))
