@@ -19,9 +19,11 @@ unusable, 8 report failed while it ran (a cell raised, showed an error or wrote 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -73,6 +75,8 @@ EXIT_WRITE_FAILED = 9
 EXIT_INTERRUPTED = 130
 
 STANDARD_OUTPUT = "-"
+_SUMMARY_INTERRUPTED = ("isoanalytics summary: interrupted while reading the registry; "
+                        "nothing was written")
 
 
 def _say(text: str = "", file: TextIO | None = None) -> None:
@@ -193,6 +197,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.NullHandler())
+    if args.command == "summary" and argv is None \
+            and threading.current_thread() is threading.main_thread():
+        # As the command itself, summary stops at once on Ctrl-C: it writes no file, and
+        # unwinding would first wait for the registry requests in flight on other threads.
+        signal.signal(signal.SIGINT, _stop_summary_now)
     try:
         return (_report if args.command == "report" else _summary)(args, command, out)
     except KeyboardInterrupt as interrupt:
@@ -207,6 +216,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 0
 
 
+def _stop_summary_now(signum: int, frame: object) -> None:
+    message = _SUMMARY_INTERRUPTED
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.write(sys.stderr.fileno(), f"{message}\n".encode())
+    os._exit(EXIT_INTERRUPTED)
+
+
 def _ignore_further_interrupts() -> None:
     # Saying so and returning takes a moment; a second Ctrl-C then must not print a traceback.
     if threading.current_thread() is threading.main_thread():
@@ -215,7 +233,7 @@ def _ignore_further_interrupts() -> None:
 
 def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
     if args.command == "summary":
-        return "isoanalytics summary: interrupted while reading the registry; nothing was written"
+        return _SUMMARY_INTERRUPTED
     doing = {"checking": "while checking the organisations",
              "running": "while the report's cells ran (its kernel was stopped)",
              "exporting": "while exporting the HTML", "writing": "while writing the report",
@@ -398,7 +416,9 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
         return EXIT_WRITE_FAILED
     except ReportError as error:
         code = _exit_code(error.registry_error or ReportError)
-        return _fail("report", f"{error}. No report was written.", code,
+        # The library's hints name the option and the Python argument; here, only the option.
+        message = re.sub(r" \((?:notebook|timeout)= in Python\)", "", str(error))
+        return _fail("report", f"{message}. No report was written.", code,
                      demo_mode=args.demo_mode)
     elapsed = time.perf_counter() - started
     if to_stdout:

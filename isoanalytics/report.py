@@ -626,6 +626,9 @@ def _execute(node: nbformat.NotebookNode, timeout: float, bar: Any) -> None:
         try:
             _KernelRun(runner, kernel_log).run()
         except CellExecutionError as error:
+            # The error output the cell showed says more than the reply (a failing display
+            # replies with no ename at all).
+            _refuse_error_outputs(node)
             index = _failed_cell(node)
             section = sections[index] if index is not None else None
             where = f"in section {section!r}" if section else "while setting up"
