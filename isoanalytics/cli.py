@@ -197,15 +197,18 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.NullHandler())
-    if args.command == "summary" and argv is None \
-            and threading.current_thread() is threading.main_thread():
+    # Run as the command itself (not called from Python), with Ctrl-C not ignored by the shell:
+    as_command = (argv is None and threading.current_thread() is threading.main_thread()
+                  and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if args.command == "summary" and as_command:
         # As the command itself, summary stops at once on Ctrl-C: it writes no file, and
         # unwinding would first wait for the registry requests in flight on other threads.
         signal.signal(signal.SIGINT, _stop_summary_now)
     try:
         return (_report if args.command == "report" else _summary)(args, command, out)
     except KeyboardInterrupt as interrupt:
-        _ignore_further_interrupts()
+        if as_command:  # saying so takes a moment: a second Ctrl-C must not print a traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         _say(_interrupted(args, getattr(interrupt, "stage", None)))
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -223,12 +226,6 @@ def _stop_summary_now(signum: int, frame: object) -> None:
     with contextlib.suppress(OSError):
         os.write(sys.stderr.fileno(), f"{message}\n".encode())
     os._exit(EXIT_INTERRUPTED)
-
-
-def _ignore_further_interrupts() -> None:
-    # Saying so and returning takes a moment; a second Ctrl-C then must not print a traceback.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _interrupted(args: argparse.Namespace, stage: str | None) -> str:

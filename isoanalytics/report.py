@@ -7,6 +7,12 @@ nbconvert: figures embedded as PNG, code hidden unless asked for, and no script 
 fetched from the internet, so the file opens offline in any browser. It is written to a
 temporary name beside the output and renamed, so a failure never leaves a half-written report.
 
+Before any work the output is checked: a regular file (never a FIFO, a device or a socket),
+not the same file as the notebook, in a folder a temporary file can be created in. A cell that
+fails, shows an error or writes to stderr fails the report (no traceback reaches an HTML file).
+Ctrl-C stops the kernel, removes its temporary folder and any partial file, and raises
+:class:`ReportInterrupted`. :func:`render` returns the page instead of writing it.
+
 The template ships in the package (``isoanalytics/templates/report.ipynb``); in the repository,
 ``notebooks/04-report.ipynb`` is a link to that same file, for readers.
 """
