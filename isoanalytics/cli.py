@@ -204,11 +204,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         # As the command itself, summary stops at once on Ctrl-C: it writes no file, and
         # unwinding would first wait for the registry requests in flight on other threads.
         signal.signal(signal.SIGINT, _stop_summary_now)
+    elif as_command:
+        # report cleans up as the interrupt unwinds (kernel, temporary folder, partial file):
+        # a second Ctrl-C must not cut that short.
+        signal.signal(signal.SIGINT, _interrupt_once)
     try:
         return (_report if args.command == "report" else _summary)(args, command, out)
     except KeyboardInterrupt as interrupt:
-        if as_command:  # saying so takes a moment: a second Ctrl-C must not print a traceback
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         _say(_interrupted(args, getattr(interrupt, "stage", None)))
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -226,6 +228,11 @@ def _stop_summary_now(signum: int, frame: object) -> None:
     with contextlib.suppress(OSError):
         os.write(sys.stderr.fileno(), f"{message}\n".encode())
     os._exit(EXIT_INTERRUPTED)
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _interrupted(args: argparse.Namespace, stage: str | None) -> str:

@@ -8,6 +8,7 @@ leave no temporary file or folder and no kernel process behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -89,9 +90,11 @@ class Run:
                                         stderr=subprocess.PIPE)
         self.kernels: set[int] = set()
 
-    def interrupt(self) -> tuple[int, str]:
+    def interrupt(self, times: int = 1) -> tuple[int, str]:
         self.kernels |= _children(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
+        for _ in range(times):  # an impatient user presses Ctrl-C again while it cleans up
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGINT)
         self.said, error = self.process.communicate(timeout=WAIT)
         return self.process.returncode, error.decode()
 
@@ -176,7 +179,8 @@ def test_report_interrupted_once_its_kernel_exists(tmp_path):
     run.assert_clean(code, error, moment="kernel started")
 
 
-def test_report_interrupted_while_a_cell_runs(tmp_path):
+@pytest.mark.parametrize("times", [1, 3])
+def test_report_interrupted_while_a_cell_runs(tmp_path, times):
     marker = tmp_path / "cell-started"
     template = tmp_path / "slow.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[
@@ -188,7 +192,7 @@ def test_report_interrupted_while_a_cell_runs(tmp_path):
     run = Run(tmp_path, ["report", "--demo", "--template", str(template), "-o", "report.html",
                          "--notebook", "report.ipynb"])
     _until(marker.exists, run.process, "the cell running")
-    code, error = run.interrupt()
+    code, error = run.interrupt(times)
     run.assert_clean(code, error, moment="cell running")
     assert "cells ran" in error and not (run.folder / "report.ipynb").exists()
 

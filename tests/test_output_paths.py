@@ -1,6 +1,7 @@
 """Where ``isoanalytics report`` writes: refused before any work, or written whole, or not at all.
 
-Real files: a FIFO from ``os.mkfifo``, a Unix socket, ``/dev/null``, symlinks, a read-only
+Real files: a FIFO from ``os.mkfifo``, a Unix socket, a character device made with
+``os.mknod`` (the test's own: never the system's ``/dev/null``), symlinks, a read-only
 tmpfs, an immutable folder (``chattr +i``) and a tiny tmpfs that fills up. Mounting needs
 root (and a sandbox that allows it): those tests skip, saying why, where it cannot be done.
 """
@@ -12,6 +13,7 @@ import io
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -48,19 +50,33 @@ def test_a_fifo_is_never_replaced(tmp_path, capsys):
     assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
-def test_a_device_is_never_replaced(capsys):
-    before = os.stat("/dev/null")
-    error = refused(capsys, "-o", "/dev/null")
+@pytest.fixture
+def device(tmp_path) -> Path:
+    """A character device like /dev/null, but the test's own: if the code under test ever
+    replaced it, the system's /dev/null would be untouched (never test on the real one)."""
+    node = tmp_path / "devices" / "null"
+    node.parent.mkdir()
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, AttributeError) as error:
+        pytest.skip(f"cannot make a device node here (needs root): {error}")
+    return node
+
+
+def test_a_device_is_never_replaced(device, capsys):
+    before = os.stat(device)
+    error = refused(capsys, "-o", str(device))
     assert "is a device" in error
-    after = os.stat("/dev/null")
+    after = os.stat(device)
+    assert stat.S_ISCHR(after.st_mode)
     assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
 
 
-def test_a_link_to_a_device_or_a_socket_is_refused(tmp_path, capsys):
+def test_a_link_to_a_device_or_a_socket_is_refused(tmp_path, device, capsys):
     link = tmp_path / "report.html"
-    link.symlink_to("/dev/null")
+    link.symlink_to(device)
     assert "is a device" in refused(capsys, "-o", str(link))
-    assert link.is_symlink()
+    assert link.is_symlink() and stat.S_ISCHR(os.stat(device).st_mode)
     path = tmp_path / "s.html"
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(str(path))
