@@ -422,6 +422,18 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
         code = _exit_code(error.registry_error or ReportError)
         # The library's hints name the option and the Python argument; here, only the option.
         message = re.sub(r" \((?:notebook|timeout)= in Python\)", "", str(error))
+        if error.registry_error in (MissingCredentialsError, PermissionDeniedError):
+            # Raised in the kernel, so only its class and text came back: say it in the
+            # command line's words, naming the organisation its text names.
+            named = re.search(r"organisation (org_\w+)", str(error))
+            organisation_id = named.group(1) if named else None
+            stand_in = (MissingCredentialsError("", variable=TOKEN_VARIABLE,
+                                                organisation_id=organisation_id)
+                        if error.registry_error is MissingCredentialsError else
+                        PermissionDeniedError("", status_code=403,
+                                              organisation_id=organisation_id))
+            where = f" in section {error.section!r}" if error.section else ""
+            message = f"the report failed{where}: {_command_line_message(stand_in, args)}"
         return _fail("report", f"{message}. No report was written.", code,
                      demo_mode=args.demo_mode)
     elapsed = time.perf_counter() - started

@@ -330,7 +330,7 @@ def _with_notebook(error: ReportError, node: nbformat.NotebookNode,
         _write_atomically({saved_notebook: nbformat.writes(node).encode("utf-8")})
         hint = f"the notebook as far as it ran, traceback included, is in {str(saved_notebook)!r}"
     else:
-        hint = ("to see the notebook as far as it ran, traceback included, pass "
+        hint = ("to see the notebook as far as it ran, traceback included, run again with "
                 "--notebook FILE (notebook= in Python)")
     return ReportError(f"{error}; {hint}", error_name=error.error_name, section=error.section,
                        cell=error.cell)

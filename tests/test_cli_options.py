@@ -234,3 +234,29 @@ def test_any_json_is_a_template_or_a_template_error(tmp_path, value):
         report._read_template(template)
     except report.TemplateError:
         pass
+
+
+# --- the same words when the kernel raises, and DEMO DATA from the variable, in a report -----
+
+
+def test_a_refused_token_inside_the_report_speaks_of_variables(server, monkeypatch, tmp_path,
+                                                               capsys):
+    from .loopback import serve_demo
+
+    monkeypatch.setenv("ISOMETRIC_BASE_URL", serve_demo(server))
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", demo.CLIENT_SECRET)
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", demo.access_token(demo.DEFAULT_ORGANISATION_ID))
+    output = tmp_path / "r.html"
+    assert run("report", "--org", BUYERS["large"], "-o", str(output))[0] == EXIT_CREDENTIALS
+    error = capsys.readouterr().err
+    assert "ISOMETRIC_ACCESS_TOKENS=" in error and BUYERS["large"] in error
+    assert not PYTHON_WORDS.search(error), error
+    assert not output.exists()
+
+
+def test_a_report_from_the_demo_variable_says_demo_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("ISOMETRIC_ENVIRONMENT", "demo")
+    output = tmp_path / "r.html"
+    code, said = run("report", "-o", str(output))
+    assert code == 0 and "It shows DEMO DATA" in said
+    assert "<b>DEMO DATA</b>" in output.read_text()

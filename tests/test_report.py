@@ -445,3 +445,21 @@ def test_a_fractional_timeout_is_rounded_up(tmp_path):
     assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html"),
                "--timeout", "0.5") == 0
     assert (tmp_path / "r.html").is_file()
+
+
+def test_a_kernel_that_dies_is_a_failed_report_with_its_last_words(tmp_path, capsys,
+                                                                   monkeypatch):
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    template = failing_template(
+        tmp_path / "dies.ipynb",
+        "import os, sys\nsys.__stderr__.write('out of luck\\n'); sys.__stderr__.flush()\n"
+        "os._exit(1)")
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html")) \
+        == EXIT_REPORT_FAILED
+    said = capsys.readouterr().err
+    assert "kernel died" in said and "out of luck" in said and "Traceback" not in said
+    assert not (tmp_path / "r.html").exists()
+    assert list(private.iterdir()) == []  # its temporary folder is gone too
