@@ -50,7 +50,6 @@ from .client import RegistryClient
 from .enrich import enrich
 from .errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     MissingCredentialsError,
@@ -307,9 +306,7 @@ def _command_line_message(error: Exception, args: argparse.Namespace) -> str:
         return (f"could not reach the registry at {_registry_url(args)}, retries included"
                 f"{_where(error)}. Check the network connection (and {BASE_URL_VARIABLE}, if "
                 f"set), {offline}")
-    if isinstance(error, APIStatusError | SchemaError | RegistryError):
-        return str(error)
-    return str(error)
+    return str(error)  # the others already speak of the registry, not of Python
 
 
 def _fail(command: str, message: str, code: int, *, demo_mode: bool) -> int:
