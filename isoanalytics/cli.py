@@ -3,35 +3,54 @@
 ``isoanalytics report --demo -o report.html`` writes the HTML report of the embedded demo
 registry's default buyer; ``--org ID`` (repeated for a portfolio) chooses organisations, and
 without ``--demo`` it reads the live registry, with credentials from ``ISOMETRIC_CLIENT_SECRET``
-and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox).
-``isoanalytics summary [--demo] [--org ID]`` prints an organisation's headline figures and its
-largest suppliers. All read through the same :class:`~isoanalytics.RegistryClient`.
+and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox). ``-o -`` writes
+the HTML to standard output (its status lines then go to standard error).
+``isoanalytics summary [--demo] [--org ID ...]`` prints an organisation's (or a portfolio's)
+headline figures and its largest suppliers. All read through the same
+:class:`~isoanalytics.RegistryClient`.
 
-Exit codes: 0 success, 2 usage error, 3 unknown organisation, 4 data that fails validation,
-5 missing or refused credentials, 6 registry unreachable, rate-limited or failing, 7 report
-template missing or unusable, 8 report failed while it ran, 130 interrupted.
+Exit codes: 0 success, 2 usage error (a bad option or id, an output path that cannot take the
+report), 3 unknown organisation, 4 data that fails validation, 5 missing or refused
+credentials, 6 registry unreachable, rate-limited or failing, 7 report template missing or
+unusable, 8 report failed while it ran (a cell raised, showed an error or wrote to stderr),
+9 the finished report could not be written (a full disk), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
 
 from . import __version__, demo
-from ._format import percent, tonnes
-from ._http import ENVIRONMENT_VARIABLE, SECRET_VARIABLE, TOKEN_VARIABLE, TOKENS_VARIABLE
+from ._format import percent, terminal_text, tonnes
+from ._http import (
+    BASE_URL_VARIABLE,
+    ENVIRONMENT_VARIABLE,
+    SECRET_VARIABLE,
+    TOKEN_VARIABLE,
+    TOKENS_VARIABLE,
+)
 from ._plans import organisation_path
-from .balance import CreditBalance
+from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
 from .enrich import enrich
 from .errors import (
+    APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     MissingCredentialsError,
     NotFoundError,
@@ -51,10 +70,40 @@ EXIT_CREDENTIALS = 5
 EXIT_UNAVAILABLE = 6
 EXIT_TEMPLATE = 7
 EXIT_REPORT_FAILED = 8
+EXIT_WRITE_FAILED = 9
 EXIT_INTERRUPTED = 130
 
+STANDARD_OUTPUT = "-"
+_SUMMARY_INTERRUPTED = ("isoanalytics summary: interrupted while reading the registry; "
+                        "nothing was written")
 
-def _parser() -> argparse.ArgumentParser:
+
+def _say(text: str = "", file: TextIO | None = None) -> None:
+    """Print one message; registry text in it cannot drive the terminal (escapes, controls)."""
+    print(terminal_text(text), file=file or sys.stderr)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="isoanalytics",
         description="Carbon-removal credit holdings on the Isometric Registry: "
@@ -63,21 +112,24 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     summary = commands.add_parser(
-        "summary", help="headline figures and top suppliers of one organisation",
+        "summary", help="headline figures and top suppliers of an organisation or a portfolio",
         description="Print an organisation's active and retired credits, retired share, "
-                    "supplier concentration and largest suppliers.",
-        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} and "
-               f"{ENVIRONMENT_VARIABLE} (sandbox or production; default sandbox).",
+                    "supplier concentration and largest suppliers; with several --org, those "
+                    "of the portfolio they make together.",
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or, for a portfolio, "
+               f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B) and {ENVIRONMENT_VARIABLE} "
+               "(sandbox or production; default sandbox; demo reads the demo registry).",
     )
     summary.add_argument("--demo", action="store_true",
                          help="use the embedded demo registry (fictional data, works offline)")
-    summary.add_argument("--org", metavar="ID",
-                         help="organisation id (default: the access token's organisation; "
-                              f"with --demo, {demo.DEFAULT_ORGANISATION_ID})")
+    summary.add_argument("--org", metavar="ID", action="append", dest="orgs",
+                         help="an organisation; repeat it for a portfolio (default: the access "
+                              "token's organisation; with --demo, "
+                              f"{demo.DEFAULT_ORGANISATION_ID})")
     summary.add_argument("--environment", choices=("sandbox", "production"),
                          help=f"live registry to read (default: {ENVIRONMENT_VARIABLE}, "
                               "else sandbox)")
-    summary.add_argument("--top", type=int, default=5, metavar="N",
+    summary.add_argument("--top", type=_positive, default=5, metavar="N",
                          help="how many suppliers to list (default 5)")
     report = commands.add_parser(
         "report", help="an HTML report of an organisation or a portfolio",
@@ -85,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
                     "self-contained HTML file (figures embedded, opens offline in any browser).",
         epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or, for a portfolio, "
                f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B) and {ENVIRONMENT_VARIABLE} "
-               "(sandbox or production; default sandbox). "
+               "(sandbox or production; default sandbox; demo reads the demo registry). "
                "Example: isoanalytics report --demo -o report.html",
     )
     report.add_argument("--demo", action="store_true",
@@ -95,9 +147,10 @@ def _parser() -> argparse.ArgumentParser:
                              "(default: the access token's organisation; with --demo, "
                              f"{demo.DEFAULT_ORGANISATION_ID})")
     report.add_argument("-o", "--output", default="report.html", metavar="FILE",
-                        help="the HTML file to write (default report.html; replaced if it exists)")
+                        help="the HTML file to write (default report.html; replaced if it "
+                             "exists, only once the report is complete); - for standard output")
     report.add_argument("--title", help="the report's heading")
-    report.add_argument("--top", type=int, default=10, metavar="N",
+    report.add_argument("--top", type=_positive, default=10, metavar="N",
                         help="suppliers and projects shown by name (default 10)")
     report.add_argument("--with-code", action="store_true",
                         help="show the code that made each figure")
@@ -107,9 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--template", metavar="NOTEBOOK",
                         help="run another report notebook (it needs a cell tagged 'parameters')")
     report.add_argument("--notebook", metavar="FILE", help="also save the executed notebook")
-    report.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS",
-                        help="how long any one report cell may run (default 600)")
-    return parser
+    report.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
+                        help="how long any one report cell may run (default 600; a fraction "
+                             "is rounded up to whole seconds)")
+    return parser, {"summary": summary, "report": report}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
@@ -126,16 +180,37 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     True
     """
     out = out or sys.stdout
-    parser = _parser()
+    parser, commands = _parser()
     args = parser.parse_args(argv)
-    if args.top < 1:
-        parser.error("--top must be at least 1")
+    command = commands[args.command]
     if args.demo and args.environment:
-        parser.error("--environment chooses a live registry; leave it out with --demo")
+        return _usage_error(command, "--environment chooses a live registry; leave it out "
+                                     "with --demo")
+    # ISOMETRIC_ENVIRONMENT=demo is the demo registry, and says so like --demo does.
+    args.demo_mode = args.demo or (not args.environment
+                                   and os.environ.get(ENVIRONMENT_VARIABLE) == "demo")
+    # Libraries' log records (stamina's "retry_scheduled", nbclient's) have no handler in a
+    # command line, so Python's last-resort handler would print them raw on stderr, even from
+    # threads that end after main() returns; what matters reaches the user as this command's
+    # own message. A handler on the root logger keeps the last resort out (idempotent).
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
+    # Run as the command itself (not called from Python), with Ctrl-C not ignored by the shell:
+    as_command = (argv is None and threading.current_thread() is threading.main_thread()
+                  and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if args.command == "summary" and as_command:
+        # As the command itself, summary stops at once on Ctrl-C: it writes no file, and
+        # unwinding would first wait for the registry requests in flight on other threads.
+        signal.signal(signal.SIGINT, _stop_summary_now)
+    elif as_command:
+        # report cleans up as the interrupt unwinds (kernel, temporary folder, partial file):
+        # a second Ctrl-C must not cut that short.
+        signal.signal(signal.SIGINT, _interrupt_once)
     try:
-        return (_report if args.command == "report" else _summary)(args, out)
-    except KeyboardInterrupt:
-        print(f"isoanalytics {args.command}: interrupted", file=sys.stderr)
+        return (_report if args.command == "report" else _summary)(args, command, out)
+    except KeyboardInterrupt as interrupt:
+        _say(_interrupted(args, getattr(interrupt, "stage", None)))
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``isoanalytics summary --demo | head``): stop quietly,
@@ -143,6 +218,41 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if out is sys.stdout:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _stop_summary_now(signum: int, frame: object) -> None:
+    message = _SUMMARY_INTERRUPTED
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.write(sys.stderr.fileno(), f"{message}\n".encode())
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _interrupt_once(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
+    if args.command == "summary":
+        return _SUMMARY_INTERRUPTED
+    doing = {"checking": "while checking the organisations",
+             "running": "while the report's cells ran (its kernel was stopped)",
+             "exporting": "while exporting the HTML", "writing": "while writing the report",
+             }.get(stage or "", "before the report started")
+    if args.output == STANDARD_OUTPUT:
+        return f"isoanalytics report: interrupted {doing}; no report was written"
+    kept = ("was left as it was" if Path(args.output).exists()
+            else "was not written")
+    return f"isoanalytics report: interrupted {doing}; {args.output} {kept}"
+
+
+def _usage_error(command: argparse.ArgumentParser, message: str) -> int:
+    """As argparse says it (the subcommand's usage, then the error), returning instead of exiting."""
+    command.print_usage(sys.stderr)
+    _say(f"{command.prog}: error: {message}")
+    return EXIT_USAGE
 
 
 def _exit_code(error_class: type[BaseException]) -> int:
@@ -159,138 +269,242 @@ def _exit_code(error_class: type[BaseException]) -> int:
     return EXIT_REPORT_FAILED
 
 
+def _where(error: RegistryError) -> str:
+    parts = [part for part in (error.endpoint, error.organisation_id
+                               and f"organisation {error.organisation_id}") if part]
+    return f" [{', '.join(parts)}]" if parts else ""
+
+
+def _registry_url(args: argparse.Namespace) -> str:
+    from ._http import ENVIRONMENTS
+
+    environment = args.environment or os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
+    return os.environ.get(BASE_URL_VARIABLE) or ENVIRONMENTS.get(environment, environment)
+
+
+def _command_line_message(error: Exception, args: argparse.Namespace) -> str:
+    """The error in the command line's words: options and variables, not Python arguments."""
+    offline = f"or try it on the offline demo registry: isoanalytics {args.command} --demo"
+    if isinstance(error, MissingCredentialsError):
+        if error.variable == SECRET_VARIABLE:
+            return ("no client secret: every request to the registry carries one. Set "
+                    f"{SECRET_VARIABLE}, {offline}")
+        whose = f" for {error.organisation_id}" if error.organisation_id else ""
+        return (f"no usable access token{whose}: reading an organisation's own data needs its "
+                f"token. Set {TOKEN_VARIABLE} (one organisation) or {TOKENS_VARIABLE}="
+                f"org_A=token_A,org_B=token_B (one token per organisation), {offline}")
+    if isinstance(error, PermissionDeniedError):
+        said = f": {error.detail}" if error.detail else ""
+        return (f"the access token does not open this data (403{said}){_where(error)}. Each "
+                "access token is scoped to one organisation: set "
+                f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B with each organisation's own "
+                "token")
+    if isinstance(error, APITimeoutError):
+        return (f"the registry at {_registry_url(args)} did not answer in time, retries "
+                f"included{_where(error)}. Try again later, {offline}")
+    if isinstance(error, APIConnectionError):
+        return (f"could not reach the registry at {_registry_url(args)}, retries included"
+                f"{_where(error)}. Check the network connection (and {BASE_URL_VARIABLE}, if "
+                f"set), {offline}")
+    return str(error)  # the others already speak of the registry, not of Python
+
+
 def _fail(command: str, message: str, code: int, *, demo_mode: bool) -> int:
     """Say what went wrong and what to do next, on stderr; return the exit code."""
     if code == EXIT_BAD_DATA:
         message = f"the registry's answer failed validation: {message}"
-    print(f"isoanalytics {command}: {message}", file=sys.stderr)
+    _say(f"isoanalytics {command}: {message}")
     if code == EXIT_UNKNOWN_ORGANISATION and demo_mode:
-        print(f"Demo organisations: {_demo_buyers()}", file=sys.stderr)
-    if code == EXIT_CREDENTIALS and not demo_mode:
-        print(f"To try the package without credentials: isoanalytics {command} --demo",
-              file=sys.stderr)
+        _say(f"Demo organisations: {_demo_buyers()}")
     return code
 
 
-def _checked_ids(command: str, ids: list[str]) -> bool:
-    try:
-        for organisation_id in ids:
+def _checked_ids(command: argparse.ArgumentParser, ids: list[str], demo_mode: bool) -> int:
+    """0 if every id is well formed, else the usage error (the id rule; on the demo, its ids)."""
+    for organisation_id in ids:
+        try:
             organisation_path(organisation_id)  # a malformed id is refused before any request
-    except ValueError as error:
-        print(f"isoanalytics {command}: --org: {error}", file=sys.stderr)
-        return False
-    return True
+        except ValueError as error:
+            demo_ids = f". Demo organisations: {_demo_buyers()}" if demo_mode else ""
+            return _usage_error(command, f"--org {organisation_id!r}: {error}{demo_ids}")
+    return 0
 
 
-def _summary(args: argparse.Namespace, out: TextIO) -> int:
-    if not _checked_ids("summary", [args.org] if args.org else []):
-        return EXIT_UNKNOWN_ORGANISATION
+def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
+    ids = list(dict.fromkeys(args.orgs or []))  # an organisation named twice counts once
+    if code := _checked_ids(command, ids, args.demo_mode):
+        return code
     try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
-    except ValueError as error:  # ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL unusable
-        print(f"isoanalytics summary: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except MissingCredentialsError as error:
-        return _fail("summary", str(error), EXIT_CREDENTIALS, demo_mode=args.demo)
+        return _fail("summary", _command_line_message(error, args), EXIT_CREDENTIALS,
+                     demo_mode=args.demo_mode)
+    except ValueError as error:  # ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL unusable
+        return _usage_error(command, str(error))
     try:
         with client:
-            organisation_id = args.org or (demo.DEFAULT_ORGANISATION_ID if args.demo
-                                           else client.current_organisation()["id"])
-            organisation = client.organisation(organisation_id)
-            balance = client.credit_balance(organisation_id)
-            suppliers = enrich(summarize(balance, by="supplier"), client)
+            ids = ids or [demo.DEFAULT_ORGANISATION_ID if args.demo
+                          else client.current_organisation()["id"]]
+            names = {organisation_id: client.organisation(organisation_id)["name"]
+                     for organisation_id in ids}
+            balances = [(organisation_id, client.credit_balance(organisation_id))
+                        for organisation_id in ids]
+            source = (balances[0][1] if len(balances) == 1 else stack_balances(balances))
+            suppliers = enrich(summarize(source, by="supplier"), client)
     except (SchemaError, RegistryError) as error:
-        return _fail("summary", str(error), _exit_code(type(error)), demo_mode=args.demo)
-    if args.demo:
-        source = f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}"
+        return _fail("summary", _command_line_message(error, args), _exit_code(type(error)),
+                     demo_mode=args.demo_mode)
+    if args.demo_mode:
+        source_line = f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}"
     else:
         now = datetime.now(UTC)
-        source = f"Isometric Registry ({client.environment}), read {now:%Y-%m-%d %H:%M} UTC"
-    _print_summary(balance, organisation["name"], source, suppliers, args.top, out)
-    if args.demo:
-        print(f"\nOther demo organisations (--org ID): {_demo_buyers(exclude=organisation_id)}",
-              file=out)
+        source_line = f"Isometric Registry ({client.environment}), read {now:%Y-%m-%d %H:%M} UTC"
+    if len(ids) == 1:
+        heading = f"{names[ids[0]]} ({ids[0]})"
+    else:
+        heading = (f"Portfolio of {len(ids)} organisations: "
+                   + ", ".join(f"{names[organisation_id]} ({organisation_id})"
+                               for organisation_id in ids))
+    _print_summary(source, [balance for _, balance in balances], heading, source_line,
+                   suppliers, args.top, out)
+    if args.demo_mode:
+        others = _demo_buyers(exclude=set(ids))
+        if others:
+            _say(f"\nOther demo organisations (--org ID): {others}", out)
     return 0
 
 
-def _report(args: argparse.Namespace, out: TextIO) -> int:
+def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
     # nbclient and nbconvert load in about half a second: only this command pays for them.
-    from .report import ReportError, TemplateError, build
+    from .report import (
+        OutputPathError,
+        ReportError,
+        ReportWriteError,
+        TemplateError,
+        build,
+        render,
+    )
 
     ids = args.orgs or []
-    if not _checked_ids("report", ids):
-        return EXIT_UNKNOWN_ORGANISATION
+    if code := _checked_ids(command, ids, args.demo_mode):
+        return code
+    to_stdout = args.output == STANDARD_OUTPUT
+    if to_stdout and out.isatty():
+        return _usage_error(command, "-o - writes the HTML to standard output, which is a "
+                                     "terminal here: redirect it (-o - > report.html) or name "
+                                     "a file (-o report.html)")
+    status = sys.stderr if to_stdout else out  # stdout carries the page itself
+    options = {"demo": args.demo, "environment": args.environment, "title": args.title,
+               "top": args.top, "with_code": args.with_code, "template": args.template,
+               "notebook": args.notebook, "timeout": args.timeout}
     started = time.perf_counter()
     try:
-        path = build(ids or None, args.output, demo=args.demo, environment=args.environment,
-                     title=args.title, top=args.top, with_code=args.with_code,
-                     template=args.template, notebook=args.notebook, timeout=args.timeout)
+        if to_stdout:
+            page = render(ids or None, **options).encode("utf-8")
+        else:
+            path = build(ids or None, args.output, **options)
     except TemplateError as error:
-        print(f"isoanalytics report: {error}", file=sys.stderr)
+        _say(f"isoanalytics report: {error}")
         return EXIT_TEMPLATE
     except (SchemaError, RegistryError) as error:  # before ValueError: SchemaError is one
-        return _fail("report", str(error), _exit_code(type(error)), demo_mode=args.demo)
-    except (FileNotFoundError, IsADirectoryError, ValueError) as error:
+        return _fail("report", _command_line_message(error, args), _exit_code(type(error)),
+                     demo_mode=args.demo_mode)
+    except (OutputPathError, FileNotFoundError, IsADirectoryError, ValueError) as error:
         # the output or notebook path, the title, ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL
-        print(f"isoanalytics report: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(command, str(error))
+    except ReportWriteError as error:
+        _say(f"isoanalytics report: {error}")
+        return EXIT_WRITE_FAILED
     except ReportError as error:
         code = _exit_code(error.registry_error or ReportError)
-        return _fail("report", f"{error}. No report was written.", code, demo_mode=args.demo)
-    size = path.stat().st_size
-    print(f"Wrote {path} ({size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s; "
-          f"open it in any browser: {path.resolve().as_uri()}", file=out)
-    if args.demo:
-        print("It shows DEMO DATA: fictional organisations from the embedded demo registry.",
-              file=out)
+        # The library's hints name the option and the Python argument; here, only the option.
+        message = re.sub(r" \((?:notebook|timeout)= in Python\)", "", str(error))
+        if error.registry_error in (MissingCredentialsError, PermissionDeniedError):
+            # Raised in the kernel, so only its class and text came back: say it in the
+            # command line's words, naming the organisation its text names.
+            named = re.search(r"organisation (org_\w+)", str(error))
+            organisation_id = named.group(1) if named else None
+            stand_in = (MissingCredentialsError("", variable=TOKEN_VARIABLE,
+                                                organisation_id=organisation_id)
+                        if error.registry_error is MissingCredentialsError else
+                        PermissionDeniedError("", status_code=403,
+                                              organisation_id=organisation_id))
+            where = f" in section {error.section!r}" if error.section else ""
+            message = f"the report failed{where}: {_command_line_message(stand_in, args)}"
+        return _fail("report", f"{message}. No report was written.", code,
+                     demo_mode=args.demo_mode)
+    elapsed = time.perf_counter() - started
+    if to_stdout:
+        out.flush()
+        target = getattr(out, "buffer", None)
+        if target is not None:
+            target.write(page)
+            target.flush()
+        else:
+            out.write(page.decode("utf-8"))
+        _say(f"Wrote the report to standard output ({len(page) / 1e6:.1f} MB) in "
+             f"{elapsed:.1f} s", status)
+    else:
+        size = path.stat().st_size
+        _say(f"Wrote {path} ({size / 1e6:.1f} MB) in {elapsed:.1f} s; "
+             f"open it in any browser: {path.resolve().as_uri()}", status)
+    if args.demo_mode:
+        _say("It shows DEMO DATA: fictional organisations from the embedded demo registry.",
+             status)
     return 0
 
 
-def _demo_buyers(exclude: str | None = None) -> str:
+def _demo_buyers(exclude: set[str] | None = None) -> str:
     return ", ".join(f"{org_id} ({role})" for role, org_id in demo.registry().buyers.items()
-                     if org_id != exclude)
+                     if org_id not in (exclude or set()))
 
 
 def _print_summary(
-    balance: CreditBalance,
-    name: str,
-    source: str,
+    source: CreditBalance | pd.DataFrame,
+    balances: list[CreditBalance],
+    heading: str,
+    source_line: str,
     suppliers: pd.DataFrame,
     top: int,
     out: TextIO,
 ) -> None:
+    """Headline figures of one balance or of a stacked portfolio (``source``)."""
     def line(text: str = "") -> None:
-        print(text, file=out)
+        _say(text, out)
 
-    line(f"{name} ({balance.organisation_id})")
-    line(source)
+    line(heading)
+    line(source_line)
     line()
-    width = len(tonnes(balance.total_kgs))
-    for label, kgs in (("Active", balance.active_kgs), ("Retired", balance.retired_kgs),
-                       ("Total", balance.total_kgs)):
+    totals = summarize(source, by="organisation")
+    active_kgs, retired_kgs = int(totals["active_kgs"].sum()), int(totals["retired_kgs"].sum())
+    width = len(tonnes(active_kgs + retired_kgs))
+    for label, kgs in (("Active", active_kgs), ("Retired", retired_kgs),
+                       ("Total", active_kgs + retired_kgs)):
         line(f"  {label:<14}{tonnes(kgs):>{width}} tCO2e  ({kgs:,} kg)")
-    line(f"  {'Retired share':<14}{percent(retired_share(balance))}")
+    line(f"  {'Retired share':<14}{percent(retired_share(source))}")
 
-    figures = concentration(balance, by="supplier")
+    figures = concentration(source, by="supplier")
     if figures.n:
         line(
             f"  {'Suppliers':<14}{figures.n} holding credits; HHI {figures.hhi:,.0f} "
             f"({figures.level}), CR1 {percent(figures.cr1)}, "
             f"effective number {figures.effective_n:.1f}, Gini {figures.gini:.2f}"
         )
-    unbalanced = reconcile(balance).query("balanced != True")
+    unbalanced = pd.concat([reconcile(balance) for balance in balances]) \
+        .query("balanced != True")
     if unbalanced.empty:
         line(f"  {'Reconciled':<14}project, supplier and order balances add up to the total")
     for row in unbalanced.itertuples():
         gap = "absent" if row.note else f"{row.difference_kgs:+,} kg against the total"
-        line(f"  {'Reconciled':<14}{row.level} balances ({row.status}): {gap}")
+        whose = f"{row.organisation_id} " if len(balances) > 1 else ""
+        line(f"  {'Difference':<14}{whose}{row.level} balances ({row.status}): {gap}")
 
     summary = suppliers[suppliers["total_kgs"] > 0].head(top)
     if summary.empty:
         line("\n  Holds no credits.")
         return
     line()
-    names = [name if isinstance(name, str) else supplier_id
+    names = [terminal_text(name) if isinstance(name, str) else supplier_id
              for supplier_id, name in zip(summary.index, summary["supplier_name"])]
     name_width = max(len("Supplier"), *map(len, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))

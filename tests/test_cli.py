@@ -82,3 +82,18 @@ def test_a_closed_pipe_ends_quietly():
             raise BrokenPipeError(32, "Broken pipe")
 
     assert main(["summary", "--demo"], out=ClosedPipe()) == 0
+
+
+def test_the_readme_exit_code_table_is_the_cli_s():
+    import re
+    from pathlib import Path
+
+    from isoanalytics import cli
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = {int(code) for code in re.findall(r"^\| (\d+) \|", readme, flags=re.MULTILINE)}
+    constants = {value for name, value in vars(cli).items() if name.startswith("EXIT_")}
+    assert table == constants | {0}
+    documented = {int(code) for code in re.findall(r"(\d+) [a-z]", cli.__doc__.split(
+        "Exit codes:")[1])}
+    assert constants <= documented

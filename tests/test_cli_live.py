@@ -13,6 +13,7 @@ from isoanalytics.cli import (
     EXIT_CREDENTIALS,
     EXIT_UNAVAILABLE,
     EXIT_UNKNOWN_ORGANISATION,
+    EXIT_USAGE,
     main,
 )
 
@@ -65,8 +66,10 @@ def test_someone_elses_organisation_is_a_credentials_error(registry, capsys):
 
 def test_unknown_and_malformed_organisations(registry, capsys):
     assert run("summary", "--org", "org_0000000000000000")[0] == EXIT_UNKNOWN_ORGANISATION
-    assert run("summary", "--org", "../../suppliers")[0] == EXIT_UNKNOWN_ORGANISATION
-    assert "organisation id" in capsys.readouterr().err
+    assert run("summary", "--org", "../../suppliers")[0] == EXIT_USAGE  # malformed: a usage error
+    error = capsys.readouterr().err
+    assert "organisation id" in error and "usage: isoanalytics summary" in error
+    assert len(registry.log) == 1  # only the well-formed id was asked for
 
 
 def test_an_unreachable_registry(monkeypatch, capsys):

@@ -401,3 +401,65 @@ def test_secrets_stay_out_of_python_logs_and_errors(server, tmp_path, monkeypatc
     assert server.log, "the request was sent"
     assert_no_secret(str(caught.value) + repr(caught.value), "the error")
     assert_no_secret(caplog.text, "the log")
+
+
+# --- a cell that shows an error is a failed report, never a traceback in the HTML ------------
+
+
+@pytest.mark.parametrize(("failing_code", "shown"), [
+    # matplotlib raises while the inline backend draws the figure, after the cell "succeeded"
+    (("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+      "ax.set_title(r'$\\undefinedmacro{x}$')"), "ValueError"),
+    # IPython catches a failing rich display and shows its traceback instead
+    (("class Broken:\n    def _repr_html_(self):\n        raise RuntimeError('no html')\n"
+      "Broken()"), "RuntimeError: no html"),
+    # a template that catches an error and prints its traceback
+    ("import traceback\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    traceback.print_exc()",
+     "it wrote to its error stream: ZeroDivisionError: division by zero"),
+])
+def test_a_cell_that_shows_an_error_fails_the_report(tmp_path, capsys, failing_code, shown):
+    output = tmp_path / "report.html"
+    output.write_text("yesterday's report")
+    template = failing_template(tmp_path / "shows-error.ipynb", failing_code)
+    assert run("--demo", "--template", str(template), "-o", str(output)) == EXIT_REPORT_FAILED
+    said = capsys.readouterr().err
+    assert "in section 'Holdings'" in said and shown in said, said
+    assert "Traceback" not in said and "in Python" not in said
+    assert output.read_text() == "yesterday's report"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["report.html",
+                                                                 "shows-error.ipynb"]
+
+
+def test_a_cell_allowed_to_raise_still_fails_the_report(tmp_path):
+    template = failing_template(tmp_path / "allowed.ipynb", "raise KeyError('column')")
+    node = nbformat.read(template, as_version=4)
+    node.cells[-1].metadata["tags"] = ["raises-exception"]  # nbclient then carries on
+    nbformat.write(node, template)
+    with pytest.raises(ReportError, match="in section 'Holdings': KeyError"):
+        report.build(output=tmp_path / "r.html", demo=True, template=template, progress=False)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_fractional_timeout_is_rounded_up(tmp_path):
+    template = failing_template(tmp_path / "quick.ipynb", "import time\ntime.sleep(0.2)")
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html"),
+               "--timeout", "0.5") == 0
+    assert (tmp_path / "r.html").is_file()
+
+
+def test_a_kernel_that_dies_is_a_failed_report_with_its_last_words(tmp_path, capsys,
+                                                                   monkeypatch):
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    template = failing_template(
+        tmp_path / "dies.ipynb",
+        "import os, sys\nsys.__stderr__.write('out of luck\\n'); sys.__stderr__.flush()\n"
+        "os._exit(1)")
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html")) \
+        == EXIT_REPORT_FAILED
+    said = capsys.readouterr().err
+    assert "kernel died" in said and "out of luck" in said and "Traceback" not in said
+    assert not (tmp_path / "r.html").exists()
+    assert list(private.iterdir()) == []  # its temporary folder is gone too
