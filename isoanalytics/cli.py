@@ -36,7 +36,7 @@ from typing import TextIO
 import pandas as pd
 
 from . import __version__, demo
-from ._format import percent, terminal_text, tonnes
+from ._format import display_width, percent, terminal_text, tonnes
 from ._http import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
@@ -44,7 +44,6 @@ from ._http import (
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
-from ._plans import organisation_path
 from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
 from .enrich import enrich
@@ -52,6 +51,7 @@ from .errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    InvalidIdError,
     MissingCredentialsError,
     NotFoundError,
     PaginationError,
@@ -59,6 +59,7 @@ from .errors import (
     RegistryError,
     SchemaError,
 )
+from .ids import check_id
 from .metrics import concentration, reconcile, retired_share, summarize
 
 __all__ = ["main"]
@@ -323,10 +324,10 @@ def _checked_ids(command: argparse.ArgumentParser, ids: list[str], demo_mode: bo
     """0 if every id is well formed, else the usage error (the id rule; on the demo, its ids)."""
     for organisation_id in ids:
         try:
-            organisation_path(organisation_id)  # a malformed id is refused before any request
-        except ValueError as error:
+            check_id(organisation_id, "organisation", argument="--org")  # before any request
+        except InvalidIdError as error:
             demo_ids = f". Demo organisations: {_demo_buyers()}" if demo_mode else ""
-            return _usage_error(command, f"--org {organisation_id!r}: {error}{demo_ids}")
+            return _usage_error(command, f"{error}{demo_ids}")
     return 0
 
 
@@ -345,7 +346,9 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
         with client:
             ids = ids or [demo.DEFAULT_ORGANISATION_ID if args.demo
                           else client.current_organisation()["id"]]
-            names = {organisation_id: client.organisation(organisation_id)["name"]
+            # A name is one line of the heading, whatever line breaks the registry put in it.
+            names = {organisation_id: terminal_text(client.organisation(organisation_id)["name"],
+                                                    one_line=True)
                      for organisation_id in ids}
             balances = [(organisation_id, client.credit_balance(organisation_id))
                         for organisation_id in ids]
@@ -504,14 +507,17 @@ def _print_summary(
         line("\n  Holds no credits.")
         return
     line()
-    names = [terminal_text(name) if isinstance(name, str) else supplier_id
+    # One line per supplier whatever its name holds (a line break would split the row);
+    # padded by terminal columns, so wide (CJK) names keep the figures aligned.
+    names = [terminal_text(name, one_line=True) if isinstance(name, str) else supplier_id
              for supplier_id, name in zip(summary.index, summary["supplier_name"])]
-    name_width = max(len("Supplier"), *map(len, names))
+    name_width = max(len("Supplier"), *map(display_width, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))
     line(f"  {'Supplier':<{name_width}}  {'tCO2e':>{tonnes_width}}  {'share':>7}  {'retired':>7}")
     for supplier_name, row in zip(names, summary.itertuples()):
         line(
-            f"  {supplier_name:<{name_width}}  {tonnes(row.total_kgs):>{tonnes_width}}  "
+            f"  {supplier_name}{' ' * (name_width - display_width(supplier_name))}  "
+            f"{tonnes(row.total_kgs):>{tonnes_width}}  "
             f"{percent(row.share):>7}  {percent(row.retired_share):>7}"
         )
 

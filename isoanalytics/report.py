@@ -45,9 +45,9 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from . import errors
-from ._plans import organisation_path
 from .client import RegistryClient
 from .fetch import _interactive
+from .ids import check_id
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
            "ReportWriteError", "TemplateError", "build", "render"]
@@ -341,7 +341,7 @@ def _organisation_ids(organisation_ids: str | Iterable[str] | None) -> list[str]
         return []
     ids = [organisation_ids] if isinstance(organisation_ids, str) else list(organisation_ids)
     for organisation_id in ids:
-        organisation_path(organisation_id)  # a malformed id is refused here, with its reason
+        check_id(organisation_id, "organisation", argument="organisation_ids")
     return list(dict.fromkeys(ids))  # an organisation named twice is reported once
 
 

@@ -170,7 +170,6 @@ def hostile_registry(monkeypatch, server):
     return server
 
 
-@pytest.mark.xfail(strict=True, reason="CLI routes output through terminal_text on the cli branch")
 def test_summary_prints_hostile_registry_names_as_plain_text(hostile_registry, capsys):
     out = io.StringIO()
     code = main(["summary"], out=out)
@@ -185,7 +184,6 @@ def test_summary_prints_hostile_registry_names_as_plain_text(hostile_registry, c
     assert any("Deepwell Carbon" in line and "%" in line for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason="CLI routes output through terminal_text on the cli branch")
 def test_an_error_carrying_registry_text_is_printed_as_plain_text(hostile_registry, capsys):
     hostile_registry.clear()
     hostile_registry.expect_request(re.compile(f"^{BASE_PATH}/.*")).respond_with_json(
