@@ -10,55 +10,77 @@ country and :func:`top_n` for the largest. ``isoanalytics.plots`` draws them and
 
 ``isoanalytics.report.build`` writes the HTML report, ``isoanalytics.tables`` formats tables.
 
-Plotting, widgets and reports (matplotlib, ipywidgets, nbclient) are imported only by the
-modules that use them, on first use, so ``import isoanalytics`` stays light.
+Every name loads on first use (PEP 562), so ``import isoanalytics`` imports nothing heavy:
+pandas and httpx come with the first frame or client, matplotlib, ipywidgets and nbclient
+with the first plot, widget or report, and a command line can be interrupted cleanly from its
+first instant.
 """
 
 from __future__ import annotations
 
 import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import demo
-from ._format import percent, tonnes
-from .balance import (
-    COLUMNS,
-    LEVELS,
-    STATUSES,
-    CreditBalance,
-    parse_balance,
-    split_portfolio,
-    stack_balances,
-)
-from .client import AsyncRegistryClient, RegistryClient
-from .dimensions import DIMENSIONS, breakdown, top_n
-from .enrich import aenrich, enrich
-from .errors import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    AuthenticationError,
-    InvalidIdError,
-    MissingCredentialsError,
-    NotFoundError,
-    PaginationError,
-    PermissionDeniedError,
-    RateLimitError,
-    ReadOnlyError,
-    RegistryError,
-    SchemaError,
-    ServerError,
-    UnexpectedStatusError,
-    UnprocessableEntityError,
-)
-from .fetch import PortfolioFetch, afetch_balances, fetch_balances
-from .metrics import Concentration, concentration, reconcile, retired_share, summarize
+if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
+    from . import demo
+    from ._enrich import aenrich, enrich
+    from ._format import percent, tonnes
+    from .balance import (
+        COLUMNS,
+        LEVELS,
+        STATUSES,
+        CreditBalance,
+        parse_balance,
+        split_portfolio,
+        stack_balances,
+    )
+    from .client import AsyncRegistryClient, RegistryClient
+    from .dimensions import DIMENSIONS, breakdown, top_n
+    from .errors import (
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        InvalidIdError,
+        MissingCredentialsError,
+        NotFoundError,
+        PaginationError,
+        PermissionDeniedError,
+        RateLimitError,
+        ReadOnlyError,
+        RegistryError,
+        SchemaError,
+        ServerError,
+        UnexpectedStatusError,
+        UnprocessableEntityError,
+    )
+    from .fetch import PortfolioFetch, afetch_balances, fetch_balances
+    from .metrics import Concentration, concentration, reconcile, retired_share, summarize
 
 try:
     __version__ = version("isoanalytics")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
+
+# Each public name and the module it lives in; ``demo`` is a module itself.
+_HOMES = {
+    "_format": ("percent", "tonnes"),
+    "balance": ("COLUMNS", "LEVELS", "STATUSES", "CreditBalance", "parse_balance",
+                "split_portfolio", "stack_balances"),
+    "client": ("AsyncRegistryClient", "RegistryClient"),
+    "dimensions": ("DIMENSIONS", "breakdown", "top_n"),
+    "_enrich": ("aenrich", "enrich"),
+    "errors": ("APIConnectionError", "APIStatusError", "APITimeoutError", "AuthenticationError",
+               "InvalidIdError", "MissingCredentialsError", "NotFoundError", "PaginationError",
+               "PermissionDeniedError", "RateLimitError", "ReadOnlyError", "RegistryError",
+               "SchemaError", "ServerError", "UnexpectedStatusError", "UnprocessableEntityError"),
+    "fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
+    "metrics": ("Concentration", "concentration", "reconcile", "retired_share", "summarize"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+# Submodules reached as attributes: ``isoanalytics.report.build(...)`` after ``import isoanalytics``.
+_SUBMODULES = ("demo", "plots", "report", "tables", "widgets")
 
 __all__ = [
     "COLUMNS",
@@ -105,12 +127,17 @@ __all__ = [
     "top_n",
 ]
 
-_SUBMODULES = ("plots", "report", "tables", "widgets")
-
 
 def __getattr__(name: str) -> Any:
-    # ``isoanalytics.report.build(...)`` after a bare ``import isoanalytics``: the heavier
-    # submodules load on first use (PEP 562), not at import.
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _HOME_OF:
+        value = getattr(importlib.import_module(f".{_HOME_OF[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # loaded once: later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME_OF, *_SUBMODULES})

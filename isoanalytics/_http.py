@@ -29,6 +29,13 @@ import httpx
 import orjson
 
 from . import demo
+from ._environment import (
+    BASE_URL_VARIABLE,
+    ENVIRONMENT_VARIABLE,
+    SECRET_VARIABLE,
+    TOKEN_VARIABLE,
+    TOKENS_VARIABLE,
+)
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -48,12 +55,6 @@ ENVIRONMENTS = {
     "production": "https://api.isometric.com/registry/v0",
     "demo": demo.BASE_URL,
 }
-SECRET_VARIABLE = "ISOMETRIC_CLIENT_SECRET"
-TOKEN_VARIABLE = "ISOMETRIC_ACCESS_TOKEN"
-# A portfolio's tokens, one per organisation: "org_A=token_A,org_B=token_B" (commas or spaces).
-TOKENS_VARIABLE = "ISOMETRIC_ACCESS_TOKENS"
-ENVIRONMENT_VARIABLE = "ISOMETRIC_ENVIRONMENT"
-BASE_URL_VARIABLE = "ISOMETRIC_BASE_URL"  # a mirror, proxy or test server instead of the environment's URL
 def configured_environment() -> str | None:
     """The environment the ``ISOMETRIC_*`` variables ask for; None when none is set.
 

@@ -31,22 +31,17 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
-
-import pandas as pd
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__, demo
-from ._format import display_width, percent, terminal_text, tonnes
-from ._http import (
+from ._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
     SECRET_VARIABLE,
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
-from .balance import CreditBalance, stack_balances
-from .client import RegistryClient
-from .enrich import enrich
+from ._format import display_width, percent, terminal_text, tonnes
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -60,7 +55,14 @@ from .errors import (
     SchemaError,
 )
 from .ids import check_id
-from .metrics import concentration, reconcile, retired_share, summarize
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .balance import CreditBalance
+
+# pandas, httpx and nbclient load in main(), as each command needs them, so that Ctrl-C from
+# the first instant meets main()'s handler rather than an import (a traceback).
 
 __all__ = ["main"]
 
@@ -335,6 +337,11 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
     ids = list(dict.fromkeys(args.orgs or []))  # an organisation named twice counts once
     if code := _checked_ids(command, ids, args.demo_mode):
         return code
+    from ._enrich import enrich
+    from .balance import stack_balances
+    from .client import RegistryClient
+    from .metrics import summarize
+
     try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
     except MissingCredentialsError as error:
@@ -474,6 +481,10 @@ def _print_summary(
     """Headline figures of one balance or of a stacked portfolio (``source``)."""
     def line(text: str = "") -> None:
         _say(text, out)
+
+    import pandas as pd
+
+    from .metrics import concentration, reconcile, retired_share, summarize
 
     line(heading)
     line(source_line)

@@ -18,13 +18,13 @@ import ipywidgets as widgets
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ._enrich import enrich
 from ._format import percent, quantity
 from ._frames import check_tidy
 from ._http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
 from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
 from .dimensions import DIMENSIONS, breakdown, entity_noun, top_n
-from .enrich import enrich
 from .errors import RegistryError
 from .fetch import PortfolioFetch
 from .metrics import Concentration, concentration
