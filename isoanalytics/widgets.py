@@ -335,6 +335,7 @@ class Connect(widgets.VBox):
                 self._take({"new": field.value, "owner": field})
         secret = self._credentials.get("client_secret")
         token = self._credentials.get("access_token")
+        client = None
         try:
             if environment == "demo":
                 client = RegistryClient.demo()
@@ -344,6 +345,8 @@ class Connect(widgets.VBox):
                                         access_token=token.reveal() if token else None)
             organisation = client.current_organisation()
         except RegistryError as error:
+            if client is not None:
+                client.close()  # made for this attempt, and of no use after it
             # Messages of the package's errors never carry the secret or a token.
             self.error = error
             self.message.value = f'<span style="color:#D55E00">{html.escape(str(error))}</span>'
