@@ -438,6 +438,8 @@ def too_large(call: Call, settings: Settings) -> ResponseTooLargeError:
 def read_body(reader: BodyReader, call: Call, settings: Settings) -> tuple[bytes, bool]:
     """The body read so far and whether it was cut short; too large or corrupt: an error."""
     success = reader.limit == settings.max_body_bytes
+    if success and reader.over:
+        raise too_large(call, settings)  # before joining what was kept: no second copy
     try:
         body = reader.finish()
     except UndecodableBody as error:

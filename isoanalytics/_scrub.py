@@ -4,8 +4,9 @@ A server (or a proxy in front of it) may echo the request's headers back: in an 
 a header, a JSON value that then fails validation. It may echo them raw or transformed, so a
 :class:`Scrubber` knows every form a credential takes on the way back (raw, URL-encoded,
 base64 at any alignment, repr-, JSON- and HTML-escaped) and replaces each with
-``[redacted]``. Text that was cut short may end with the first part of a credential; such
-text loses its last characters (as many as the longest form) after scrubbing.
+``[redacted]``; then any run holding 8 consecutive characters of a credential, whatever
+escaping surrounds it. Text that was cut short may end with the first part of an encoded
+credential; such text loses its last characters (as many as the longest form) after scrubbing.
 
 :func:`redact_error` applies a scrubber to a package error and the chain behind it, and cuts
 the chain where it reaches a foreign exception (an httpx error holds the request, whose
@@ -17,7 +18,7 @@ Examples
 --------
 >>> scrubber = Scrubber(["s3cret-value-123"])
 >>> scrubber.scrub("echo: s3cret-value-123, czNjcmV0LXZhbHVlLTEyMw==")
-'echo: [redacted], [redacted]=='
+'echo: [redacted], [redacted]Mw=='
 """
 
 from __future__ import annotations
@@ -74,14 +75,26 @@ def forms_of(value: str) -> set[str]:
     return {form for form in forms | _repr_forms(value) | _base64_forms(value) if form}
 
 
+PIECE = 8  # no run of this many characters of a credential is ever shown
+
+
 class Scrubber:
-    """Replaces every echoed form of a set of credentials with ``[redacted]``."""
+    """Replaces every echoed form of a set of credentials with ``[redacted]``.
+
+    Then, whatever escaping was stacked on an echo (a repr of JSON of a repr...), any run of
+    text containing :data:`PIECE` consecutive characters of a credential is redacted too:
+    escaping inserts characters but leaves runs of the credential intact between them.
+    """
 
     def __init__(self, credentials: Iterable[str]) -> None:
         forms = set()
+        self._pieces: set[str] = set()
         for credential in credentials:
             if credential:
                 forms |= forms_of(credential)
+                folded = credential.casefold()
+                self._pieces |= {folded[start:start + PIECE]
+                                 for start in range(len(folded) - PIECE + 1)}
         # Longest first: a form inside a longer one must not leave the longer one's rest.
         ordered = sorted(forms, key=len, reverse=True)
         self._pattern = (re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE)
@@ -92,10 +105,26 @@ class Scrubber:
         """``text`` without credentials; ``cut=True`` when it was cut short at its end."""
         if self._pattern is None:
             return text
-        text = self._pattern.sub(REDACTED, text)
+        text = self._without_pieces(self._pattern.sub(REDACTED, text))
         if cut:
             # The cut may have split a credential: its first part, if any, is in the tail.
             text = text[:max(len(text) - self._margin, 0)]
+        return text
+
+    def _without_pieces(self, text: str) -> str:
+        folded = text.casefold()
+        if len(folded) != len(text):  # casefold changed lengths (ß -> ss): fold per character
+            folded = "".join(character.casefold()[:1] or character for character in text)
+        pieces, spans = self._pieces, []
+        for start in range(len(folded) - PIECE + 1):
+            if folded[start:start + PIECE] in pieces:
+                end = start + PIECE
+                if spans and start <= spans[-1][1]:
+                    spans[-1][1] = end
+                else:
+                    spans.append([start, end])
+        for start, end in reversed(spans):
+            text = text[:start] + REDACTED + text[end:]
         return text
 
     def __repr__(self) -> str:
