@@ -95,7 +95,7 @@ def exposed(error: BaseException) -> list[str]:
         for name in ("request", "response"):
             try:
                 held = getattr(link, name)
-            except RuntimeError:  # httpx's way of saying it holds none
+            except (AttributeError, RuntimeError):  # httpx raises RuntimeError when it has none
                 held = None
             if held is not None:
                 texts += [repr(held), repr(dict(getattr(held, "headers", {})))]
