@@ -221,7 +221,7 @@ def echo(handler: _Handler, place: str, form: str) -> None:
     elif place == "text":
         handler.send(500, said.encode(), {"Content-Type": "text/plain"})
     elif place == "text_at_cut":  # the credential straddles the 200-character excerpt
-        handler.send(500, ("x" * 190 + said).encode(), {"Content-Type": "text/plain"})
+        handler.send(500, ("x" * 179 + said).encode(), {"Content-Type": "text/plain"})
     elif place == "text_at_read_limit":  # ... or the 8 KiB read of an error body
         handler.send(500, ("x" * (8192 - 20) + said + "y" * 9000).encode(),
                      {"Content-Type": "text/plain"})

@@ -7,6 +7,7 @@ server saw (one attempt, a body never sent in full); memory by tracemalloc's pea
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import re
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import threading
 import tracemalloc
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import pandas as pd
 import pytest
@@ -107,12 +109,23 @@ def log_texts(records: list[logging.LogRecord]) -> list[str]:
     return [record.getMessage() + repr(record.__dict__) for record in records]
 
 
+def encoded(credential: str) -> list[str]:
+    """The credential itself, and its base64 (at each alignment in a larger blob, less the
+    characters its neighbours share) and URL-encoded forms."""
+    data = credential.encode()
+    forms = [credential, quote(credential, safe="")]
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        for offset in range(3):
+            forms.append(encode(b"\0" * offset + data).decode()[4 if offset else 0:-4])
+    return forms
+
+
 def leaks(texts: list[str], *credentials: str) -> list[tuple[str, str]]:
-    """Each 8-character piece of a credential found in the texts, with where."""
+    """Each 8-character piece of a credential (or of an encoding of it) in the texts."""
     found = []
-    for credential in credentials:
-        for start in range(len(credential) - 7):
-            piece = credential[start:start + 8]
+    for form in {form for credential in credentials for form in encoded(credential)}:
+        for start in range(len(form) - 7):
+            piece = form[start:start + 8]
             found += [(piece, text[:300]) for text in texts if piece in text]
     return found
 
