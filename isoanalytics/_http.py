@@ -24,7 +24,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -162,13 +162,6 @@ class Settings:
                 variable=TOKEN_VARIABLE, **call.context(),
             )
         return token
-
-    def credentials(self) -> Iterator[str]:
-        """Every credential value, so server text quoted in errors can be scrubbed of them."""
-        yield self.secret.reveal()
-        if self.token is not None:
-            yield self.token.reveal()
-        yield from (token.reveal() for token in self.tokens.values())
 
 
 def resolve_settings(

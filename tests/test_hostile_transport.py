@@ -263,17 +263,21 @@ def test_an_encoding_not_asked_for_is_refused_and_gzip_is_read(hostile):
     assert hostile.headers[-1]["accept-encoding"] == "gzip, deflate"
 
 
-def test_one_organisation_cannot_take_a_portfolio_down(hostile):
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_one_organisation_cannot_take_a_portfolio_down(hostile, asynchronous):
     good = hostile.org("ok")
-    bad = {hostile.org("trickle", tag="portfolio"): "APITimeoutError",
+    tag = f"portfolio-{asynchronous}"
+    bad = {hostile.org("trickle", tag=tag): "APITimeoutError",
            hostile.org("bomb", "200", 256 * MiB): "ResponseTooLargeError",
-           hostile.org("echo", "value", "raw", tag="portfolio"): "SchemaError",
+           hostile.org("echo", "value", "raw", tag=tag): "SchemaError",
            hostile.org("hang_up"): "APIConnectionError",
-           hostile.org("brotli", tag="portfolio"): "UnreadableResponseError"}
+           hostile.org("brotli", tag=tag): "UnreadableResponseError"}
     accounts = {good: TOKEN, **dict.fromkeys(bad, TOKEN)}
-    result = ia.fetch_balances(accounts, client_secret=SECRET, base_url=hostile.url,
-                               progress=False, retry_deadline=0.5, max_retries=0,
-                               max_body_bytes=MiB)
+    gzip_bomb(256 * MiB)  # made before the clock starts
+    options = {"client_secret": SECRET, "base_url": hostile.url, "progress": False,
+               "retry_deadline": 1, "max_retries": 0, "max_body_bytes": MiB}
+    result = (asyncio.run(ia.afetch_balances(accounts, **options)) if asynchronous
+              else ia.fetch_balances(accounts, **options))
     assert list(result.balances) == [good]
     assert dict(zip(result.failures["organisation_id"], result.failures["error"])) == bad
     assert not leaks(list(result.failures["message"]), SECRET, TOKEN)
