@@ -578,7 +578,7 @@ class AsyncRegistryClient(_BaseClient):
             wait_for = self._retrying(call, deadline, outcome, attempt)
             if wait_for is None:
                 raise outcome
-            await asyncio.sleep(wait_for)  # cancelled with its task
+            await asyncio.sleep(0 if _bounds.no_waits() else wait_for)  # cancelled with its task
 
     async def _attempt(self, call: Call, auth: RegistryAuth, deadline: Deadline,
                        attempt: int) -> bytes | RegistryError:
