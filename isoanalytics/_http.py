@@ -428,9 +428,11 @@ def too_large(call: Call, settings: Settings) -> ResponseTooLargeError:
         **call.context())
 
 
-def read_body(reader: BodyReader, call: Call, settings: Settings) -> tuple[bytes, bool]:
-    """The body read so far and whether it was cut short; too large or corrupt: an error."""
-    success = reader.limit == settings.max_body_bytes
+def read_body(reader: BodyReader, response: httpx.Response, call: Call,
+              settings: Settings) -> tuple[bytes, bool]:
+    """The body read so far and whether it was cut short; a success too large or corrupt
+    is an error (of an error's body, whatever could be read serves)."""
+    success = response.status_code == 200
     if success and reader.over:
         raise too_large(call, settings)  # before joining what was kept: no second copy
     try:

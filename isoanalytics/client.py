@@ -445,7 +445,7 @@ class RegistryClient(_BaseClient):
                         break  # enough: closing the response closes the connection
                     if deadline.passed():
                         return transport_error(None, call, settings, attempt, deadline)
-                body, cut = read_body(reader, call, settings)
+                body, cut = read_body(reader, response, call, settings)
             return answer(response, body, cut, call, settings, attempt)
         except httpx.TransportError as error:
             failure = transport_error(error, call, settings, attempt, deadline)
@@ -597,7 +597,7 @@ class AsyncRegistryClient(_BaseClient):
                     async for chunk in response.aiter_raw():
                         if reader.feed(chunk):
                             break
-                body, cut = read_body(reader, call, settings)
+                body, cut = read_body(reader, response, call, settings)
             return answer(response, body, cut, call, settings, attempt)
         except TimeoutError:
             failure = transport_error(None, call, settings, attempt, deadline)

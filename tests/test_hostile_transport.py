@@ -384,3 +384,18 @@ def test_nothing_reaches_a_terminal_without_logging_configured(hostile):
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout == "raised\n"
     assert done.stderr == ""  # no stamina.retry_scheduled warnings, no httpx lines
+
+
+def test_importing_changes_no_logging_and_a_client_filters_only_foreign_loggers():
+    script = (
+        "import logging, isoanalytics as ia\n"
+        "names = ('httpx', 'httpcore.http11', 'httpcore.connection')\n"
+        "assert not any(logging.getLogger(name).filters for name in names), 'at import'\n"
+        "assert not logging.getLogger().filters and not logging.getLogger().handlers\n"
+        "with ia.RegistryClient.demo():\n"
+        "    assert all(logging.getLogger(name).filters for name in names), 'with a client'\n"
+        "assert not logging.getLogger().filters and not logging.getLogger().handlers\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.stdout == "ok\n", done.stderr
