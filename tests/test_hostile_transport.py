@@ -399,3 +399,21 @@ def test_importing_changes_no_logging_and_a_client_filters_only_foreign_loggers(
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.stdout == "ok\n", done.stderr
+
+
+@pytest.mark.parametrize("place", ["request_id", "value", "text_at_cut", "header"])
+def test_the_async_client_scrubs_echoes_too(hostile, place):
+    organisation = hostile.org("echo", place, "repr")
+
+    async def read() -> BaseException:
+        async with ia.AsyncRegistryClient(client_secret=SECRET, access_token=TOKEN,
+                                          base_url=hostile.url, max_retries=0) as registry:
+            try:
+                await registry.credit_balance(organisation)
+            except (ia.RegistryError, ia.SchemaError) as error:
+                return error
+        raise AssertionError("no error")
+
+    with every_log_record() as records:
+        error = asyncio.run(read())
+    assert not leaks(exposed(error) + log_texts(records), SECRET, TOKEN)
