@@ -8,7 +8,8 @@ hung up (``hostile.sent``), and connections the client closed (``hostile.ended``
 
 Misbehaviours: a body trickled a byte at a time, headers trickled a byte at a time, a gzip
 bomb in a 503 or a 200, a huge error body, a huge success body (with or without a length),
-an encoding that was not asked for, a dropped connection, endless 503s, a 401, and echoes
+an encoding that was not asked for, a dropped connection, a redirect elsewhere, any status
+(with any ``Retry-After``, such as a billion seconds), and echoes
 of the request's credentials in each form a server could send them back (raw, padded with
 whitespace, URL-encoded, base64 of the value or of the whole header block, repr, JSON), in
 each place (the error detail, a plain error body at either cut, ``x-request-id``, any
@@ -202,6 +203,11 @@ def status(handler: _Handler, code: str, retry_after: str = "") -> None:
     handler.send(int(code), json.dumps({"detail": f"status {code}"}).encode(), headers)
 
 
+def redirect(handler: _Handler, host: str, port: str) -> None:
+    """A redirect to another server: following it would carry the credentials there."""
+    handler.send(302, b"", {"Location": f"http://{host}:{port}{BASE_PATH}/organisation"})
+
+
 def gzipped_ok(handler: _Handler) -> None:
     handler.send(200, gzip.compress(json.dumps(balance_body()).encode()),
                  {"Content-Encoding": "gzip"})
@@ -245,7 +251,7 @@ def echo(handler: _Handler, place: str, form: str) -> None:
 BEHAVIOURS: dict[str, Callable[..., None]] = {
     "ok": ok, "trickle": trickle, "slow_headers": slow_headers, "bomb": bomb, "huge": huge,
     "brotli": brotli, "hang_up": hang_up, "status": status, "echo": echo,
-    "gzipped_ok": gzipped_ok,
+    "gzipped_ok": gzipped_ok, "redirect": redirect,
 }
 
 

@@ -182,6 +182,21 @@ def test_retries_within_the_deadline_still_happen(hostile):
     assert caught.value.attempts == 3 == hostile.count[hostile.path(organisation)]
 
 
+def test_a_retry_after_past_the_deadline_is_not_waited_for(hostile):
+    organisation = hostile.org("status", "503", "1000000000")
+    with client(hostile, max_retries=3) as registry, pytest.raises(ia.ServerError) as caught:
+        registry.credit_balance(organisation)
+    assert caught.value.attempts == 1 and caught.value.retry_after == 1e9
+
+
+def test_a_redirect_is_not_followed(hostile):
+    with Hostile() as elsewhere:
+        host, port = elsewhere.url.split("//")[1].split("/")[0].split(":")
+        with client(hostile) as registry, pytest.raises(ia.UnexpectedStatusError, match="302"):
+            registry.credit_balance(hostile.org("redirect", host, port))
+        assert not elsewhere.count  # the credentials went nowhere else
+
+
 def test_a_failed_parallel_step_cancels_the_rest(hostile):
     refused = hostile.project("status", "401")
     # Each sibling is asked to come back in 5 s: without cancellation the call would
