@@ -394,8 +394,7 @@ class RegistryClient(_BaseClient):
             failure = next((error for error in failed
                             if not isinstance(error, _bounds.Cancelled)), failed[0])
         except BaseException:  # KeyboardInterrupt in the waiting thread included
-            cancel.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+            failure = _bounds.Cancelled()
             raise
         finally:
             if failure is not None:
