@@ -8,8 +8,12 @@ holds the decisions, so the sync and async clients make them identically:
 - :class:`RegistryAuth` adds the secret and token to each request at the last moment, so no
   httpx object that a user might print (client, request defaults) ever holds them;
 - :class:`GetOnlyTransport` wraps every transport and refuses any method but GET;
-- :func:`answer` turns a response into its body or into the typed error for its status, and
-  :func:`retry_wait` decides whether that error is worth another attempt, and after how long.
+- :func:`body_reader` bounds what is read of a body (``max_body_bytes`` of a success,
+  :data:`ERROR_BODY_BYTES` of an error, decompressed), :func:`answer` turns a response into
+  its body or into the typed error for its status, and :func:`retry_wait` decides whether that
+  error is worth another attempt, and after how long (never past the request's deadline);
+- every text taken from a server is scrubbed of the credentials (``Settings.scrubber``)
+  before it is cut, quoted or logged.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import ipaddress
 import logging
 import math
 import os
+import random
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +34,7 @@ import httpx
 import orjson
 
 from . import demo
+from ._bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody, bounded
 from ._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
@@ -36,18 +42,22 @@ from ._environment import (
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
+from ._scrub import Scrubber
 from .errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
+    InvalidCredentialsError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ReadOnlyError,
+    ResponseTooLargeError,
     ServerError,
     UnexpectedStatusError,
     UnprocessableEntityError,
+    UnreadableResponseError,
 )
 
 ENVIRONMENTS = {
@@ -68,6 +78,16 @@ def configured_environment() -> str | None:
 
 
 PAGE_SIZE = 50  # the API's maximum for ``first``
+# The default cap on a successful answer, decompressed. The largest realistic one is the credit
+# balance of an organisation holding credits of 100,000 projects: about 20 MB. 64 MiB is three
+# times that, and ``concurrency`` (10) answers at this cap still fit in well under 1 GB.
+MAX_BODY_BYTES = 64 * 2**20
+# Of an error's body only this much is read (decompressed): its ``detail`` is quoted to 300
+# characters, and no more is needed to find it; the connection is then closed.
+ERROR_BODY_BYTES = 8 * 1024
+# Shorter than any real credential, and long enough that scrubbing one cannot blank
+# letters out of ordinary words in a message.
+MIN_CREDENTIAL_LENGTH = 8
 TOKEN_LIFETIME_NOTE = "access tokens expire a year after they are issued"
 
 logger = logging.getLogger("isoanalytics")
@@ -128,6 +148,8 @@ class Settings:
     backoff_initial: float
     backoff_max: float
     user_agent: str
+    max_body_bytes: int = MAX_BODY_BYTES
+    scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
 
     def token_for(self, call: Call) -> Secret | None:
         """The token to send with ``call``; a clear error when private data has none."""
@@ -141,13 +163,6 @@ class Settings:
                 variable=TOKEN_VARIABLE, **call.context(),
             )
         return token
-
-    def credentials(self) -> Iterator[str]:
-        """Every credential value, so server text quoted in errors can be scrubbed of them."""
-        yield self.secret.reveal()
-        if self.token is not None:
-            yield self.token.reveal()
-        yield from (token.reveal() for token in self.tokens.values())
 
 
 def resolve_settings(
@@ -164,6 +179,7 @@ def resolve_settings(
     backoff_initial: float,
     backoff_max: float,
     user_agent: str,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Settings:
     """Arguments first, then ``ISOMETRIC_*`` variables; raise before any request if unusable."""
     environment = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
@@ -176,7 +192,8 @@ def resolve_settings(
                              ("backoff_initial", backoff_initial, 0), ("backoff_max", backoff_max, 0)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
             raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    for name, value, low in (("max_retries", max_retries, 0), ("concurrency", concurrency, 1)):
+    for name, value, low in (("max_retries", max_retries, 0), ("concurrency", concurrency, 1),
+                             ("max_body_bytes", max_body_bytes, 1024)):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     if environment == "demo":
@@ -186,13 +203,16 @@ def resolve_settings(
             access_token = demo.access_token(demo.DEFAULT_ORGANISATION_ID)
             access_tokens = demo.accounts()
     else:
-        client_secret = client_secret or os.environ.get(SECRET_VARIABLE) or None
-        access_token = access_token or os.environ.get(TOKEN_VARIABLE) or None
+        client_secret = (_credential(client_secret, "client_secret", SECRET_VARIABLE)
+                         or _credential(os.environ.get(SECRET_VARIABLE), SECRET_VARIABLE,
+                                        SECRET_VARIABLE))
+        access_token = (_credential(access_token, "access_token", TOKEN_VARIABLE)
+                        or _credential(os.environ.get(TOKEN_VARIABLE), TOKEN_VARIABLE,
+                                       TOKEN_VARIABLE))
         if access_tokens is None:
             access_tokens = _tokens_from_environment()
-    for name, value in (("client_secret", client_secret), ("access_token", access_token)):
-        if value is not None and not isinstance(value, str):
-            raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    client_secret = _credential(client_secret, "client_secret", SECRET_VARIABLE)
+    access_token = _credential(access_token, "access_token", TOKEN_VARIABLE)
     if not client_secret:
         raise MissingCredentialsError(
             f"no client secret: every request to the registry's {environment} API carries one. "
@@ -202,12 +222,12 @@ def resolve_settings(
         )
     tokens = {}
     for organisation_id, token in (access_tokens or {}).items():
-        if not isinstance(token, str) or not token:
-            raise MissingCredentialsError(
-                f"access_tokens[{organisation_id!r}] is not a non-empty string",
-                variable=TOKEN_VARIABLE, organisation_id=organisation_id,
-            )
-        tokens[organisation_id] = Secret(token)
+        what = f"access_tokens[{organisation_id!r}]"
+        if not isinstance(token, str) or not token.strip():
+            raise MissingCredentialsError(f"{what} is not a non-empty string",
+                                          variable=TOKEN_VARIABLE, organisation_id=organisation_id)
+        tokens[organisation_id] = Secret(_credential(token, what, TOKENS_VARIABLE))
+    credentials = [client_secret, access_token, *(token.reveal() for token in tokens.values())]
     return Settings(
         environment=environment,
         base_url=_checked_base_url(
@@ -224,7 +244,33 @@ def resolve_settings(
         backoff_initial=float(backoff_initial),
         backoff_max=float(backoff_max),
         user_agent=user_agent,
+        max_body_bytes=max_body_bytes,
+        scrubber=Scrubber(value for value in credentials if value),
     )
+
+
+def _credential(value: object, what: str, variable: str) -> str | None:
+    """A credential as read: surrounding whitespace removed, refused if it cannot be real.
+
+    The value is never quoted in an error: it may be a real secret, pasted in the wrong place.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    value = value.strip()  # a secret read from a file keeps its trailing newline
+    if not value:
+        return None
+    if not all(" " <= character <= "~" for character in value):
+        raise InvalidCredentialsError(
+            f"{what} contains a character an HTTP header cannot carry (a control character or "
+            "one outside ASCII): check it was copied whole and on its own", variable=variable)
+    if len(value) < MIN_CREDENTIAL_LENGTH:
+        raise InvalidCredentialsError(
+            f"{what} is {len(value)} characters long: too short to be a real credential (they "
+            f"are at least {MIN_CREDENTIAL_LENGTH}). Check it was copied whole",
+            variable=variable)
+    return value
 
 
 def _tokens_from_environment() -> dict[str, str] | None:
@@ -335,6 +381,9 @@ def httpx_options(
             # Loading the CA bundle takes ~20 ms per client; plain http (loopback only) needs none.
             secure = settings.base_url.startswith("https:")
             transport = kind(limits=limits, verify=secure)
+            if not asynchronous:
+                # The async client bounds each attempt with asyncio.timeout instead.
+                transport = bounded(transport)
     return {
         "base_url": settings.base_url,
         "transport": GetOnlyTransport(transport),
@@ -342,21 +391,80 @@ def httpx_options(
         # A redirect would carry x-client-secret to wherever it points: httpx strips only
         # Authorization on cross-origin redirects. The API does not redirect; treat one as an error.
         "follow_redirects": False,
-        "headers": {"user-agent": settings.user_agent, "accept": "application/json"},
+        # Only what BodyReader decodes (httpx would also offer br/zstd when installed).
+        "headers": {"user-agent": settings.user_agent, "accept": "application/json",
+                    "accept-encoding": ACCEPTED_ENCODINGS},
     }
 
 
 # -- what an answer means ----------------------------------------------------------------------
 
-def answer(response: httpx.Response, call: Call, settings: Settings, attempts: int) -> bytes:
-    """The body of a 200 response; otherwise raise the typed error for its status."""
+def body_reader(response: httpx.Response, call: Call, settings: Settings) -> BodyReader:
+    """How much of ``response``'s body to read: all of a success, up to ``max_body_bytes``;
+    :data:`ERROR_BODY_BYTES` of anything else. Feed it the raw (still encoded) chunks."""
+    success = response.status_code == 200
+    limit = settings.max_body_bytes if success else ERROR_BODY_BYTES
+    # An in-memory answer (the demo transport's) is read, and decoded, already.
+    encoding = "" if response.is_stream_consumed else response.headers.get("content-encoding", "")
+    try:
+        reader = BodyReader(encoding, limit)
+    except UndecodableBody as error:
+        if success:
+            raise UnreadableResponseError(f"{error}; the answer was not read",
+                                          **call.context()) from None
+        return BodyReader("", 0)  # an error's detail is not worth guessing at
+    declared = response.headers.get("content-length", "")
+    if success and not encoding and declared.isdigit() and int(declared) > limit:
+        # Said up front: refused without reading a byte of it.
+        raise too_large(call, settings)
+    return reader
+
+
+def too_large(call: Call, settings: Settings) -> ResponseTooLargeError:
+    limit = settings.max_body_bytes
+    return ResponseTooLargeError(
+        f"the answer is larger than max_body_bytes={limit} ({limit / 2**20:g} MiB, counted "
+        "after decompression), so it was not read. A registry answer this large is not "
+        "expected; if it is genuine, raise max_body_bytes= on the client", limit=limit,
+        **call.context())
+
+
+def read_body(reader: BodyReader, response: httpx.Response, call: Call,
+              settings: Settings) -> tuple[bytes, bool]:
+    """The body read so far and whether it was cut short; a success too large or corrupt
+    is an error (of an error's body, whatever could be read serves)."""
+    success = response.status_code == 200
+    if success and reader.over:
+        raise too_large(call, settings)  # before joining what was kept: no second copy
+    try:
+        body = reader.finish()
+    except UndecodableBody as error:
+        if success:
+            raise UnreadableResponseError(f"{error}; the answer was not read",
+                                          **call.context()) from None
+        return b"", False
+    if success and reader.over:
+        raise too_large(call, settings)
+    return body, reader.over
+
+
+def answer(response: httpx.Response, body: bytes, cut: bool, call: Call, settings: Settings,
+           attempts: int) -> bytes:
+    """``body`` of a 200 response; otherwise raise the typed error for its status.
+
+    ``body`` is what :func:`read_body` kept (of an error, its first kilobytes; ``cut`` says
+    whether there was more).
+    """
     status = response.status_code
     if status == 200:
-        return response.content
-    detail = _scrubbed(_detail(response), settings)
+        return body
+    detail = _detail(body, cut, settings.scrubber)
+    request_id = response.headers.get("x-request-id")
     common = {
         "status_code": status, "detail": detail, "attempts": attempts,
-        "request_id": response.headers.get("x-request-id"), **call.context(),
+        "request_id": None if request_id is None else _excerpt(
+            settings.scrubber.scrub(request_id), 200),
+        **call.context(),
     }
     said = f": {detail}" if detail else ""
     if status == 401:
@@ -393,12 +501,20 @@ def answer(response: httpx.Response, call: Call, settings: Settings, attempts: i
                                 **common)
 
 
-def transport_error(error: httpx.TransportError, call: Call, settings: Settings,
-                    attempts: int) -> APIConnectionError:
-    """The package's error for a request that got no response at all."""
+def transport_error(error: httpx.TransportError | None, call: Call, settings: Settings,
+                    attempts: int, deadline: Deadline) -> APIConnectionError:
+    """The package's error for a request that got no (complete) response.
+
+    ``error`` None: the request's deadline passed between two chunks of the body.
+    """
     host = urlsplit(settings.base_url).netloc
     attempted = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
-    reason = _scrubbed(f"{type(error).__name__}: {error}", settings)
+    if error is None or (isinstance(error, httpx.TimeoutException) and deadline.passed()):
+        return APITimeoutError(
+            f"no complete answer from {host} within retry_deadline={settings.retry_deadline:g} s "
+            f"({attempted}; the deadline covers connecting, every read, retry and wait). "
+            "Try again later or raise retry_deadline=", **call.context())
+    reason = settings.scrubber.scrub(f"{type(error).__name__}: {error}")
     if isinstance(error, httpx.TimeoutException):
         return APITimeoutError(
             f"no answer from {host} within {settings.timeout:g} s {attempted} ({reason}). Try "
@@ -408,23 +524,41 @@ def transport_error(error: httpx.TransportError, call: Call, settings: Settings,
         "use RegistryClient.demo() to work offline on the demo registry", **call.context())
 
 
-def retry_wait(error: Exception, *, deadline: float) -> bool | float:
-    """stamina's backoff hook: retry 429, 5xx and lost connections, honouring Retry-After.
+def retry_wait(error: Exception, attempt: int, settings: Settings,
+               deadline: Deadline) -> float | None:
+    """Seconds to wait before retrying after ``attempt`` failed with ``error``; None: give up.
 
-    Returns False (give up), True (exponential backoff with jitter) or the seconds the
-    server asked for. A wait that would end past ``deadline`` (a ``time.monotonic()``
-    value) is not taken: the error is raised now instead of after a pointless sleep.
+    429, 5xx (but 501 and 505) and lost connections are retried, ``max_retries`` times at
+    most: after the server's ``Retry-After`` when it sends one, else after an exponential
+    backoff with jitter (``backoff_initial * 2**(attempt - 1)`` plus up to
+    ``backoff_initial``, at most ``backoff_max``). A wait that would not end before the
+    deadline is not taken: the error is raised now instead of after a pointless sleep.
+
+    Examples
+    --------
+    >>> settings = resolve_settings("demo", client_secret=None, access_token=None,
+    ...     access_tokens=None, base_url=None, timeout=1, max_retries=3, retry_deadline=5,
+    ...     concurrency=1, backoff_initial=4, backoff_max=10, user_agent="doc")
+    >>> error = ServerError("failed", status_code=503)
+    >>> retry_wait(error, 1, settings, Deadline(5)) is None or True  # 4 to 8 s of 5 left
+    True
+    >>> retry_wait(error, 1, settings, Deadline(3)) is None  # no wait ends within 3 s
+    True
     """
+    if attempt > settings.max_retries:
+        return None
     if isinstance(error, (RateLimitError, ServerError)):
         if isinstance(error, ServerError) and error.status_code in (501, 505):
-            return False  # "not implemented" does not get better by asking again
-        retry_after = error.retry_after
-        if retry_after is not None:
-            return retry_after if time.monotonic() + retry_after < deadline else False
-        return time.monotonic() < deadline
-    if isinstance(error, APIConnectionError):
-        return time.monotonic() < deadline
-    return False
+            return None  # "not implemented" does not get better by asking again
+        wait = error.retry_after
+    elif isinstance(error, APIConnectionError):
+        wait = None
+    else:
+        return None
+    if wait is None:
+        wait = min(settings.backoff_initial * 2 ** (attempt - 1)
+                   + random.uniform(0, settings.backoff_initial), settings.backoff_max)
+    return wait if wait < deadline.left() else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -442,18 +576,31 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
-def _detail(response: httpx.Response) -> str | None:
-    """The API's ``detail``: a sentence, or FastAPI's list of {loc, msg}; else a text excerpt."""
+def _detail(body: bytes, cut: bool, scrubber: Scrubber) -> str | None:
+    """The API's ``detail``: a sentence, or FastAPI's list of {loc, msg}; else a text excerpt.
+
+    Scrubbed of credentials before it is cut: a cut first could split an echoed one.
+    """
     try:
-        body = orjson.loads(response.content)
+        if cut:
+            raise orjson.JSONDecodeError("cut short", "", 0)
+        parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        text = response.text.strip()
-        return text[:200] + ("..." if len(text) > 200 else "") if text else None
-    detail = body.get("detail") if isinstance(body, dict) else body
+        text = scrubber.scrub(body.decode("utf-8", "replace").strip(), cut=cut)
+        return _excerpt(text, 200) if text else None
+    detail = parsed.get("detail") if isinstance(parsed, dict) else parsed
     if isinstance(detail, list):
-        return "; ".join(_validation_item(item) for item in detail[:5]) + (
+        text = "; ".join(_validation_item(item) for item in detail[:5]) + (
             f"; and {len(detail) - 5} more" if len(detail) > 5 else "")
-    return None if detail is None else str(detail)[:300]
+    elif detail is None:
+        return None
+    else:
+        text = str(detail)
+    return _excerpt(scrubber.scrub(text), 300)
+
+
+def _excerpt(text: str, length: int) -> str:
+    return text[:length] + ("..." if len(text) > length else "")
 
 
 def _validation_item(item: Any) -> str:
@@ -463,17 +610,15 @@ def _validation_item(item: Any) -> str:
     return f"{location}: {item.get('msg', '')}" if location else str(item.get("msg", ""))
 
 
-def _scrubbed(text: str | None, settings: Settings) -> str | None:
-    # A server (or a proxy in front of it) might echo a header back; never quote it.
-    if text is None:
-        return None
-    for credential in settings.credentials():
-        if credential:
-            text = text.replace(credential, "[redacted]")
-    return text
-
-
 def log_response(call: Call, response: httpx.Response, started: float, attempt: int) -> None:
     logger.debug("%s -> %d in %.1f ms (attempt %d)", call.endpoint, response.status_code,
                  (time.perf_counter() - started) * 1000, attempt)
 
+
+
+def log_retry(call: Call, error: Exception, attempt: int, wait: float) -> None:
+    """One record per retry on the package's logger: what failed, and when the next try is."""
+    status = getattr(error, "status_code", None)
+    reason = f"{type(error).__name__}{f' {status}' if status else ''}"
+    logger.info("%s: attempt %d failed (%s); retrying in %.2f s", call.endpoint, attempt,
+                reason, wait, extra={"retry_wait": wait, "attempt": attempt})

@@ -2,9 +2,18 @@
 
 Both read the same endpoints and return the same things (a :class:`CreditBalance`, tidy
 DataFrames for lists, dicts for single objects). Each method is a plan in ``_plans``; a
-client only drives it: it sends GETs through httpx with retries (stamina: exponential
-backoff with jitter, ``Retry-After``, an attempt limit and an overall deadline), and runs
-parallel steps on threads (sync) or tasks (async), never more than ``concurrency`` at once.
+client only drives it: it sends GETs through httpx with retries (exponential backoff with
+jitter, ``Retry-After``, an attempt limit) inside one deadline per request that covers
+connecting, every read, every retry and every wait, streams each body within its size
+bound, and runs parallel steps on threads (sync) or tasks (async), never more than
+``concurrency`` at once; a failed parallel step cancels its siblings. Every error it raises
+or returns is scrubbed of the credentials first (``_scrub``).
+
+The retry loop is the package's own rather than stamina's: it cuts each wait to the time
+left, stops a wait when a parallel step is cancelled, and logs one readable record per
+retry on the ``isoanalytics`` logger; stamina's instrumentation is process-wide (by default
+it prints ``stamina.retry_scheduled`` warnings on the user's terminal) and its waits cannot
+be cut or interrupted.
 
 ``RegistryClient.demo()`` reads the embedded demo registry through an httpx transport that
 answers like the API, so the offline demo runs exactly this code.
@@ -13,7 +22,6 @@ answers like the API, so the offline demo runs exactly this code.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -21,22 +29,27 @@ from typing import Any, Self
 
 import httpx
 import pandas as pd
-import stamina
 
-from . import _plans
+from . import _bounds, _plans
+from ._bounds import Cancel, Deadline
 from ._http import (
+    MAX_BODY_BYTES,
     Call,
     RegistryAuth,
     Settings,
     answer,
+    body_reader,
     configured_environment,
     httpx_options,
     log_response,
+    log_retry,
+    read_body,
     resolve_settings,
     retry_wait,
     transport_error,
 )
 from ._plans import Parallel, Plan
+from ._scrub import redact_error, unwatch_logs, watch_logs
 from .balance import CreditBalance
 from .errors import RegistryError, SchemaError
 from .ids import check_id, resource_path
@@ -61,6 +74,7 @@ class _BaseClient:
         concurrency: int = 10,
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         from . import __version__  # at call time: the package defines it after its imports
 
@@ -69,8 +83,10 @@ class _BaseClient:
             access_tokens=access_tokens, base_url=base_url, timeout=timeout,
             max_retries=max_retries, retry_deadline=retry_deadline, concurrency=concurrency,
             backoff_initial=backoff_initial, backoff_max=backoff_max,
-            user_agent=f"isoanalytics/{__version__} (+httpx)",
+            user_agent=f"isoanalytics/{__version__} (+httpx)", max_body_bytes=max_body_bytes,
         )
+        # httpcore logs response headers at DEBUG, where a server may echo a credential.
+        watch_logs(self._settings.scrubber)
         # Projects and suppliers by id, filled by enrich(): each fetched once per client.
         self._cache: dict[tuple[str, str], dict | None] = {}
 
@@ -176,20 +192,25 @@ class _BaseClient:
     def _lookup(self, kind: str, ids: list[str]) -> Plan[dict[str, dict | None]]:
         return _plans.lookup(kind, ids, self._cache)
 
-    def _retrying(self, deadline: float):
-        settings = self._settings
-        return stamina.retry_context(
-            on=functools.partial(retry_wait, deadline=deadline),
-            attempts=settings.max_retries + 1,
-            timeout=settings.retry_deadline,
-            wait_initial=settings.backoff_initial,
-            wait_max=settings.backoff_max,
-            wait_jitter=settings.backoff_initial,
-        )
+    def _retrying(self, call: Call, deadline: Deadline, failure: Exception | None,
+                  attempt: int) -> float | None:
+        """After ``attempt`` failed with ``failure``: the wait before the next, or None."""
+        if failure is None:
+            return None
+        wait = retry_wait(failure, attempt, self._settings, deadline)
+        if wait is not None:
+            log_retry(call, failure, attempt, wait)
+        return wait
 
-    def _attempt_timeout(self, deadline: float) -> float:
-        # No attempt may run past the overall deadline, however long the per-request timeout.
-        return max(min(self._settings.timeout, deadline - time.monotonic()), 0.001)
+    def _attempt_timeout(self, deadline: Deadline) -> float:
+        # No wait may run past the overall deadline, however long the per-request timeout.
+        return max(min(self._settings.timeout, deadline.left()), 0.001)
+
+    def _redacted(self, outcome: Any) -> Any:
+        """A package error scrubbed of credentials (raised or returned, as fetch's failures)."""
+        if isinstance(outcome, (RegistryError, SchemaError)):
+            return redact_error(outcome, self._settings.scrubber)
+        return outcome
 
 
 class RegistryClient(_BaseClient):
@@ -213,14 +234,24 @@ class RegistryClient(_BaseClient):
     base_url : str, optional
         Overrides the environment's URL (e.g. a test server on loopback).
     timeout : float
-        Seconds per attempt. ``max_retries`` (default 3) retries follow a 429, a 5xx or a
-        lost connection, with exponential backoff and jitter from ``backoff_initial`` up to
-        ``backoff_max`` seconds, honouring ``Retry-After``, and never past ``retry_deadline``
-        seconds after the first attempt.
+        Seconds per attempt: the longest any one wait of it (connecting, one read) may take.
+        ``max_retries`` (default 3) retries follow a 429, a 5xx or a lost connection, with
+        exponential backoff and jitter from ``backoff_initial`` up to ``backoff_max``
+        seconds, honouring ``Retry-After``.
+    retry_deadline : float
+        Seconds one request may take in all (default 60): connecting, every read, every
+        retry and every wait between them. A server that trickles its answer cannot stretch
+        it; a wait that would end past it is not taken. Past it: APITimeoutError.
+    max_body_bytes : int
+        The largest successful answer read, counted after decompression (default 64 MiB,
+        three times the balance of an organisation with 100,000 projects). Larger:
+        ResponseTooLargeError. Of an error's answer only the first 8 KiB are read.
     concurrency : int
-        Most requests in flight at once (per-project batch listing, lookups).
+        Most requests in flight at once (per-project batch listing, lookups). When one of
+        them fails the call, the others stop before their next attempt.
 
-    Secrets never appear in the client's repr, in log lines or in exception messages.
+    Secrets never appear in the client's repr, in log lines or in exception messages, in
+    whatever form a server echoes them back (see the README's reliability section).
 
     Examples
     --------
@@ -241,6 +272,7 @@ class RegistryClient(_BaseClient):
     def close(self) -> None:
         """Close the connection pool (also done by ``with RegistryClient() as client:``)."""
         self._http.close()
+        unwatch_logs(self._settings.scrubber)
 
     def __enter__(self) -> Self:
         return self
@@ -322,6 +354,14 @@ class RegistryClient(_BaseClient):
 
     def _run(self, plan: Plan[Any]) -> Any:
         try:
+            return self._redacted(self._drive(plan))
+        except (RegistryError, SchemaError) as error:
+            failure = self._redacted(error)
+        # Raised outside the except clause, so nothing foreign becomes its __context__.
+        raise failure
+
+    def _drive(self, plan: Plan[Any]) -> Any:
+        try:
             step = next(plan)
             while True:
                 try:
@@ -341,32 +381,78 @@ class RegistryClient(_BaseClient):
     def _run_parallel(self, plans: tuple[Plan[Any], ...]) -> list[Any]:
         if len(plans) <= 1:
             return [self._run(plan) for plan in plans]
+        cancel = Cancel(_bounds.current_cancel())
         # httpx.Client is thread-safe; threads keep the sync API usable inside Jupyter's loop.
-        with ThreadPoolExecutor(self._settings.concurrency, "isoanalytics") as pool:
-            futures = [pool.submit(self._run, plan) for plan in plans]
+        pool = ThreadPoolExecutor(self._settings.concurrency, "isoanalytics")
+        failure: BaseException | None = None
+        try:
+            futures = [pool.submit(self._run_cancellable, plan, cancel) for plan in plans]
             finished, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [future for future in futures if future in finished and future.exception()]
-            if failed:
-                for future in futures:
-                    future.cancel()
-                raise failed[0].exception()
-            return [future.result() for future in futures]
+            failed = [future.exception() for future in futures
+                      if future in finished and future.exception() is not None]
+            if not failed:
+                return [future.result() for future in futures]
+            # The first real failure; the rest may only be requests it cancelled.
+            failure = next((error for error in failed
+                            if not isinstance(error, _bounds.Cancelled)), failed[0])
+        except BaseException:  # KeyboardInterrupt in the waiting thread included
+            failure = _bounds.Cancelled()
+            raise
+        finally:
+            if failure is not None:
+                # Running requests stop before their next attempt or during their backoff;
+                # the call does not wait for them (a thread cannot be stopped mid-read).
+                cancel.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+            else:
+                pool.shutdown(wait=True)
+        raise failure
+
+    def _run_cancellable(self, plan: Plan[Any], cancel: Cancel) -> Any:
+        with _bounds.cancelling(cancel):
+            return self._run(plan)
 
     def _send(self, call: Call) -> bytes:
         settings = self._settings
         auth = RegistryAuth(settings.secret, settings.token_for(call))
-        deadline = time.monotonic() + settings.retry_deadline
-        for attempt in self._retrying(deadline):
-            with attempt:
-                started = time.perf_counter()
-                try:
-                    response = self._http.get(call.path, params=call.params, auth=auth,
-                                              timeout=self._attempt_timeout(deadline))
-                except httpx.TransportError as error:
-                    raise transport_error(error, call, settings, attempt.num) from None
-                log_response(call, response, started, attempt.num)
-                body = answer(response, call, settings, attempt.num)
-        return body
+        deadline = Deadline(settings.retry_deadline)
+        attempt = 0
+        while True:
+            attempt += 1
+            _bounds.check_cancelled()
+            outcome = self._attempt(call, auth, deadline, attempt)
+            if isinstance(outcome, bytes):
+                return outcome
+            wait_for = self._retrying(call, deadline, outcome, attempt)
+            if wait_for is None:
+                raise outcome
+            _bounds.sleep(wait_for)
+
+    def _attempt(self, call: Call, auth: RegistryAuth, deadline: Deadline,
+                 attempt: int) -> bytes | RegistryError:
+        """One GET within ``deadline``: the body, or the error (returned, not raised, so no
+        httpx exception, with its request and headers, becomes the error's context)."""
+        settings = self._settings
+        started = time.perf_counter()
+        try:
+            with _bounds.applying(deadline), self._http.stream(
+                    "GET", call.path, params=call.params, auth=auth,
+                    timeout=self._attempt_timeout(deadline)) as response:
+                log_response(call, response, started, attempt)
+                reader = body_reader(response, call, settings)
+                for chunk in ([response.content] if response.is_stream_consumed
+                              else response.iter_raw()):
+                    if reader.feed(chunk):
+                        break  # enough: closing the response closes the connection
+                    if deadline.passed():
+                        return transport_error(None, call, settings, attempt, deadline)
+                body, cut = read_body(reader, response, call, settings)
+            return answer(response, body, cut, call, settings, attempt)
+        except httpx.TransportError as error:
+            failure = transport_error(error, call, settings, attempt, deadline)
+        except RegistryError as error:
+            failure = error
+        return failure
 
 
 class AsyncRegistryClient(_BaseClient):
@@ -392,6 +478,7 @@ class AsyncRegistryClient(_BaseClient):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        unwatch_logs(self._settings.scrubber)
 
     async def __aenter__(self) -> Self:
         return self
@@ -444,6 +531,14 @@ class AsyncRegistryClient(_BaseClient):
 
     async def _run(self, plan: Plan[Any]) -> Any:
         try:
+            return self._redacted(await self._drive(plan))
+        except (RegistryError, SchemaError) as error:
+            failure = self._redacted(error)
+        # Raised outside the except clause, so nothing foreign becomes its __context__.
+        raise failure
+
+    async def _drive(self, plan: Plan[Any]) -> Any:
+        try:
             step = next(plan)
             while True:
                 try:
@@ -474,18 +569,42 @@ class AsyncRegistryClient(_BaseClient):
         auth = RegistryAuth(settings.secret, settings.token_for(call))
         if self._slots is None:
             self._slots = asyncio.Semaphore(settings.concurrency)
-        deadline = time.monotonic() + settings.retry_deadline
-        async for attempt in self._retrying(deadline):
-            with attempt:
-                started = time.perf_counter()
-                try:
-                    async with self._slots:
-                        response = await self._http.get(
-                            call.path, params=call.params, auth=auth,
-                            timeout=self._attempt_timeout(deadline))
-                except httpx.TransportError as error:
-                    raise transport_error(error, call, settings, attempt.num) from None
-                log_response(call, response, started, attempt.num)
-                body = answer(response, call, settings, attempt.num)
-        return body
+        deadline = Deadline(settings.retry_deadline)
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._attempt(call, auth, deadline, attempt)
+            if isinstance(outcome, bytes):
+                return outcome
+            wait_for = self._retrying(call, deadline, outcome, attempt)
+            if wait_for is None:
+                raise outcome
+            await asyncio.sleep(0 if _bounds.no_waits() else wait_for)  # cancelled with its task
+
+    async def _attempt(self, call: Call, auth: RegistryAuth, deadline: Deadline,
+                       attempt: int) -> bytes | RegistryError:
+        """See :meth:`RegistryClient._attempt`; asyncio.timeout bounds all of it at once."""
+        settings = self._settings
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(max(deadline.left(), 0)), self._slots, self._http.stream(
+                    "GET", call.path, params=call.params, auth=auth,
+                    timeout=self._attempt_timeout(deadline)) as response:
+                log_response(call, response, started, attempt)
+                reader = body_reader(response, call, settings)
+                if response.is_stream_consumed:  # an in-memory answer (the demo's)
+                    reader.feed(response.content)
+                else:
+                    async for chunk in response.aiter_raw():
+                        if reader.feed(chunk):
+                            break
+                body, cut = read_body(reader, response, call, settings)
+            return answer(response, body, cut, call, settings, attempt)
+        except TimeoutError:
+            failure = transport_error(None, call, settings, attempt, deadline)
+        except httpx.TransportError as error:
+            failure = transport_error(error, call, settings, attempt, deadline)
+        except RegistryError as error:
+            failure = error
+        return failure
 

@@ -6,11 +6,14 @@ to do about it, so a notebook user never has to read a traceback from inside pan
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
+    "InvalidCredentialsError",
     "InvalidIdError",
     "MissingCredentialsError",
     "NotFoundError",
@@ -19,14 +22,18 @@ __all__ = [
     "RateLimitError",
     "ReadOnlyError",
     "RegistryError",
+    "ResponseTooLargeError",
     "SchemaError",
     "ServerError",
     "UnexpectedStatusError",
     "UnprocessableEntityError",
+    "UnreadableResponseError",
 ]
 
 _NOTHING = object()
 _MAX_SHOWN = 60
+# How much of a string value a client scrubs of credentials before showing its start.
+_SCANNED = 1 << 16
 
 
 def _located(message: str, endpoint: str | None, organisation_id: str | None) -> str:
@@ -36,14 +43,21 @@ def _located(message: str, endpoint: str | None, organisation_id: str | None) ->
     return f"[{', '.join(where)}] {message}" if where else message
 
 
-def _describe(value: object) -> str:
-    """Show a bad value briefly: its repr (cut short) and its JSON type."""
+def _describe(value: object, scrub: Callable[..., str] | None = None) -> str:
+    """Show a bad value briefly: its repr (cut short) and its JSON type.
+
+    With ``scrub`` (a client's, see ``SchemaError.redact``), the repr is scrubbed of
+    credentials before it is cut, so no cut can leave the first part of one.
+    """
     if isinstance(value, (list, dict)):
         # never repr a whole body: it can be megabytes
         noun = "array of" if isinstance(value, list) else "object with"
         unit = "item" if isinstance(value, list) else "key"
         return f"an {noun} {len(value)} {unit}{'' if len(value) == 1 else 's'}"
-    text = repr(value)
+    if scrub is not None and isinstance(value, str):
+        text = scrub(repr(value[:_SCANNED]), cut=len(value) > _SCANNED)
+    else:
+        text = repr(value)
     if len(text) > _MAX_SHOWN:
         text = text[: _MAX_SHOWN - 3] + "..."
     kind = {
@@ -89,6 +103,9 @@ class SchemaError(ValueError):
         self.path = path
         self.problem = problem
         self.value_shown = None if value is _NOTHING else _describe(value)
+        # Kept (a string only: nothing else can hold a credential) so a client can show it
+        # again scrubbed of credentials before cutting; dropped by redact().
+        self._value = value if isinstance(value, str) else None
         self.hint = hint
         self.organisation_id = organisation_id
         self.endpoint = endpoint
@@ -112,8 +129,24 @@ class SchemaError(ValueError):
             endpoint=endpoint or self.endpoint,
         )
         error.value_shown = self.value_shown
+        error._value = self._value
         error.args = (error._message(),)
         return error
+
+    def redact(self, scrub: Callable[..., str]) -> None:
+        """Scrub every text attribute with ``scrub`` (a client's scrubber), in place.
+
+        The clients do this to every error they raise or return, so a value the server
+        sent (perhaps an echoed credential) is scrubbed before it is cut for display.
+        """
+        if self._value is not None:
+            self.value_shown = _describe(self._value, scrub)
+            self._value = None
+        for name in ("path", "problem", "value_shown", "hint", "organisation_id", "endpoint"):
+            text = getattr(self, name)
+            if isinstance(text, str):
+                setattr(self, name, scrub(text))
+        self.args = (self._message(),)
 
 
 class InvalidIdError(ValueError):
@@ -199,6 +232,17 @@ class RegistryError(Exception):
         self.organisation_id = organisation_id
         super().__init__(_located(message, endpoint, organisation_id))
 
+    def redact(self, scrub: Callable[..., str]) -> None:
+        """Scrub every text attribute with ``scrub`` (a client's scrubber), in place.
+
+        Messages are built from server text already scrubbed; this pass also covers
+        attributes such as ``request_id`` and errors raised where no client was at hand.
+        """
+        for name, value in list(self.__dict__.items()):
+            if isinstance(value, str):
+                setattr(self, name, scrub(value))
+        self.args = (_located(self.message, self.endpoint, self.organisation_id),)
+
     def __reduce__(self):
         # Keyword-only context would be lost by the default pickling (multiprocessing, joblib).
         return _rebuild, (type(self), self.__dict__)
@@ -222,6 +266,14 @@ class MissingCredentialsError(RegistryError):
         super().__init__(message, **context)
 
 
+class InvalidCredentialsError(MissingCredentialsError):
+    """A credential that cannot be real: too short, or with characters a header cannot carry.
+
+    Raised before any request, without quoting the value. Surrounding whitespace (a
+    trailing newline from a file) is removed as credentials are read, never refused.
+    """
+
+
 class ReadOnlyError(RegistryError):
     """Something tried to send a request other than GET: this package never changes the registry."""
 
@@ -236,6 +288,24 @@ class APIConnectionError(RegistryError):
 
 class APITimeoutError(APIConnectionError):
     """The registry did not answer within the timeout, retries included."""
+
+
+class UnreadableResponseError(RegistryError):
+    """An answer the package refused to read: compressed in a way it did not ask for, or corrupt."""
+
+
+class ResponseTooLargeError(UnreadableResponseError):
+    """A successful answer larger than the client's ``max_body_bytes``, counted decompressed.
+
+    Attributes
+    ----------
+    limit : int
+        The ``max_body_bytes`` in force; raise it on the client if the answer is genuine.
+    """
+
+    def __init__(self, message: str, *, limit: int, **context) -> None:
+        self.limit = limit
+        super().__init__(message, **context)
 
 
 class APIStatusError(RegistryError):

@@ -34,7 +34,9 @@ class PortfolioFetch:
         ``organisation_id`` on each row.
     failures : DataFrame
         One row per organisation that did not answer: ``organisation_id``, ``error`` (the
-        exception type), ``status_code`` (when the API answered) and ``message``.
+        exception type), ``status_code`` (when the API answered) and ``message``. Any
+        failure the package names is a row, whatever one organisation's server sends
+        (an error status, a body past ``max_body_bytes``, a deadline, a malformed body).
     errors : dict of organisation id to exception
         The exceptions themselves, to re-raise or inspect.
     """
@@ -171,15 +173,23 @@ def _check_ids(organisation_ids: Iterable[str]) -> None:
 def _portfolio(client: RegistryClient | AsyncRegistryClient, accounts: Iterable[str],
                bar: Any) -> Plan[list[CreditBalance | Exception]]:
     """Every organisation's balance, or the error that stopped it: one failure stops none."""
-    return (yield Parallel(tuple(_outcome(client._credit_balance(organisation_id), bar)
-                                 for organisation_id in accounts)))
+    return (yield Parallel(tuple(
+        _outcome(client._credit_balance(organisation_id), organisation_id, bar)
+        for organisation_id in accounts)))
 
 
-def _outcome(plan: Plan[CreditBalance], bar: Any) -> Plan[CreditBalance | Exception]:
+def _outcome(plan: Plan[CreditBalance], organisation_id: str,
+             bar: Any) -> Plan[CreditBalance | Exception]:
+    """One organisation's balance, or what stopped it; nothing it sends stops the others."""
     try:
         return (yield from plan)
     except (RegistryError, SchemaError) as error:
+        # Every failure the package names (status, deadline, size, schema...) is one row.
         return error
+    except (RecursionError, OverflowError) as error:
+        # A body too deep or a number too large for the decoder that let it through.
+        return SchemaError("$", f"could not be read ({type(error).__name__}): nested too "
+                           "deeply or holding a number too large", organisation_id=organisation_id)
     finally:
         bar.update(1)
 

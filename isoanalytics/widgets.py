@@ -25,7 +25,7 @@ from ._http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environme
 from .balance import CreditBalance, stack_balances
 from .client import RegistryClient
 from .dimensions import DIMENSIONS, breakdown, entity_noun, top_n
-from .errors import RegistryError
+from .errors import RegistryError, SchemaError
 from .fetch import PortfolioFetch
 from .metrics import Concentration, concentration
 from .plots import UNITS, holdings_chart
@@ -287,7 +287,7 @@ class Connect(widgets.VBox):
             getattr(self, name).style.description_width = "initial"
         self._credentials: dict[str, Secret] = {}
         self._client: RegistryClient | None = None
-        self.error: RegistryError | None = None  # why the last attempt failed
+        self.error: RegistryError | SchemaError | None = None  # why the last attempt failed
         self._callbacks: list[Any] = []
         self.environment.observe(self._show_fields, names="value")
         for field in (self.client_secret, self.access_token):
@@ -335,6 +335,7 @@ class Connect(widgets.VBox):
                 self._take({"new": field.value, "owner": field})
         secret = self._credentials.get("client_secret")
         token = self._credentials.get("access_token")
+        client = None
         try:
             if environment == "demo":
                 client = RegistryClient.demo()
@@ -343,11 +344,17 @@ class Connect(widgets.VBox):
                                         client_secret=secret.reveal() if secret else None,
                                         access_token=token.reveal() if token else None)
             organisation = client.current_organisation()
-        except RegistryError as error:
+        except (RegistryError, SchemaError) as error:  # a malformed answer says so here too
+            if client is not None:
+                client.close()  # made for this attempt, and of no use after it
             # Messages of the package's errors never carry the secret or a token.
             self.error = error
             self.message.value = f'<span style="color:#D55E00">{html.escape(str(error))}</span>'
             return None
+        except BaseException:
+            if client is not None:
+                client.close()
+            raise
         if self._client is not None:
             self._client.close()
         self._client, self.error = client, None

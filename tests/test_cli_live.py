@@ -75,8 +75,8 @@ def test_unknown_and_malformed_organisations(registry, capsys):
 def test_an_unreachable_registry(monkeypatch, capsys):
     stamina.set_testing(True)  # stamina's own switch: same attempts, no backoff sleeps
     monkeypatch.setenv("ISOMETRIC_BASE_URL", stopped_url())
-    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret")
-    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", "token")
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret-value")
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", "token-value")
     try:
         code, _ = run("summary", "--org", demo.DEFAULT_ORGANISATION_ID)
     finally:
@@ -98,7 +98,7 @@ def test_bad_data_exit_code(registry, capsys):
 
 
 def test_an_unusable_environment_is_a_usage_error(monkeypatch, capsys):
-    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret")
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret-value")
     monkeypatch.setenv("ISOMETRIC_ENVIRONMENT", "staging")
     assert run("summary")[0] == 2
     assert "ISOMETRIC_ENVIRONMENT" in capsys.readouterr().err

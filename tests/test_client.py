@@ -11,7 +11,6 @@ import time
 
 import pandas as pd
 import pytest
-import stamina
 from werkzeug import Request, Response
 
 import isoanalytics as ia
@@ -32,13 +31,27 @@ def demo_url(server):
     return serve_demo(server)
 
 
+class _Waits(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.scheduled: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "retry_wait"):
+            self.scheduled.append(record.retry_wait)
+
+
 @pytest.fixture
 def waits():
-    """The waits stamina schedules between attempts (its instrumentation hook)."""
-    scheduled: list[float] = []
-    stamina.instrumentation.set_on_retry_hooks([lambda details: scheduled.append(details.wait_for)])
-    yield scheduled
-    stamina.instrumentation.set_on_retry_hooks(None)
+    """The waits the client schedules between attempts (one record per retry on its logger)."""
+    handler = _Waits()
+    package = logging.getLogger("isoanalytics")
+    level = package.level
+    package.addHandler(handler)
+    package.setLevel(logging.DEBUG)
+    yield handler.scheduled
+    package.removeHandler(handler)
+    package.setLevel(level)
 
 
 def live(url: str, **options) -> ia.RegistryClient:
