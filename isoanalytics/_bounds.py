@@ -222,8 +222,9 @@ class UndecodableBody(Exception):
 class BodyReader:
     """Decodes a body chunk by chunk, keeping at most ``limit`` decoded bytes.
 
-    ``feed`` returns True once the limit is passed (``over``): stop reading. ``finish``
-    returns the bytes kept.
+    ``feed`` returns True once the limit is passed (``over``) or the data proves corrupt:
+    stop reading. ``finish`` returns the bytes kept, or raises :class:`UndecodableBody`
+    for corrupt data (so the caller meets it in one place, after the response is closed).
     """
 
     def __init__(self, content_encoding: str, limit: int) -> None:
@@ -239,6 +240,7 @@ class BodyReader:
         self.limit = limit
         self.size = 0
         self.over = False
+        self._corrupt: str | None = None
 
     def _new_decoder(self, raw_deflate: bool = False):
         if self._coding is None:
@@ -259,7 +261,7 @@ class BodyReader:
         if self._decoder is None:
             self._keep(data)
             return self.over
-        while data and not self.over and not self._decoder.eof:
+        while data and not self.over and not self._decoder.eof and self._corrupt is None:
             try:
                 out = self._decoder.decompress(data, min(self.limit - self.size + 1, _SLICE))
             except zlib.error as error:
@@ -267,13 +269,16 @@ class BodyReader:
                     # Some servers send raw deflate without the zlib header (as httpx allows).
                     self._decoder, self._first = self._new_decoder(raw_deflate=True), False
                     continue
-                raise UndecodableBody(f"the {self._coding} data is corrupt ({error})") from None
+                self._corrupt = f"the {self._coding} data is corrupt ({error})"
+                return True
             self._first = False
             self._keep(out)
             data = self._decoder.unconsumed_tail
         return self.over
 
     def finish(self) -> bytes:
+        if self._corrupt is not None:
+            raise UndecodableBody(self._corrupt)
         if self._decoder is not None and not self.over:
             try:
                 self._keep(self._decoder.flush())

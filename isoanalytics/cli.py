@@ -53,6 +53,7 @@ from .errors import (
     PermissionDeniedError,
     RegistryError,
     SchemaError,
+    UnreadableResponseError,
 )
 from .ids import check_id
 
@@ -260,7 +261,7 @@ def _usage_error(command: argparse.ArgumentParser, message: str) -> int:
 
 def _exit_code(error_class: type[BaseException]) -> int:
     """The exit code for an error the package raised (here, or inside the report's kernel)."""
-    if issubclass(error_class, (SchemaError, PaginationError)):
+    if issubclass(error_class, (SchemaError, PaginationError, UnreadableResponseError)):
         return EXIT_BAD_DATA
     if issubclass(error_class, NotFoundError):
         return EXIT_UNKNOWN_ORGANISATION
@@ -312,10 +313,14 @@ def _command_line_message(error: Exception, args: argparse.Namespace) -> str:
     return str(error)  # the others already speak of the registry, not of Python
 
 
-def _fail(command: str, message: str, code: int, *, demo_mode: bool) -> int:
+def _fail(command: str, message: str, code: int, *, demo_mode: bool,
+          error_class: type[BaseException] | None = None) -> int:
     """Say what went wrong and what to do next, on stderr; return the exit code."""
     if code == EXIT_BAD_DATA:
-        message = f"the registry's answer failed validation: {message}"
+        # An answer too large or not decodable was never read, so it cannot have "failed".
+        unread = error_class is not None and issubclass(error_class, UnreadableResponseError)
+        message = (f"the registry's answer {'could not be read' if unread else 'failed validation'}"
+                   f": {message}")
     _say(f"isoanalytics {command}: {message}")
     if code == EXIT_UNKNOWN_ORGANISATION and demo_mode:
         _say(f"Demo organisations: {_demo_buyers()}")
@@ -363,7 +368,7 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
             suppliers = enrich(summarize(source, by="supplier"), client)
     except (SchemaError, RegistryError) as error:
         return _fail("summary", _command_line_message(error, args), _exit_code(type(error)),
-                     demo_mode=args.demo_mode)
+                     demo_mode=args.demo_mode, error_class=type(error))
     if args.demo_mode:
         source_line = f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}"
     else:
@@ -418,7 +423,7 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
         return EXIT_TEMPLATE
     except (SchemaError, RegistryError) as error:  # before ValueError: SchemaError is one
         return _fail("report", _command_line_message(error, args), _exit_code(type(error)),
-                     demo_mode=args.demo_mode)
+                     demo_mode=args.demo_mode, error_class=type(error))
     except (OutputPathError, FileNotFoundError, IsADirectoryError, ValueError) as error:
         # the output or notebook path, the title, ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL
         return _usage_error(command, str(error))
@@ -442,7 +447,7 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
             where = f" in section {error.section!r}" if error.section else ""
             message = f"the report failed{where}: {_command_line_message(stand_in, args)}"
         return _fail("report", f"{message}. No report was written.", code,
-                     demo_mode=args.demo_mode)
+                     demo_mode=args.demo_mode, error_class=error.registry_error)
     elapsed = time.perf_counter() - started
     if to_stdout:
         out.flush()

@@ -213,6 +213,11 @@ def gzipped_ok(handler: _Handler) -> None:
                  {"Content-Encoding": "gzip"})
 
 
+def corrupt(handler: _Handler, coding: str, code: str = "200") -> None:
+    """Says it is compressed, and is not: the decoder fails on the first bytes."""
+    handler.send(int(code), b"this is not compressed data at all", {"Content-Encoding": coding})
+
+
 def echo(handler: _Handler, place: str, form: str) -> None:
     """The request's credentials sent back in ``form`` at ``place``."""
     encode = ECHO_FORMS[form]
@@ -251,7 +256,7 @@ def echo(handler: _Handler, place: str, form: str) -> None:
 BEHAVIOURS: dict[str, Callable[..., None]] = {
     "ok": ok, "trickle": trickle, "slow_headers": slow_headers, "bomb": bomb, "huge": huge,
     "brotli": brotli, "hang_up": hang_up, "status": status, "echo": echo,
-    "gzipped_ok": gzipped_ok, "redirect": redirect,
+    "gzipped_ok": gzipped_ok, "redirect": redirect, "corrupt": corrupt,
 }
 
 

@@ -97,6 +97,20 @@ def test_bad_data_exit_code(registry, capsys):
     assert "failed validation" in capsys.readouterr().err
 
 
+def test_an_answer_that_cannot_be_read_is_bad_data(registry, capsys):
+    # Compressed data that is not gzip at all: the client refuses to read it (never a raw
+    # zlib or httpx error), and the command says so as bad data, not as an outage.
+    registry.clear()
+    registry.expect_request(f"{BASE_PATH}/organisations/{demo.DEFAULT_ORGANISATION_ID}") \
+        .respond_with_data(b"this is not gzip", headers={"content-encoding": "gzip",
+                                                         "content-type": "application/json"})
+    code, _ = run("summary", "--org", demo.DEFAULT_ORGANISATION_ID)
+    error = capsys.readouterr().err
+    assert code == EXIT_BAD_DATA, error
+    assert "could not be read" in error and "Traceback" not in error
+    assert error.count("\n") == 1
+
+
 def test_an_unusable_environment_is_a_usage_error(monkeypatch, capsys):
     monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret-value")
     monkeypatch.setenv("ISOMETRIC_ENVIRONMENT", "staging")

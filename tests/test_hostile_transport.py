@@ -278,6 +278,17 @@ def test_an_encoding_not_asked_for_is_refused_and_gzip_is_read(hostile):
     assert hostile.headers[-1]["accept-encoding"] == "gzip, deflate"
 
 
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_corrupt_compressed_data_is_the_packages_error(hostile, coding):
+    # The decoder fails while the body streams in: a success is UnreadableResponseError,
+    # and an error status keeps its own error (its detail is simply not shown).
+    with client(hostile) as registry:
+        with pytest.raises(ia.UnreadableResponseError, match=f"the {coding} data is corrupt"):
+            registry.credit_balance(hostile.org("corrupt", coding))
+        with pytest.raises(ia.NotFoundError):
+            registry.credit_balance(hostile.org("corrupt", coding, "404"))
+
+
 @pytest.mark.parametrize("asynchronous", [False, True])
 def test_one_organisation_cannot_take_a_portfolio_down(hostile, asynchronous):
     good = hostile.org("ok")
