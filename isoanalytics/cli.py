@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     # ISOMETRIC_ENVIRONMENT=demo is the demo registry, and says so like --demo does.
     args.demo_mode = args.demo or (not args.environment
                                    and os.environ.get(ENVIRONMENT_VARIABLE) == "demo")
-    # Libraries' log records (nbclient's, jupyter_client's, a warning of httpx's) have no handler in a
+    # Libraries' log records (nbclient's, jupyter_client's) have no handler in a
     # command line, so Python's last-resort handler would print them raw on stderr, even from
     # threads that end after main() returns; what matters reaches the user as this command's
     # own message. A handler on the root logger keeps the last resort out (idempotent).

@@ -124,8 +124,8 @@ def test_an_unreachable_registry_speaks_of_the_network_and_demo(monkeypatch, cap
 
     stamina.set_testing(True)
     monkeypatch.setenv("ISOMETRIC_BASE_URL", stopped_url())
-    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "secret")
-    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", "token")
+    monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", "made-up-client-secret")
+    monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", "made-up-access-token")
     try:
         assert run("summary", "--org", BUYERS["typical"])[0] == EXIT_UNAVAILABLE
     finally:

@@ -203,7 +203,7 @@ def test_fetch_balances_makes_a_deep_balance_one_failure(server):
         if org == organisations[1]:
             body = with_raw(REGISTRY.credit_balance(org), "unknown", deep(100_000))
         server.routes[f"/organisations/{org}/credit_balance"] = body.encode()
-    result = ia.fetch_balances({org: "token" for org in organisations}, progress=False,
+    result = ia.fetch_balances({org: "recorded-token" for org in organisations}, progress=False,
                                **server.client_options())
     assert result.failures["organisation_id"].tolist() == [organisations[1]]
     assert result.failures["error"].tolist() == ["SchemaError"]

@@ -123,7 +123,7 @@ def test_portfolio_and_compatibility_entry_points_refuse_hostile_ids(server, bad
     from isoanalytics._plans import organisation_path  # what cli.py and report.py call
 
     with pytest.raises(ia.InvalidIdError, match="accounts: expected an organisation id"):
-        ia.fetch_balances({bad: "token"}, progress=False, **server.client_options())
+        ia.fetch_balances({bad: "recorded-token"}, progress=False, **server.client_options())
     with (ia.RegistryClient(**server.client_options()) as client,
           pytest.raises(ia.InvalidIdError, match="accounts")):
         ia.fetch_balances([bad], client=client, progress=False)
@@ -241,7 +241,7 @@ def test_fetch_balances_makes_a_hostile_balance_one_failure(server):
     for org in others:
         body = hostile if org == others[0] else REGISTRY.credit_balance(org)
         server.routes[f"/organisations/{org}/credit_balance"] = json.dumps(body).encode()
-    result = ia.fetch_balances({org: "token" for org in others}, progress=False,
+    result = ia.fetch_balances({org: "recorded-token" for org in others}, progress=False,
                                **server.client_options())
     assert list(result.failures["organisation_id"]) == [others[0]]
     assert list(result.failures["error"]) == ["SchemaError"]

@@ -42,6 +42,7 @@ from isoanalytics._records import (
     columns,
     record_frame,
 )
+from isoanalytics.ids import ID_KINDS
 
 from .conftest import KGS, entity_id
 
@@ -562,7 +563,7 @@ def _is_object(schema: dict) -> bool:
 
 RULE_MATCHES = {  # rule class -> does this (resolved) schema fit it?
     _Id: lambda r, s: s.get("type") == "string" and s.get("minLength") == 20
-    and s.get("maxLength") == 37 and s["example"].startswith(r.prefix),
+    and s.get("maxLength") == 37 and s["example"].startswith(ID_KINDS[r.kind].prefix),
     _Enum: lambda r, s: s.get("title") == r.name and tuple(s["enum"]) == r.values,
     _Quantity: lambda r, s: s.get("title") == "CreditQuantity",
     _DateTime: lambda r, s: s.get("type") == "string" and s.get("format") == "date-time",
