@@ -42,6 +42,7 @@ from ._environment import (
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
+from ._format import terminal_text
 from ._scrub import Scrubber
 from .errors import (
     APIConnectionError,
@@ -462,8 +463,8 @@ def answer(response: httpx.Response, body: bytes, cut: bool, call: Call, setting
     request_id = response.headers.get("x-request-id")
     common = {
         "status_code": status, "detail": detail, "attempts": attempts,
-        "request_id": None if request_id is None else _excerpt(
-            settings.scrubber.scrub(request_id), 200),
+        "request_id": None if request_id is None else _server_text(
+            request_id, settings.scrubber, 200),
         **call.context(),
     }
     said = f": {detail}" if detail else ""
@@ -586,8 +587,8 @@ def _detail(body: bytes, cut: bool, scrubber: Scrubber) -> str | None:
             raise orjson.JSONDecodeError("cut short", "", 0)
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        text = scrubber.scrub(body.decode("utf-8", "replace").strip(), cut=cut)
-        return _excerpt(text, 200) if text else None
+        text = _server_text(body.decode("utf-8", "replace").strip(), scrubber, 200, cut=cut)
+        return text or None
     detail = parsed.get("detail") if isinstance(parsed, dict) else parsed
     if isinstance(detail, list):
         text = "; ".join(_validation_item(item) for item in detail[:5]) + (
@@ -596,10 +597,17 @@ def _detail(body: bytes, cut: bool, scrubber: Scrubber) -> str | None:
         return None
     else:
         text = str(detail)
-    return _excerpt(scrubber.scrub(text), 300)
+    return _server_text(text, scrubber, 300)
 
 
-def _excerpt(text: str, length: int) -> str:
+def _server_text(text: str, scrubber: Scrubber, length: int, *, cut: bool = False) -> str:
+    """Server text fit to quote: inert in a terminal or a notebook's traceback (no escape or
+    control characters, one line), then scrubbed of credentials, then cut to ``length``.
+
+    Controls go before the scrub: removed after it, they could join two halves of an echoed
+    credential that the scrubber saw apart.
+    """
+    text = scrubber.scrub(terminal_text(text, one_line=True), cut=cut)
     return text[:length] + ("..." if len(text) > length else "")
 
 

@@ -193,3 +193,24 @@ def test_an_error_carrying_registry_text_is_printed_as_plain_text(hostile_regist
     assert code == EXIT_CREDENTIALS
     assert "Invalid access token" in error
     check_inert(error)
+
+
+@pytest.mark.parametrize("body", ["json", "text"])
+def test_server_text_in_an_error_is_inert_wherever_it_is_shown(hostile_registry, body):
+    # Not only the command line: a notebook renders ANSI colours in a traceback, and a log
+    # line is read in a terminal. The error's detail, request id and message are inert.
+    from isoanalytics import NotFoundError, RegistryClient
+
+    hostile_registry.clear()
+    payload = (json.dumps({"detail": hostile("No such organisation")}) if body == "json"
+               else hostile("No such organisation"))
+    hostile_registry.expect_request(re.compile(f"^{BASE_PATH}/.*")).respond_with_data(
+        # (a header carries no line break and only Latin-1: escapes and C1 controls it can)
+        payload, status=404, headers={"x-request-id": "\x1b]52;c;cm0=\x07\x1b[2Jreq-1\x9b1A"},
+        content_type="application/json" if body == "json" else "text/plain")
+    with RegistryClient() as client, pytest.raises(NotFoundError) as caught:
+        client.organisation(demo.DEFAULT_ORGANISATION_ID)
+    error = caught.value
+    for text in (str(error), error.detail, error.request_id):
+        check_inert(text, one_line=True)
+    assert "No such organisation" in error.detail and "req-1" in error.request_id
