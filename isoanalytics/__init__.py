@@ -19,7 +19,6 @@ first instant.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
@@ -60,11 +59,6 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
     )
     from .fetch import PortfolioFetch, afetch_balances, fetch_balances
     from .metrics import Concentration, concentration, reconcile, retired_share, summarize
-
-try:
-    __version__ = version("isoanalytics")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 # Each public name and the module it lives in; ``demo`` is a module itself.
 _HOMES = {
@@ -136,8 +130,19 @@ __all__ = [
 ]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("isoanalytics")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    if name in _HOME_OF:
+    if name == "__version__":  # importlib.metadata alone costs more than the rest of __init__
+        value: Any = _version()
+    elif name in _HOME_OF:
         value = getattr(importlib.import_module(f".{_HOME_OF[name]}", __name__), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f".{name}", __name__)

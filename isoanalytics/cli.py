@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from . import __version__, demo
+from . import demo
 from ._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
@@ -113,6 +113,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Carbon-removal credit holdings on the Isometric Registry: "
                     "active and retired credits, suppliers, concentration.",
     )
+    from . import __version__
+
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     summary = commands.add_parser(
@@ -183,7 +185,14 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     >>> "tCO2e" in out.getvalue()
     True
     """
-    out = out or sys.stdout
+    try:
+        return _main(argv, out or sys.stdout)
+    except KeyboardInterrupt:  # before the command's own handler was in place: nothing begun
+        _say("isoanalytics: interrupted before it started; nothing was written")
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None, out: TextIO) -> int:
     parser, commands = _parser()
     args = parser.parse_args(argv)
     command = commands[args.command]

@@ -211,3 +211,44 @@ def test_report_interrupted_while_exporting_or_writing(tmp_path, module, name, m
     code, error = run.interrupt()
     run.assert_clean(code, error, moment=moment)
     assert f"while {moment}" in error
+
+
+# The command line's first instants: Ctrl-C while its modules are still being imported. The
+# import is made to be interrupted exactly there (a finder raising KeyboardInterrupt, as the
+# signal handler would), in a real interpreter started the way the entry point starts it.
+_INTERRUPTED_IMPORT = """
+import sys
+from importlib.abc import MetaPathFinder
+
+interrupted_at = sys.argv.pop(1)
+
+class Interrupting(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == interrupted_at:
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupting())
+from isoanalytics.__main__ import main
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("module", ["isoanalytics.cli", "argparse", "isoanalytics.ids"])
+def test_interrupted_while_the_command_line_is_imported(tmp_path, module):
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_IMPORT, module, "report", "--demo",
+         "-o", str(tmp_path / "report.html")],
+        capture_output=True, text=True, timeout=WAIT, check=False)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.splitlines() == [
+        "isoanalytics: interrupted before it started; nothing was written"]
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_installed_command_starts_at_the_guarded_entry_point():
+    from importlib.metadata import entry_points
+
+    (command,) = [point for point in entry_points(group="console_scripts")
+                  if point.name == "isoanalytics"]
+    assert command.value == "isoanalytics.__main__:main"
