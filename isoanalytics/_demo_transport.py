@@ -143,7 +143,7 @@ class _Params:
             self.problems.append(_problem(
                 loc, "value_error",
                 f"Value error, expected {_article(kind.name)} {kind.name} id: {kind.prefix!r} "
-                "followed by letters and digits", value))
+                "followed by ASCII letters and digits only", value))
         else:
             return value
         return None

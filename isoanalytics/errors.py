@@ -133,6 +133,12 @@ class SchemaError(ValueError):
         error.args = (error._message(),)
         return error
 
+    def __reduce__(self):
+        # Its constructor takes keywords the default pickling would not pass (a process pool
+        # sends errors back pickled); the raw value stays behind: it is for redact() only.
+        state = {name: value for name, value in self.__dict__.items() if name != "_value"}
+        return _rebuild_value_error, (type(self), {**state, "_value": None}, self.args)
+
     def redact(self, scrub: Callable[..., str]) -> None:
         """Scrub every text attribute with ``scrub`` (a client's scrubber), in place.
 

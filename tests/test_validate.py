@@ -326,3 +326,20 @@ def test_import_stays_light():
             "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_schema_error_survives_pickling():
+    # A process pool sends exceptions back pickled: the message and every attribute survive.
+    import pickle
+
+    from isoanalytics import demo
+
+    error = SchemaError("total.active", "expected a non-negative integer", value="raw text",
+                        hint="credit_kgs counts whole kilograms",
+                        organisation_id=demo.DEFAULT_ORGANISATION_ID,
+                        endpoint="GET /organisations/x/credit_balance")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is SchemaError and str(copy) == str(error)
+    assert (copy.path, copy.problem, copy.value_shown, copy.hint, copy.organisation_id,
+            copy.endpoint) == (error.path, error.problem, error.value_shown, error.hint,
+                               error.organisation_id, error.endpoint)
