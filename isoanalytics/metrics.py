@@ -140,7 +140,7 @@ class Concentration:
     effective_n : float
         10,000 / HHI: the number of equal holdings that would be as concentrated.
     gini : float
-        Mean-absolute-difference Gini, sum_i sum_j |x_i - x_j| / (2 n sum x), over the n
+        Mean-absolute-difference Gini, ``sum_i sum_j |x_i - x_j| / (2 n sum x)``, over the n
         entities (the convention of quantecon.gini_coefficient); 0 for equal holdings.
     level : {"high", "moderate", "unconcentrated"} or None
         The 2023 US Merger Guidelines band: HHI above 1,800 is high, 1,000 to 1,800 moderate.

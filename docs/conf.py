@@ -1,0 +1,90 @@
+"""Sphinx configuration of the isoanalytics documentation site.
+
+Build (warnings are errors; nothing is fetched from the internet):
+``python -m sphinx -W --keep-going -b html docs docs/_build/html``
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import isoanalytics
+
+project = "isoanalytics"
+author = "isoanalytics developers"
+copyright = "isoanalytics developers"
+release = isoanalytics.__version__
+version = release
+
+extensions = [
+    "myst_nb",  # Markdown pages (it includes myst-parser) and the notebooks
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",  # the docstrings are numpy-style
+    "sphinx.ext.viewcode",
+]
+
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+
+# The notebooks are shown with the outputs committed with them (nbval checks those outputs
+# in the test run); the build executes nothing, so it needs no kernel and no registry.
+nb_execution_mode = "off"
+# myst-nb would load require.js and the widgets' html-manager from CDNs to show widget views:
+# the site stays offline, and a widget needs a kernel anyway (Binder, Voila).
+nb_ipywidgets_js: dict = {}
+myst_enable_extensions = ["colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+# Attributes as field lists: dataclass fields are documented once, and ``path`` or
+# ``organisation_id`` in a docstring does not meet several attribute targets.
+napoleon_use_ivar = True
+
+html_theme = "pydata_sphinx_theme"
+html_title = f"isoanalytics {release}"
+html_static_path: list[str] = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "navbar_end": ["theme-switcher", "navbar-icon-links"],
+    "icon_links": [],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"changelog": []}
+html_show_sourcelink = False
+
+
+# The tutorials are the notebooks themselves (docs/tutorials/*.ipynb are links to
+# notebooks/*.ipynb). Two adjustments, made to the text Sphinx reads, never to the files:
+# - the notebooks link to each other by file name, which works in JupyterLab and on GitHub;
+#   Sphinx resolves the links through the symlinks to notebooks/, outside the site, so they
+#   become references to the documents instead;
+# - the report template's introduction is tagged remove-cell (the report states its own
+#   title); on the site it is the tutorial's title and text.
+_NOTEBOOK_LINK = re.compile(r"\[([^\]]+)\]\((0\d-[a-z-]+)\.ipynb\)")
+
+
+def _tutorial_source(app, docname: str, source: list[str]) -> None:
+    if not docname.startswith("tutorials/0"):
+        return
+    notebook = json.loads(source[0])
+    for cell in notebook["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        cell["source"] = _NOTEBOOK_LINK.sub(r"{doc}`\1 <\2>`", text)
+        if docname == "tutorials/04-report" and text.startswith("# "):
+            tags = cell.get("metadata", {}).get("tags", [])
+            cell["metadata"]["tags"] = [tag for tag in tags if tag != "remove-cell"]
+    source[0] = json.dumps(notebook)
+
+
+def setup(app):
+    app.connect("source-read", _tutorial_source)
