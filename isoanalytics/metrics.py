@@ -151,6 +151,16 @@ class Concentration:
         The quantity shared out (kilograms for balances; the Series' own unit otherwise).
 
     When the total is zero, ``n`` is 0, every other figure is NaN and ``level`` is None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import concentration
+    >>> figures = concentration(pd.Series([600, 300, 100]))
+    >>> round(figures.hhi), figures.level, figures.cr1, round(figures.effective_n, 2)
+    (4600, 'high', 0.6, 2.17)
+    >>> concentration(pd.Series([0, 0])).n
+    0
     """
 
     n: int
