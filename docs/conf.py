@@ -59,6 +59,12 @@ html_theme_options = {
 }
 html_sidebars = {"changelog": []}
 html_show_sourcelink = False
+# The theme's light/dark switch starts from this; unset, a first visit logs a console error.
+html_context = {"default_mode": "auto"}
+# Search results without page excerpts: each excerpt is a fetch() of the page, which browsers
+# refuse for file: URLs (CORS), so a site opened from its folder would show errors instead.
+# The results themselves need no server (searchindex.js is a script).
+html_show_search_summary = False
 
 
 # The tutorials are the notebooks themselves (docs/tutorials/*.ipynb are links to
