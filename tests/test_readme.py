@@ -47,9 +47,9 @@ def test_ci_runs_exactly_the_readme_commands(marker):
     assert "README.md" in ci and f"<!-- {marker} -->" in ci
 
 
-def test_the_site_quotes_the_two_commands_exactly():
+def test_the_site_quotes_the_readme_commands_exactly():
     page = (REPO / "docs" / "getting-started.md").read_text()
-    for marker in ("main-command", "test-command"):
+    for marker in ("main-command", "test-command", "docs-command"):
         assert f"```bash\n{_between(marker)}\n```" in page, marker
 
 
