@@ -10,6 +10,7 @@ search.html loads searchindex.js with a script element, which works from file:.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -143,3 +144,20 @@ def test_search_finds_pages_from_files(site):
     for expected in ("guide/metrics.html", "tutorials/03-supplier-concentration.html",
                      "api/isoanalytics.html"):
         assert expected in pages, (expected, sorted(pages))
+
+
+def test_no_page_loads_anything_from_outside(site):
+    # The browser tests above open six pages; this reads every page and stylesheet of the
+    # site for a resource it would load from another host (a CDN script, font or picture).
+    loads = re.compile(r"""<(?:script|img|iframe|source)\b[^>]*\bsrc=["']([^"']+)"""
+                       r"""|<link\b[^>]*\bhref=["']([^"']+)|url\(\s*["']?([^"')]+)""")
+    outside = {}
+    files = [*site.rglob("*.html"), *site.rglob("*.css")]
+    assert len(files) > 20
+    for path in files:
+        for match in loads.finditer(path.read_text(errors="replace")):
+            address = next(group for group in match.groups() if group)
+            if re.match(r"(?:[a-z][a-z0-9+.-]*:)?//", address, re.IGNORECASE) and \
+                    not address.startswith("data:"):
+                outside.setdefault(address, str(path.relative_to(site)))
+    assert outside == {}, outside
