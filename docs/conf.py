@@ -6,6 +6,9 @@ Build (warnings are errors; nothing is fetched from the internet):
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import json
 import re
 
@@ -33,7 +36,11 @@ nb_execution_mode = "off"
 # myst-nb would load require.js and the widgets' html-manager from CDNs to show widget views:
 # the site stays offline, and a widget needs a kernel anyway (Binder, Voila).
 nb_ipywidgets_js: dict = {}
-myst_enable_extensions = ["colon_fence", "deflist"]
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
+# Formulas ($...$ in the notebooks) are drawn at build time by matplotlib's mathtext (a
+# dependency already) as SVG pictures in data: URLs: MathJax, Sphinx's default, is a script
+# from a CDN, and the site must show everything offline.
+html_math_renderer = "mathtext"
 myst_heading_anchors = 3
 
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
@@ -48,7 +55,8 @@ napoleon_use_ivar = True
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"isoanalytics {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["isoanalytics.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -92,5 +100,43 @@ def _tutorial_source(app, docname: str, source: list[str]) -> None:
     source[0] = json.dumps(notebook)
 
 
+_SVG_CLUTTER = re.compile(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<metadata>.*?</metadata>", re.DOTALL)
+
+
+def _formula(latex: str, *, display: bool) -> str:
+    """An <img> of ``latex`` drawn by mathtext, its baseline on the text's (inline)."""
+    import matplotlib
+    from matplotlib import mathtext
+    from matplotlib.font_manager import FontProperties
+
+    # mathtext has no \lvert/\rvert; a plain bar is the same glyph
+    text = latex.strip().replace(r"\lvert", "|").replace(r"\rvert", "|")
+    drawn = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "isoanalytics-docs", "svg.fonttype": "path",
+                                "mathtext.fontset": "dejavuserif", "figure.facecolor": "none",
+                                "savefig.transparent": True}):
+        depth = mathtext.math_to_image(f"${text}$", drawn, format="svg", dpi=72,
+                                       prop=FontProperties(size=15 if display else 13))
+    svg = _SVG_CLUTTER.sub("", drawn.getvalue().decode()).strip()  # no date: reproducible
+    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    style = "" if display else f' style="vertical-align:-{depth:.1f}pt"'
+    return f'<img class="math" src="{source}" alt="{html.escape(latex.strip())}"{style}>'
+
+
+def _visit_inline_math(self, node) -> None:
+    from docutils import nodes
+
+    self.body.append(_formula(node.astext(), display=False))
+    raise nodes.SkipNode
+
+
+def _visit_block_math(self, node) -> None:
+    from docutils import nodes
+
+    self.body.append(f'<div class="math">{_formula(node.astext(), display=True)}</div>')
+    raise nodes.SkipNode
+
+
 def setup(app):
     app.connect("source-read", _tutorial_source)
+    app.add_html_math_renderer("mathtext", (_visit_inline_math, None), (_visit_block_math, None))
