@@ -48,7 +48,19 @@ def enrich(summary: pd.DataFrame, client: RegistryClient) -> pd.DataFrame:
 
 
 async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.DataFrame:
-    """The asyncio twin of :func:`enrich`."""
+    """The asyncio twin of :func:`enrich`.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from isoanalytics import AsyncRegistryClient, aenrich, demo, summarize
+    >>> async def suppliers():
+    ...     async with AsyncRegistryClient.demo() as client:
+    ...         balance = await client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+    ...         return await aenrich(summarize(balance, by="supplier"), client)
+    >>> asyncio.run(suppliers())["supplier_name"].iloc[0]
+    'Deepwell Carbon'
+    """
     if not isinstance(client, AsyncRegistryClient):
         raise TypeError("aenrich() takes an AsyncRegistryClient; with a RegistryClient, "
                         "use enrich(summary, client)")

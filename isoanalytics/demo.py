@@ -35,6 +35,18 @@ from the credit batches on request, never stored separately. All activity lies b
 The package's HTTP client reaches this registry through the same code path as the live
 API: a transport answers requests to :data:`BASE_URL` that carry the demo's client secret
 (:data:`CLIENT_SECRET`) and a buyer's access token (:func:`access_token`, :func:`accounts`).
+
+Examples
+--------
+>>> from isoanalytics import demo
+>>> registry = demo.registry()
+>>> registry.buyers["concentrated"] == demo.DEFAULT_ORGANISATION_ID
+True
+>>> body = registry.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+>>> sorted(body)
+['order_balances', 'project_balances', 'supplier_balances', 'total']
+>>> body["total"]["active_credits_total"]["credit_kgs"] > 0
+True
 """
 
 from __future__ import annotations

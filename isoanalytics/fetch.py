@@ -39,6 +39,17 @@ class PortfolioFetch:
         (an error status, a body past ``max_body_bytes``, a deadline, a malformed body).
     errors : dict of organisation id to exception
         The exceptions themselves, to re-raise or inspect.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, fetch_balances
+    >>> accounts = {demo.DEFAULT_ORGANISATION_ID: demo.access_token(demo.DEFAULT_ORGANISATION_ID),
+    ...             "org_00000000000000000000": "a-token-the-demo-refuses"}
+    >>> result = fetch_balances(accounts, environment="demo", progress=False)
+    >>> result.ok, list(result.balances) == [demo.DEFAULT_ORGANISATION_ID]
+    (False, True)
+    >>> result.failures[["organisation_id", "error", "status_code"]].to_dict("records")
+    [{'organisation_id': 'org_00000000000000000000', 'error': 'AuthenticationError', 'status_code': 401}]
     """
 
     balances: dict[str, CreditBalance]
@@ -147,7 +158,15 @@ async def afetch_balances(
     progress: bool = True,
     **options: Any,
 ) -> PortfolioFetch:
-    """The asyncio twin of :func:`fetch_balances`."""
+    """The asyncio twin of :func:`fetch_balances`.
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from isoanalytics import afetch_balances, demo
+    >>> asyncio.run(afetch_balances(demo.accounts(), environment="demo", progress=False))
+    PortfolioFetch(7 organisations answered, 0 failed)
+    """
     _check_accounts(accounts)
     client = AsyncRegistryClient(environment, client_secret=client_secret, access_tokens=accounts,
                                  base_url=base_url, concurrency=concurrency, **options)

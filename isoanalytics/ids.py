@@ -35,7 +35,17 @@ _TAIL = "[0-9A-Za-z]"  # spelled out: \w and str.isalnum also take non-ASCII let
 
 @dataclass(frozen=True)
 class IdKind:
-    """One kind of registry id: its name, its noun in messages, its prefix and its pattern."""
+    """One kind of registry id: its name, its noun in messages, its prefix and its pattern.
+
+    Examples
+    --------
+    >>> from isoanalytics.ids import ID_KINDS
+    >>> kind = ID_KINDS["project"]
+    >>> kind.prefix, bool(kind.pattern.fullmatch("prj_1GB56M1ST1S0GVNA"))
+    ('prj_', True)
+    >>> kind.rule[:40]
+    "expected a project id: 'prj_' followed b"
+    """
 
     name: str
     noun: str

@@ -140,7 +140,7 @@ class Concentration:
     effective_n : float
         10,000 / HHI: the number of equal holdings that would be as concentrated.
     gini : float
-        Mean-absolute-difference Gini, sum_i sum_j |x_i - x_j| / (2 n sum x), over the n
+        Mean-absolute-difference Gini, ``sum_i sum_j |x_i - x_j| / (2 n sum x)``, over the n
         entities (the convention of quantecon.gini_coefficient); 0 for equal holdings.
     level : {"high", "moderate", "unconcentrated"} or None
         The 2023 US Merger Guidelines band: HHI above 1,800 is high, 1,000 to 1,800 moderate.
@@ -151,6 +151,16 @@ class Concentration:
         The quantity shared out (kilograms for balances; the Series' own unit otherwise).
 
     When the total is zero, ``n`` is 0, every other figure is NaN and ``level`` is None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import concentration
+    >>> figures = concentration(pd.Series([600, 300, 100]))
+    >>> round(figures.hhi), figures.level, figures.cr1, round(figures.effective_n, 2)
+    (4600, 'high', 0.6, 2.17)
+    >>> concentration(pd.Series([0, 0])).n
+    0
     """
 
     n: int

@@ -72,6 +72,18 @@ class Explorer(widgets.VBox):
         Every entity along the chosen dimension, for the chosen organisation(s).
     concentration : Concentration
         Of the chosen status across every entity of the breakdown.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo
+    >>> from isoanalytics.widgets import Explorer, explorer
+    >>> with RegistryClient.demo() as client:
+    ...     app = explorer(client.credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> isinstance(app, Explorer), app.dimension.value
+    (True, 'supplier')
+    >>> app.top.value = 2
+    >>> len(app.summary)
+    3
     """
 
     def __init__(self, frame: pd.DataFrame, *, projects: pd.DataFrame | None = None,
@@ -268,6 +280,15 @@ class Connect(widgets.VBox):
     ``ISOMETRIC_CLIENT_SECRET`` and ``ISOMETRIC_ACCESS_TOKEN``. ``panel.client`` is the
     client: made on a click of *Connect*, or from the current choice when read before any
     click (so "Run all" works).
+
+    Examples
+    --------
+    >>> from isoanalytics.widgets import Connect
+    >>> panel = Connect("demo")
+    >>> panel.environment.value, panel.client_secret.value
+    ('demo', '')
+    >>> panel.client.current_organisation()["id"]
+    'org_1J7BT1V2GFMC75MZ'
     """
 
     def __init__(self, environment: str | None = None) -> None:

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -25,14 +27,30 @@ def test_readme_names_the_two_commands():
     assert "\n" not in main_command and "\n" not in test_command  # one line each, to copy
 
 
-def test_ci_runs_exactly_the_readme_test_command():
+def test_readme_names_the_docs_command():
+    docs_command = _between("docs-command")
+    assert "\n" not in docs_command
+    assert "sphinx" in docs_command and " -W " in docs_command and "docs/_build/html" in docs_command
+    # after the test command, in its virtualenv: the test extras bring the docs tools
+    assert '"isoanalytics[docs]"' in (REPO / "pyproject.toml").read_text()
+
+
+@pytest.mark.parametrize("marker", ["test-command", "docs-command"])
+def test_ci_runs_exactly_the_readme_commands(marker):
     result = subprocess.run(
-        ["bash", "-c", ("awk '/<!-- test-command -->/{inside=1; next} "
-                       "/<!-- \\/test-command -->/{inside=0} inside && !/^```/' README.md")],
+        ["bash", "-c", (f"awk '/<!-- {marker} -->/{{inside=1; next}} "
+                        f"/<!-- \\/{marker} -->/{{inside=0}} inside && !/^```/' README.md")],
         cwd=REPO, capture_output=True, text=True, check=True,
     )
-    assert result.stdout.strip() == _between("test-command")
-    assert "README.md" in (REPO / ".ci" / "run").read_text()
+    assert result.stdout.strip() == _between(marker)
+    ci = (REPO / ".ci" / "run").read_text()
+    assert "README.md" in ci and f"<!-- {marker} -->" in ci
+
+
+def test_the_site_quotes_the_readme_commands_exactly():
+    page = (REPO / "docs" / "getting-started.md").read_text()
+    for marker in ("main-command", "test-command", "docs-command"):
+        assert f"```bash\n{_between(marker)}\n```" in page, marker
 
 
 def test_parse_benchmark_runs(tmp_path):
