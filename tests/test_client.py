@@ -719,3 +719,16 @@ def test_connections_are_reused():
         server.shutdown()
         server.server_close()
     assert len(ports) == 8 and len(set(ports)) == 1  # 8 pages, one connection
+
+
+def test_a_demo_clients_errors_name_organisations_plainly():
+    # The client scrubs every 8-character piece of its credentials out of what it says; a
+    # demo token holding its organisation's id would blank that id out of every message.
+    refused = ia.RegistryClient.demo(client_secret="wrong-7f3a9c21d0e4")
+    with pytest.raises(ia.AuthenticationError) as caught:
+        refused.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+    assert caught.value.organisation_id == demo.DEFAULT_ORGANISATION_ID
+    assert "[redacted]" not in str(caught.value)
+    for organisation_id, token in demo.accounts().items():
+        assert not any(organisation_id[start:start + 8] in token
+                       for start in range(len(organisation_id) - 7))
