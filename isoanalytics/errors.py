@@ -265,6 +265,16 @@ class MissingCredentialsError(RegistryError):
     """No client secret, or no access token for an organisation's private data.
 
     Raised before any request is sent. ``variable`` names the environment variable to set.
+
+    Examples
+    --------
+    >>> from isoanalytics import MissingCredentialsError, RegistryClient, demo
+    >>> client = RegistryClient.demo(access_tokens={})  # a secret, but no token
+    >>> try:
+    ...     client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+    ... except MissingCredentialsError as error:
+    ...     print(error.variable)
+    ISOMETRIC_ACCESS_TOKEN
     """
 
     def __init__(self, message: str, *, variable: str, **context) -> None:
@@ -277,27 +287,83 @@ class InvalidCredentialsError(MissingCredentialsError):
 
     Raised before any request, without quoting the value. Surrounding whitespace (a
     trailing newline from a file) is removed as credentials are read, never refused.
+
+    Examples
+    --------
+    >>> from isoanalytics import InvalidCredentialsError, RegistryClient
+    >>> try:
+    ...     RegistryClient.demo(client_secret="abc")
+    ... except InvalidCredentialsError as error:
+    ...     print(error.variable)
+    ISOMETRIC_CLIENT_SECRET
     """
 
 
 class ReadOnlyError(RegistryError):
-    """Something tried to send a request other than GET: this package never changes the registry."""
+    """Something tried to send a request other than GET: this package never changes the registry.
+
+    Examples
+    --------
+    Nothing public sends anything but GET; this guards code that reaches for the httpx
+    client underneath:
+
+    >>> from isoanalytics import ReadOnlyError, RegistryError
+    >>> issubclass(ReadOnlyError, RegistryError)
+    True
+    """
 
 
 class PaginationError(RegistryError):
-    """Pages of a list that do not fit together: a repeated cursor or id, or a wrong count."""
+    """Pages of a list that do not fit together: a repeated cursor or id, or a wrong count.
+
+    Examples
+    --------
+    >>> from isoanalytics import PaginationError
+    >>> str(PaginationError("the cursor repeated", endpoint="GET /projects (page 3)"))
+    '[GET /projects (page 3)] the cursor repeated'
+    """
 
 
 class APIConnectionError(RegistryError):
-    """The registry could not be reached (DNS, refused or dropped connection), retries included."""
+    """The registry could not be reached (DNS, refused or dropped connection), retries included.
+
+    Examples
+    --------
+    >>> from isoanalytics import APIConnectionError, RegistryClient, demo
+    >>> unreachable = RegistryClient(base_url="http://127.0.0.1:9", max_retries=0,
+    ...                              client_secret="a-made-up-secret")  # nothing listens on 9
+    >>> try:
+    ...     unreachable.organisation(demo.DEFAULT_ORGANISATION_ID)
+    ... except APIConnectionError as error:
+    ...     print(type(error).__name__, error.endpoint)
+    APIConnectionError GET /organisations/org_1J7BT1V2GFMC75MZ
+    """
 
 
 class APITimeoutError(APIConnectionError):
-    """The registry did not answer within the timeout, retries included."""
+    """The registry did not answer within the timeout, retries included.
+
+    Examples
+    --------
+    Catch :class:`APIConnectionError` for both: no connection, or no answer in time.
+
+    >>> from isoanalytics import APIConnectionError, APITimeoutError
+    >>> issubclass(APITimeoutError, APIConnectionError)
+    True
+    """
 
 
 class UnreadableResponseError(RegistryError):
-    """An answer the package refused to read: compressed in a way it did not ask for, or corrupt."""
+    """An answer the package refused to read: compressed in a way it did not ask for, or corrupt.
+
+    Examples
+    --------
+    >>> from isoanalytics import ResponseTooLargeError, SchemaError, UnreadableResponseError
+    >>> issubclass(ResponseTooLargeError, UnreadableResponseError)
+    True
+    >>> issubclass(UnreadableResponseError, SchemaError)  # never read, so never validated
+    False
+    """
 
 
 class ResponseTooLargeError(UnreadableResponseError):
@@ -307,6 +373,16 @@ class ResponseTooLargeError(UnreadableResponseError):
     ----------
     limit : int
         The ``max_body_bytes`` in force; raise it on the client if the answer is genuine.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, ResponseTooLargeError, demo
+    >>> small = RegistryClient.demo(max_body_bytes=1024)
+    >>> try:
+    ...     small.credit_balance(demo.registry().buyers["large"])
+    ... except ResponseTooLargeError as error:
+    ...     print(error.limit)
+    1024
     """
 
     def __init__(self, message: str, *, limit: int, **context) -> None:
@@ -328,6 +404,17 @@ class APIStatusError(RegistryError):
         How many times the request was sent (retries included).
     retry_after : float or None
         The server's last ``Retry-After``, in seconds (a 429 or a 503 may send one).
+
+    Examples
+    --------
+    >>> from isoanalytics import APIStatusError, RegistryClient, demo
+    >>> elsewhere = demo.access_token(demo.registry().buyers["diversified"])
+    >>> client = RegistryClient.demo(access_token=elsewhere, access_tokens={})
+    >>> try:
+    ...     client.credit_balance(demo.DEFAULT_ORGANISATION_ID)  # not that token's organisation
+    ... except APIStatusError as error:
+    ...     print(type(error).__name__, error.status_code, error.attempts)
+    PermissionDeniedError 403 1
     """
 
     def __init__(
@@ -350,28 +437,93 @@ class APIStatusError(RegistryError):
 
 
 class AuthenticationError(APIStatusError):
-    """401: the client secret or the access token was refused (wrong, revoked or expired)."""
+    """401: the client secret or the access token was refused (wrong, revoked or expired).
+
+    Examples
+    --------
+    >>> from isoanalytics import AuthenticationError, RegistryClient, demo
+    >>> try:
+    ...     RegistryClient.demo(client_secret="wrong-7f3a9c21d0e4").credit_balance(
+    ...         demo.DEFAULT_ORGANISATION_ID)
+    ... except AuthenticationError as error:
+    ...     print(error.status_code, error.detail)
+    401 Invalid client secret in the x-client-secret header
+    """
 
 
 class PermissionDeniedError(APIStatusError):
-    """403: the access token does not open this organisation's data."""
+    """403: the access token does not open this organisation's data.
+
+    Examples
+    --------
+    >>> from isoanalytics import PermissionDeniedError, RegistryClient, demo
+    >>> elsewhere = demo.access_token(demo.registry().buyers["diversified"])
+    >>> try:
+    ...     RegistryClient.demo(access_token=elsewhere, access_tokens={}).credit_balance(
+    ...         demo.DEFAULT_ORGANISATION_ID)
+    ... except PermissionDeniedError as error:
+    ...     print(error.status_code, error.organisation_id)
+    403 org_1J7BT1V2GFMC75MZ
+    """
 
 
 class NotFoundError(APIStatusError, LookupError):
-    """404, or ``null`` where an object was asked for by id: no such thing in the registry."""
+    """404, or ``null`` where an object was asked for by id: no such thing in the registry.
+
+    Examples
+    --------
+    >>> from isoanalytics import NotFoundError, RegistryClient
+    >>> try:
+    ...     RegistryClient.demo().organisation("org_1ZZZZZZZZZZZZZZZ")
+    ... except NotFoundError as error:
+    ...     print(error.organisation_id)
+    org_1ZZZZZZZZZZZZZZZ
+    """
 
 
 class UnprocessableEntityError(APIStatusError):
-    """422: the API refused the request's parameters (its ``detail`` says which)."""
+    """422: the API refused the request's parameters (its ``detail`` says which).
+
+    Examples
+    --------
+    >>> from isoanalytics import UnprocessableEntityError
+    >>> error = UnprocessableEntityError("the API refused the request's parameters",
+    ...                                  status_code=422, detail="first: must be at most 50")
+    >>> error.detail
+    'first: must be at most 50'
+    """
 
 
 class RateLimitError(APIStatusError):
-    """429 after every retry. ``retry_after`` is the server's last ``Retry-After``, in seconds."""
+    """429 after every retry. ``retry_after`` is the server's last ``Retry-After``, in seconds.
+
+    Examples
+    --------
+    >>> from isoanalytics import RateLimitError
+    >>> error = RateLimitError("rate limited", status_code=429, retry_after=30.0, attempts=4)
+    >>> error.retry_after, error.attempts  # wait that long before asking again
+    (30.0, 4)
+    """
 
 
 class ServerError(APIStatusError):
-    """5xx after every retry: the registry failed; try again later."""
+    """5xx after every retry: the registry failed; try again later.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryError, ServerError
+    >>> error = ServerError("the registry failed (503)", status_code=503, attempts=4)
+    >>> isinstance(error, RegistryError), error.status_code
+    (True, 503)
+    """
 
 
 class UnexpectedStatusError(APIStatusError):
-    """Any other status the API does not document (e.g. 400, 409)."""
+    """Any other status the API does not document (e.g. 400, 409).
+
+    Examples
+    --------
+    >>> from isoanalytics import UnexpectedStatusError
+    >>> UnexpectedStatusError("unexpected status 400", status_code=400).status_code
+    400
+    """

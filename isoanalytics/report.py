@@ -60,7 +60,22 @@ _NO_SCRIPT = "data:text/javascript,"
 
 
 class TemplateError(Exception):
-    """The report template is missing, is not a notebook, or has no ``parameters`` cell."""
+    """The report template is missing, is not a notebook, or has no ``parameters`` cell.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from isoanalytics import report
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     template = Path(folder, "empty.ipynb")
+    ...     _ = template.write_text("{}")
+    ...     try:
+    ...         report.build(demo=True, output=Path(folder, "r.html"), template=template)
+    ...     except report.TemplateError:
+    ...         print("refused before any kernel started")
+    refused before any kernel started
+    """
 
 
 class OutputPathError(ValueError):
@@ -70,6 +85,19 @@ class OutputPathError(ValueError):
     ----------
     path : str
         The path as given.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from isoanalytics import report
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     pipe = os.path.join(folder, "pipe")
+    ...     os.mkfifo(pipe)  # a named pipe, a device or a socket is never replaced
+    ...     try:
+    ...         report.build(demo=True, output=pipe)
+    ...     except report.OutputPathError as error:
+    ...         print(error.path == pipe)
+    True
     """
 
     def __init__(self, message: str, *, path: str) -> None:
@@ -86,6 +114,13 @@ class ReportWriteError(OSError):
     ----------
     path : str
         The file that could not be written.
+
+    Examples
+    --------
+    >>> from isoanalytics.report import ReportWriteError
+    >>> error = ReportWriteError("no space left on the device", path="q3.html")
+    >>> isinstance(error, OSError), error.path
+    (True, 'q3.html')
     """
 
     def __init__(self, message: str, *, path: str, error_number: int | None = None) -> None:
@@ -104,6 +139,13 @@ class ReportInterrupted(KeyboardInterrupt):
     ----------
     stage : str
         What was going on: ``"checking"``, ``"running"``, ``"exporting"`` or ``"writing"``.
+
+    Examples
+    --------
+    >>> from isoanalytics.report import ReportInterrupted
+    >>> interrupt = ReportInterrupted("running")
+    >>> isinstance(interrupt, KeyboardInterrupt), interrupt.stage
+    (True, 'running')
     """
 
     def __init__(self, stage: str) -> None:
@@ -122,6 +164,15 @@ class ReportError(Exception):
         The report section the cell belongs to (the heading above it).
     cell : int or None
         The cell's position in the executed notebook.
+
+    Examples
+    --------
+    >>> from isoanalytics import NotFoundError
+    >>> from isoanalytics.report import ReportError
+    >>> error = ReportError("the report failed in section 'Holdings'",
+    ...                     error_name="NotFoundError", section="Holdings")
+    >>> error.registry_error is NotFoundError  # the package's class, for the exit code
+    True
     """
 
     def __init__(self, message: str, *, error_name: str, section: str | None = None,

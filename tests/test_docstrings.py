@@ -1,14 +1,11 @@
 """Every public name has a docstring with an example, and a place in the API reference.
 
-The examples run as doctests (``--doctest-modules``); this test checks that they exist. Two
-kinds of names are exempt from the example, not from the reference:
-
-- constants (``COLUMNS``, ``DIMENSIONS``, ``__version__``, ``demo.AS_OF``...): a tuple, a string
-  or a path has no docstring of its own (``inspect.getdoc`` would return its type's), so the
-  API pages say what each holds;
-- exception classes: they are raised by the package, not called, so their docstring says when
-  they are raised (checked to be their own, not inherited); the functions that raise them show
-  it, and ``RegistryError``, ``SchemaError`` and ``InvalidIdError`` have examples as well.
+The examples run as doctests (``--doctest-modules``); this test checks that they exist. Constants
+(``COLUMNS``, ``DIMENSIONS``, ``__version__``, ``demo.AS_OF``...) are exempt from the example,
+not from the reference: a tuple, a string or a path has no docstring of its own
+(``inspect.getdoc`` would return its type's), so the API pages say what each holds. Exception
+classes show when they are raised (on the demo registry where it can raise them) or what to
+catch them as, in a docstring of their own.
 """
 
 from __future__ import annotations
@@ -59,9 +56,9 @@ def test_public_name_has_a_docstring_with_an_example(module, name):
     if kind == "constant":
         return  # the API page describes it (next test)
     if kind == "exception":
+        # Its own docstring (an inherited one would say when the parent is raised).
         own = vars(obj).get("__doc__")
         assert own and own.strip(), f"{module}.{name} has no docstring of its own"
-        return
     doc = inspect.getdoc(obj) or ""
     assert EXAMPLES.search(doc + "\n"), (
         f"{module}.{name}: its docstring has no 'Examples' section with a >>> example")
