@@ -583,9 +583,12 @@ def test_no_error_log_or_repr_shows_a_credential(server, caplog, status):
 def test_no_other_error_shows_a_credential(server, caplog, trigger):
     caplog.set_level(logging.DEBUG)
     url = server.url_for(BASE_PATH)
+    # The timed-out requests are held until the test ends, then answered and awaited: a
+    # handler still sleeping would otherwise be logged in a later test's requests.
+    released = threading.Event()
     if trigger == "timeout":
         server.expect_request(BASE_PATH + "/projects").respond_with_handler(
-            lambda request: time.sleep(0.5) or Response("{}"))
+            lambda request: released.wait(30) and Response("{}"))
     elif trigger == "connection":
         url = stopped_url()
     elif trigger == "schema":
@@ -599,6 +602,11 @@ def test_no_other_error_shows_a_credential(server, caplog, trigger):
         pytest.raises((ia.RegistryError, ia.SchemaError)) as caught,
     ):
         client.credit_balance(ORG) if trigger == "missing" else client.projects()
+    released.set()
+    if trigger == "timeout":
+        settled = time.monotonic() + 30
+        while len(server.log) < 2 and time.monotonic() < settled:  # both attempts answered
+            time.sleep(0.01)
     shown = [str(error) + repr(error) + repr(vars(error)) for error in _chain(caught.value)]
     shown += [record.getMessage() + repr(record.__dict__) for record in caplog.records]
     for text in shown:
