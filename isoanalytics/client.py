@@ -132,6 +132,22 @@ class _BaseClient:
     def base_url(self) -> str:
         return self._settings.base_url
 
+    def redact(self, text: str) -> str:
+        """``text`` without this client's credentials: every form a server might echo them in
+        (raw, URL-encoded, base64, escaped) and any 8-character piece of one is ``[redacted]``.
+
+        The client does this to everything it says itself; this is for what is made from the
+        data it read (a notebook's outputs, a report) before it is saved or shared.
+
+        Examples
+        --------
+        >>> from isoanalytics import RegistryClient, demo
+        >>> with RegistryClient.demo() as client:
+        ...     client.redact(f"echoed: {demo.CLIENT_SECRET}")
+        'echoed: [redacted]'
+        """
+        return self._settings.scrubber.scrub(text)
+
     def __repr__(self) -> str:
         settings = self._settings
         tokens = len(settings.tokens)

@@ -83,8 +83,10 @@ ROLES = ("concentrated", "diversified", "fully_retired", "nothing_retired", "emp
 # Buyer ids hash the role name, not the seed, so this id is valid for every seed
 # (the tests check it against _stable_id("org", "concentrated")).
 DEFAULT_ORGANISATION_ID = "org_1J7BT1V2GFMC75MZ"
-# The demo API's credentials are public on purpose: they open nothing but the demo.
-CLIENT_SECRET = "demo-client-secret"
+# The demo API's credentials are public on purpose: they open nothing but the demo. No piece
+# of them is an ordinary word: a client redacts every 8 characters of its credentials from
+# what it says and saves ("demo-client-secret" blanked "x-client-secret" out of messages).
+CLIENT_SECRET = "demo-secret-5e3c1a7f2b9d4e60"
 # .invalid never resolves (RFC 6761), so a request the demo transport misses fails loudly.
 BASE_URL = "https://demo.isoanalytics.invalid/registry/v0"
 

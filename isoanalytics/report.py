@@ -31,7 +31,7 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -360,18 +360,42 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
     with RegistryClient.demo() if demo else RegistryClient(environment) as client:
         ids = _checked_organisations(client, ids)
         parameters = _Parameters(ids, client.environment, title.strip(), top)
+        # The kernel reads the same credentials: whatever a registry echoed into the data
+        # (a name, a value quoted in a traceback) is taken out before anything is saved.
+        redact = client.redact
     _inject(notebook_node, parameters)
     with _progress_bar(notebook_node, progress) as bar:
         stage[0] = "running"
         try:
-            _execute(notebook_node, timeout, bar)
+            try:
+                _execute(notebook_node, timeout, bar)
+            finally:
+                _redact_notebook(notebook_node, redact)
             _refuse_error_outputs(notebook_node)
         except ReportError as error:
+            error = ReportError(redact(str(error)), error_name=error.error_name,
+                                section=error.section, cell=error.cell)
             raise _with_notebook(error, notebook_node, saved_notebook) from None
         stage[0] = "exporting"
         bar.set_postfix_str("exporting HTML")
         page = _export(notebook_node, title=parameters.title, with_code=with_code)
     return page, notebook_node
+
+
+def _redact_notebook(node: nbformat.NotebookNode, redact: Callable[[str], str]) -> None:
+    """Every text of the executed notebook through ``redact``, in place (pictures aside:
+    a PNG's base64 is not text, and nothing can be taken out of its pixels)."""
+    for cell in node.cells:
+        cell.source = redact(cell.source)
+        for output in cell.get("outputs", ()):
+            for key in ("text", "evalue"):
+                if isinstance(output.get(key), str):
+                    output[key] = redact(output[key])
+            if "traceback" in output:
+                output["traceback"] = [redact(line) for line in output["traceback"]]
+            for mime, value in output.get("data", {}).items():
+                if isinstance(value, str) and not mime.startswith(("image/png", "image/jp")):
+                    output["data"][mime] = redact(value)
 
 
 def _with_notebook(error: ReportError, node: nbformat.NotebookNode,

@@ -70,18 +70,26 @@ def stopped_url() -> str:
 
 
 def serve_demo(server: HTTPServer, delay: float = 0.0, registry=None, *,
-               credentials: tuple[str, str] | None = None) -> str:
+               credentials: tuple[str, str] | None = None,
+               rewrite: Callable[[httpx.Request, httpx.Response], httpx.Response] | None = None,
+               ) -> str:
     """Mount the demo registry on ``server``; returns the base URL to give the client.
 
     ``credentials`` (client secret, access token) are made-up values the server accepts in
     place of the demo's own, as the default buyer's: a test can then send values that appear
-    nowhere else and look for them in what the package writes.
+    nowhere else and look for them in what the package writes. ``rewrite`` turns each answer
+    (and the request as it arrived, credentials included) into another: a hostile registry.
     """
     from isoanalytics._demo_transport import transport
 
     handler = transport(registry, base_path=BASE_PATH).handler
     if credentials is not None:
         handler = _accepting(handler, *credentials)
+    if rewrite is not None:  # outermost: it sees the request as it arrived
+        answering = handler
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            return rewrite(request, answering(request))
     server.expect_request(re.compile(f"^{BASE_PATH}/.*")).respond_with_handler(
         bridge(handler, delay))
     return server.url_for(BASE_PATH)

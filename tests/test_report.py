@@ -390,6 +390,90 @@ def test_secrets_stay_out_of_the_report_the_notebook_and_every_log(server, tmp_p
     assert_no_secret(finished.stdout + finished.stderr, "the command's output")
 
 
+# Credentials for the echo test: random letters, so no piece of them is ordinary text.
+ECHO_SECRET, ECHO_TOKEN = "Xq7vR2kP9mW4tZ8nB3cJ", "Hy6uL1dF5sG0aE9wQ2rT"
+ECHO_FORMS = {
+    "raw": lambda value: value,
+    "base64": lambda value: base64.b64encode(value.encode()).decode(),
+    "url": lambda value: value.replace("Q", "%51"),  # a percent-encoded letter
+    "repr": lambda value: repr(["'", value]),
+}
+
+
+def _pieces(*credentials: str) -> set[str]:
+    """Every 8-character piece of each credential and of its base64 (at each alignment)."""
+    forms = set(credentials)
+    for credential in credentials:
+        for offset in range(3):
+            forms.add(base64.b64encode(b"\0" * offset + credential.encode()).decode()[4:-4])
+    return {form[start:start + 8] for form in forms for start in range(len(form) - 7)}
+
+
+@pytest.mark.parametrize("form", sorted(ECHO_FORMS))
+def test_a_registry_echoing_the_credentials_into_a_balance_draws_nothing_out(
+        server, tmp_path, form):
+    # The balance is read in the report's kernel: a value there that fails validation is
+    # quoted by the SchemaError that fails the report (on stderr, in the saved notebook's
+    # traceback). Whatever form the echo takes, no 8-character piece of it gets out.
+    encode = ECHO_FORMS[form]
+
+    def echoing(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        if not request.url.path.endswith("/credit_balance"):
+            return answer
+        body = answer.json()
+        body["total"]["active_credits_total"]["credit_kgs"] = (
+            f"{encode(request.headers['x-client-secret'])} "
+            f"{encode(request.headers['authorization'])}")
+        return httpx.Response(200, json=body)
+
+    base_url = serve_demo(server, credentials=(ECHO_SECRET, ECHO_TOKEN), rewrite=echoing)
+    environment = {**os.environ, "ISOMETRIC_CLIENT_SECRET": ECHO_SECRET,
+                   "ISOMETRIC_ACCESS_TOKEN": ECHO_TOKEN, "ISOMETRIC_BASE_URL": base_url}
+    finished = subprocess.run(
+        [sys.executable, "-m", "isoanalytics", "report", "-o", str(tmp_path / "r.html"),
+         "--notebook", str(tmp_path / "r.ipynb"), "--with-code"],
+        check=False, env=environment, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == EXIT_BAD_DATA, finished.stderr
+    assert "credit_kgs" in finished.stderr and not (tmp_path / "r.html").exists()
+    written = {path.name: path.read_text() for path in tmp_path.iterdir()}
+    assert "r.ipynb" in written  # as far as it ran, traceback included
+    texts = {"stdout": finished.stdout, "stderr": finished.stderr, **written}
+    found = [(piece, where) for piece in _pieces(ECHO_SECRET, ECHO_TOKEN)
+             for where, text in texts.items() if piece in text]
+    assert not found, found
+
+
+@pytest.mark.parametrize("form", ["raw", "base64"])
+def test_credentials_echoed_into_a_name_are_taken_out_of_the_report(server, tmp_path, form):
+    # A name is valid data, so the report is made; the echo in it is redacted from the
+    # HTML and the saved notebook all the same.
+    encode = ECHO_FORMS[form]
+    single = re.compile(f"^{BASE_PATH}/organisations/org_[0-9A-Za-z]+$")
+
+    def echoing(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        if not single.match(request.url.path) or answer.status_code != 200:
+            return answer
+        body = answer.json()
+        body["name"] = (f"Harbourline {encode(request.headers['x-client-secret'])} "
+                        f"{encode(request.headers['authorization'])}")
+        return httpx.Response(200, json=body)
+
+    base_url = serve_demo(server, credentials=(ECHO_SECRET, ECHO_TOKEN), rewrite=echoing)
+    environment = {**os.environ, "ISOMETRIC_CLIENT_SECRET": ECHO_SECRET,
+                   "ISOMETRIC_ACCESS_TOKEN": ECHO_TOKEN, "ISOMETRIC_BASE_URL": base_url}
+    finished = subprocess.run(
+        [sys.executable, "-m", "isoanalytics", "report", "-o", str(tmp_path / "r.html"),
+         "--notebook", str(tmp_path / "r.ipynb"), "--with-code"],
+        check=False, env=environment, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    written = {path.name: path.read_text() for path in tmp_path.iterdir()}
+    assert "Harbourline [redacted]" in written["r.html"]
+    texts = {"stdout": finished.stdout, "stderr": finished.stderr, **written}
+    found = [(piece, where) for piece in _pieces(ECHO_SECRET, ECHO_TOKEN)
+             for where, text in texts.items() if piece in text]
+    assert not found, found
+
+
 def test_secrets_stay_out_of_python_logs_and_errors(server, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("ISOMETRIC_CLIENT_SECRET", FAKE_SECRET)
     monkeypatch.setenv("ISOMETRIC_ACCESS_TOKEN", FAKE_TOKEN)
