@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -44,7 +45,7 @@ def enrich(summary: pd.DataFrame, client: RegistryClient) -> pd.DataFrame:
         raise TypeError("enrich() takes a RegistryClient; with an AsyncRegistryClient, "
                         "use `await aenrich(summary, client)`")
     kind, ids = _kind_and_ids(summary)
-    return _joined(summary, kind, client._run(client._lookup(kind, ids)))
+    return _joined(summary, kind, client._run(client._lookup(kind, ids)), client.redact)
 
 
 async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.DataFrame:
@@ -65,7 +66,8 @@ async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.Data
         raise TypeError("aenrich() takes an AsyncRegistryClient; with a RegistryClient, "
                         "use enrich(summary, client)")
     kind, ids = _kind_and_ids(summary)
-    return _joined(summary, kind, await client._run(client._lookup(kind, ids)))
+    return _joined(summary, kind, await client._run(client._lookup(kind, ids)),
+                   client.redact)
 
 
 def _kind_and_ids(summary: pd.DataFrame) -> tuple[str, list[str]]:
@@ -92,14 +94,19 @@ def _ids(frame: pd.DataFrame, name: str) -> Any:
     return None
 
 
-def _joined(summary: pd.DataFrame, kind: str, records: dict[str, dict | None]) -> pd.DataFrame:
+def _joined(summary: pd.DataFrame, kind: str, records: dict[str, dict | None],
+            redact: Callable[[str], str]) -> pd.DataFrame:
     unknown = sorted(record_id for record_id, record in records.items() if record is None)
     if unknown:
         warnings.warn(f"the registry knows no {kind} {', '.join(unknown[:5])}"
                       f"{' and others' if len(unknown) > 5 else ''}: their names stay empty",
                       stacklevel=3)
     columns = _COLUMNS[kind]
-    described = {record_id: _describe(kind, record) for record_id, record in records.items()}
+    # Names end up in charts (pixels, beyond any later scrub) and shared files: a credential
+    # a registry echoed into one is taken out here, where it enters.
+    described = {record_id: tuple(None if text is None else redact(text)
+                                  for text in _describe(kind, record))
+                 for record_id, record in records.items()}
     ids = _ids(summary, f"{kind}_id")
     result = summary.copy()
     for position, column in enumerate(columns):

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 
+import httpx
 import pandas as pd
 import pytest
 from werkzeug import Request, Response
@@ -740,3 +741,31 @@ def test_a_demo_clients_errors_name_organisations_plainly():
     for organisation_id, token in demo.accounts().items():
         assert not any(organisation_id[start:start + 8] in token
                        for start in range(len(organisation_id) - 7))
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_enrich_takes_echoed_credentials_out_of_names(server, asynchronous):
+    # Names end up drawn in charts, where nothing can be scrubbed later: a registry that
+    # echoes the request's credentials into a supplier's name has them redacted on the way in.
+    supplier = re.compile(f"^{BASE_PATH}/suppliers/spl_[0-9A-Za-z]+$")
+
+    def echoing(request, answer):
+        if not supplier.match(request.url.path) or answer.status_code != 200:
+            return answer
+        body = answer.json()
+        body["organisation"]["name"] = f"Deepwell {request.headers['x-client-secret']}"
+        return httpx.Response(200, json=body)
+
+    url = serve_demo(server, credentials=(SECRET, TOKEN), rewrite=echoing)
+    if asynchronous:
+        async def enriched():
+            async with ia.AsyncRegistryClient(client_secret=SECRET, access_token=TOKEN,
+                                              base_url=url) as client:
+                balance = await client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+                return await ia.aenrich(ia.summarize(balance, by="supplier"), client)
+        names = asyncio.run(enriched())["supplier_name"]
+    else:
+        with live(url) as client:
+            balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+            names = ia.enrich(ia.summarize(balance, by="supplier"), client)["supplier_name"]
+    assert (names == "Deepwell [redacted]").all()
