@@ -12,7 +12,7 @@ headline figures and its largest suppliers. All read through the same
 Exit codes: 0 success, 2 usage error (a bad option or id, an output path that cannot take the
 report), 3 unknown organisation, 4 data that fails validation, 5 missing or refused
 credentials, 6 registry unreachable, rate-limited or failing, 7 report template missing or
-unusable, 8 report failed while it ran (a cell raised, showed an error or wrote to stderr),
+unusable, 8 report failed while it ran (a cell raised, showed an error or printed a traceback),
 9 the finished report could not be written (a full disk), 130 interrupted.
 """
 

@@ -9,7 +9,7 @@ temporary name beside the output and renamed, so a failure never leaves a half-w
 
 Before any work the output is checked: a regular file (never a FIFO, a device or a socket),
 not the same file as the notebook, in a folder a temporary file can be created in. A cell that
-fails, shows an error or writes to stderr fails the report (no traceback reaches an HTML file).
+fails, shows an error or prints a traceback fails the report (no traceback reaches an HTML file).
 Ctrl-C stops the kernel, removes its temporary folder and any partial file, and raises
 :class:`ReportInterrupted`. :func:`render` returns the page instead of writing it.
 
@@ -53,6 +53,7 @@ __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "Repor
            "ReportWriteError", "TemplateError", "build", "render"]
 
 TEMPLATE = Path(str(files("isoanalytics") / "templates" / "report.ipynb"))
+logger = logging.getLogger("isoanalytics.report")
 DEFAULT_TITLE = "Carbon-removal credit holdings"
 # nbconvert's lab template would fetch require.js, MathJax and mermaid from CDNs: offline that
 # is console errors and a slow page. The report uses none of them.
@@ -260,7 +261,7 @@ def build(
         a socket), both name the same file, the folder cannot be written, or the name asks
         for a format this does not write (``.pdf``).
     ReportError
-        A cell failed while the report ran, or showed an error or wrote to its error stream
+        A cell failed while the report ran, or showed an error or printed a traceback
         (the HTML would carry a traceback); ``registry_error`` is the registry error's class
         when that is what the cell raised.
     ReportWriteError
@@ -740,27 +741,47 @@ def _last_line(path: str) -> str:
 
 
 def _refuse_error_outputs(node: nbformat.NotebookNode) -> None:
-    """A cell that showed an error or wrote to stderr failed, even if its kernel said "ok".
+    """A cell that showed an error or printed a traceback failed, even if its kernel said "ok".
 
     IPython catches errors in display (a chart whose label fails in mathtext, a broken
     ``_repr_html_``) and shows their traceback as an output; a template may catch and print
-    one, or tag a cell ``raises-exception``. Such a notebook is never exported.
+    one, or tag a cell ``raises-exception``. Such a notebook is never exported. Other text on
+    the error stream (a library's warning: a font cache being rebuilt, a deprecation) fails
+    nothing, but is no part of a report: it is taken out and logged on the package's logger.
     """
     sections = _sections(node)
+    failures, warned = [], []
     for index, cell in enumerate(node.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 what = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
-                lines = [line for line in output.get("text", "").splitlines() if line.strip()]
-                what = f"it wrote to its error stream: {lines[-1][:300] if lines else ''}"
-            else:
-                continue
-            section = sections[index]
-            where = f"in section {section!r}" if section else "while setting up"
-            raise ReportError(f"the report failed {where}: {what}",
-                              error_name=output.get("ename") or "ReportError",
-                              section=section, cell=index)
+                failures.append((0, index, what, output.get("ename")))
+            elif _is_stderr(output):
+                text = output.get("text", "")
+                lines = [line for line in text.splitlines() if line.strip()]
+                last = lines[-1][:300] if lines else ""
+                if "Traceback (most recent call last)" in text:
+                    failures.append((1, index, f"it wrote to its error stream: {last}", None))
+                else:
+                    warned.append((index, last))
+    if failures:
+        # An error the cell raised says more than a traceback it printed; the notebook is
+        # left as it ran, for --notebook to keep.
+        _, index, what, error_name = min(failures, key=lambda failure: failure[:2])
+        section = sections[index]
+        where = f"in section {section!r}" if section else "while setting up"
+        raise ReportError(f"the report failed {where}: {what}",
+                          error_name=error_name or "ReportError", section=section, cell=index)
+    for index, line in warned:
+        logger.warning("report section %r wrote to its error stream: %s",
+                       sections[index] or "setup", line)
+    for cell in node.cells:
+        if "outputs" in cell:
+            cell["outputs"] = [output for output in cell["outputs"] if not _is_stderr(output)]
+
+
+def _is_stderr(output: dict) -> bool:
+    return output.get("output_type") == "stream" and output.get("name") == "stderr"
 
 
 def _failed_cell(node: nbformat.NotebookNode) -> int | None:

@@ -514,6 +514,33 @@ def test_a_cell_that_shows_an_error_fails_the_report(tmp_path, capsys, failing_c
                                                                  "shows-error.ipynb"]
 
 
+def test_a_warning_on_the_error_stream_fails_nothing_and_stays_out_of_the_report(
+        tmp_path, caplog):
+    # A library's warning (a font cache rebuilt on a fresh machine, a deprecation) is not a
+    # failure; the report is written, without the warning, and the warning is logged. An
+    # error after a warning is still named as the error (the next test's first case).
+    template = failing_template(
+        tmp_path / "warns.ipynb",
+        "import sys\nprint('findfont: Font family not found; falling back', file=sys.stderr)")
+    with caplog.at_level(logging.WARNING, logger="isoanalytics.report"):
+        path = report.build(output=tmp_path / "r.html", demo=True, template=template,
+                            progress=False)
+    assert "findfont" not in path.read_text()
+    assert any("findfont" in record.getMessage() and "Holdings" in record.getMessage()
+               for record in caplog.records)
+
+
+def test_an_error_is_named_before_a_warning_printed_ahead_of_it(tmp_path, capsys):
+    template = failing_template(
+        tmp_path / "warns-then-fails.ipynb",
+        "import sys\nprint('findfont: Font family not found', file=sys.stderr)\n"
+        "raise KeyError('column')")
+    assert run("--demo", "--template", str(template), "-o", str(tmp_path / "r.html")) \
+        == EXIT_REPORT_FAILED
+    said = capsys.readouterr().err
+    assert "KeyError" in said and "findfont" not in said, said
+
+
 def test_a_cell_allowed_to_raise_still_fails_the_report(tmp_path):
     template = failing_template(tmp_path / "allowed.ipynb", "raise KeyError('column')")
     node = nbformat.read(template, as_version=4)
