@@ -409,69 +409,69 @@ def _pieces(*credentials: str) -> set[str]:
     return {form[start:start + 8] for form in forms for start in range(len(form) - 7)}
 
 
+def _echo(request: httpx.Request, encode) -> str:
+    """The request's credentials, as a hostile registry sends them back."""
+    return (f"{encode(request.headers['x-client-secret'])} "
+            f"{encode(request.headers['authorization'])}")
+
+
+def _report_from_echoing_registry(server, tmp_path, rewrite):
+    """Run the command against the demo registry with ``rewrite`` on its answers; returns
+    the process and every text that got out (its output streams and the files it wrote)."""
+    base_url = serve_demo(server, credentials=(ECHO_SECRET, ECHO_TOKEN), rewrite=rewrite)
+    environment = {**os.environ, "ISOMETRIC_CLIENT_SECRET": ECHO_SECRET,
+                   "ISOMETRIC_ACCESS_TOKEN": ECHO_TOKEN, "ISOMETRIC_BASE_URL": base_url}
+    finished = subprocess.run(
+        [sys.executable, "-m", "isoanalytics", "report", "-o", str(tmp_path / "r.html"),
+         "--notebook", str(tmp_path / "r.ipynb"), "--with-code"],
+        check=False, env=environment, capture_output=True, text=True, timeout=300)
+    texts = {"stdout": finished.stdout, "stderr": finished.stderr,
+             **{path.name: path.read_text() for path in tmp_path.iterdir()}}
+    return finished, texts
+
+
+def _leaked(texts: dict[str, str]) -> list[tuple[str, str]]:
+    return [(piece, where) for piece in _pieces(ECHO_SECRET, ECHO_TOKEN)
+            for where, text in texts.items() if piece in text]
+
+
 @pytest.mark.parametrize("form", sorted(ECHO_FORMS))
 def test_a_registry_echoing_the_credentials_into_a_balance_draws_nothing_out(
         server, tmp_path, form):
     # The balance is read in the report's kernel: a value there that fails validation is
     # quoted by the SchemaError that fails the report (on stderr, in the saved notebook's
     # traceback). Whatever form the echo takes, no 8-character piece of it gets out.
-    encode = ECHO_FORMS[form]
-
     def echoing(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
         if not request.url.path.endswith("/credit_balance"):
             return answer
         body = answer.json()
-        body["total"]["active_credits_total"]["credit_kgs"] = (
-            f"{encode(request.headers['x-client-secret'])} "
-            f"{encode(request.headers['authorization'])}")
+        body["total"]["active_credits_total"]["credit_kgs"] = _echo(request, ECHO_FORMS[form])
         return httpx.Response(200, json=body)
 
-    base_url = serve_demo(server, credentials=(ECHO_SECRET, ECHO_TOKEN), rewrite=echoing)
-    environment = {**os.environ, "ISOMETRIC_CLIENT_SECRET": ECHO_SECRET,
-                   "ISOMETRIC_ACCESS_TOKEN": ECHO_TOKEN, "ISOMETRIC_BASE_URL": base_url}
-    finished = subprocess.run(
-        [sys.executable, "-m", "isoanalytics", "report", "-o", str(tmp_path / "r.html"),
-         "--notebook", str(tmp_path / "r.ipynb"), "--with-code"],
-        check=False, env=environment, capture_output=True, text=True, timeout=300)
+    finished, texts = _report_from_echoing_registry(server, tmp_path, echoing)
     assert finished.returncode == EXIT_BAD_DATA, finished.stderr
-    assert "credit_kgs" in finished.stderr and not (tmp_path / "r.html").exists()
-    written = {path.name: path.read_text() for path in tmp_path.iterdir()}
-    assert "r.ipynb" in written  # as far as it ran, traceback included
-    texts = {"stdout": finished.stdout, "stderr": finished.stderr, **written}
-    found = [(piece, where) for piece in _pieces(ECHO_SECRET, ECHO_TOKEN)
-             for where, text in texts.items() if piece in text]
-    assert not found, found
+    assert "credit_kgs" in finished.stderr and "r.html" not in texts
+    assert "r.ipynb" in texts  # as far as it ran, traceback included
+    assert not _leaked(texts), _leaked(texts)
 
 
 @pytest.mark.parametrize("form", ["raw", "base64"])
 def test_credentials_echoed_into_a_name_are_taken_out_of_the_report(server, tmp_path, form):
     # A name is valid data, so the report is made; the echo in it is redacted from the
     # HTML and the saved notebook all the same.
-    encode = ECHO_FORMS[form]
     single = re.compile(f"^{BASE_PATH}/organisations/org_[0-9A-Za-z]+$")
 
     def echoing(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
         if not single.match(request.url.path) or answer.status_code != 200:
             return answer
         body = answer.json()
-        body["name"] = (f"Harbourline {encode(request.headers['x-client-secret'])} "
-                        f"{encode(request.headers['authorization'])}")
+        body["name"] = f"Harbourline {_echo(request, ECHO_FORMS[form])}"
         return httpx.Response(200, json=body)
 
-    base_url = serve_demo(server, credentials=(ECHO_SECRET, ECHO_TOKEN), rewrite=echoing)
-    environment = {**os.environ, "ISOMETRIC_CLIENT_SECRET": ECHO_SECRET,
-                   "ISOMETRIC_ACCESS_TOKEN": ECHO_TOKEN, "ISOMETRIC_BASE_URL": base_url}
-    finished = subprocess.run(
-        [sys.executable, "-m", "isoanalytics", "report", "-o", str(tmp_path / "r.html"),
-         "--notebook", str(tmp_path / "r.ipynb"), "--with-code"],
-        check=False, env=environment, capture_output=True, text=True, timeout=300)
+    finished, texts = _report_from_echoing_registry(server, tmp_path, echoing)
     assert finished.returncode == 0, finished.stderr
-    written = {path.name: path.read_text() for path in tmp_path.iterdir()}
-    assert "Harbourline [redacted]" in written["r.html"]
-    texts = {"stdout": finished.stdout, "stderr": finished.stderr, **written}
-    found = [(piece, where) for piece in _pieces(ECHO_SECRET, ECHO_TOKEN)
-             for where, text in texts.items() if piece in text]
-    assert not found, found
+    assert "Harbourline [redacted]" in texts["r.html"]
+    assert not _leaked(texts), _leaked(texts)
 
 
 def test_secrets_stay_out_of_python_logs_and_errors(server, tmp_path, monkeypatch, caplog):
