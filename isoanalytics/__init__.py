@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
     from . import demo
-    from ._enrich import aenrich, enrich
+    from .registry.enrich import aenrich, enrich
     from ._format import percent, tonnes
-    from .balance import (
+    from .records.balance import (
         COLUMNS,
         LEVELS,
         STATUSES,
@@ -34,8 +34,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         split_portfolio,
         stack_balances,
     )
-    from .client import AsyncRegistryClient, RegistryClient
-    from .dimensions import DIMENSIONS, breakdown, top_n
+    from .registry.client import AsyncRegistryClient, RegistryClient
+    from .analysis.dimensions import DIMENSIONS, breakdown, top_n
     from .errors import (
         APIConnectionError,
         APIStatusError,
@@ -57,25 +57,25 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         UnprocessableEntityError,
         UnreadableResponseError,
     )
-    from .fetch import PortfolioFetch, afetch_balances, fetch_balances
-    from .metrics import Concentration, concentration, reconcile, retired_share, summarize
+    from .registry.fetch import PortfolioFetch, afetch_balances, fetch_balances
+    from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
 
 # Each public name and the module it lives in; ``demo`` is a module itself.
 _HOMES = {
     "_format": ("percent", "tonnes"),
-    "balance": ("COLUMNS", "LEVELS", "STATUSES", "CreditBalance", "parse_balance",
+    "records.balance": ("COLUMNS", "LEVELS", "STATUSES", "CreditBalance", "parse_balance",
                 "split_portfolio", "stack_balances"),
-    "client": ("AsyncRegistryClient", "RegistryClient"),
-    "dimensions": ("DIMENSIONS", "breakdown", "top_n"),
-    "_enrich": ("aenrich", "enrich"),
+    "registry.client": ("AsyncRegistryClient", "RegistryClient"),
+    "analysis.dimensions": ("DIMENSIONS", "breakdown", "top_n"),
+    "registry.enrich": ("aenrich", "enrich"),
     "errors": ("APIConnectionError", "APIStatusError", "APITimeoutError", "AuthenticationError",
                "InvalidCredentialsError", "InvalidIdError", "MissingCredentialsError",
                "NotFoundError", "PaginationError", "PermissionDeniedError", "RateLimitError",
                "ReadOnlyError", "RegistryError", "ResponseTooLargeError", "SchemaError",
                "ServerError", "UnexpectedStatusError", "UnprocessableEntityError",
                "UnreadableResponseError"),
-    "fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
-    "metrics": ("Concentration", "concentration", "reconcile", "retired_share", "summarize"),
+    "registry.fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
+    "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share", "summarize"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 # Submodules reached as attributes: ``isoanalytics.report.build(...)`` after ``import isoanalytics``.

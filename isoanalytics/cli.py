@@ -60,7 +60,7 @@ from .ids import check_id
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .balance import CreditBalance
+    from .records.balance import CreditBalance
 
 # pandas, httpx and nbclient load in main(), as each command needs them, so that Ctrl-C from
 # the first instant meets main()'s handler rather than an import (a traceback).
@@ -289,7 +289,7 @@ def _where(error: RegistryError) -> str:
 
 
 def _registry_url(args: argparse.Namespace) -> str:
-    from ._http import ENVIRONMENTS
+    from .registry.http import ENVIRONMENTS
 
     environment = args.environment or os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
     return os.environ.get(BASE_URL_VARIABLE) or ENVIRONMENTS.get(environment, environment)
@@ -351,10 +351,10 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
     ids = list(dict.fromkeys(args.orgs or []))  # an organisation named twice counts once
     if code := _checked_ids(command, ids, args.demo_mode):
         return code
-    from ._enrich import enrich
-    from .balance import stack_balances
-    from .client import RegistryClient
-    from .metrics import summarize
+    from .registry.enrich import enrich
+    from .records.balance import stack_balances
+    from .registry.client import RegistryClient
+    from .analysis.metrics import summarize
 
     try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
@@ -400,7 +400,7 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
 
 def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
     # nbclient and nbconvert load in about half a second: only this command pays for them.
-    from .report import (
+    from .present.report import (
         OutputPathError,
         ReportError,
         ReportWriteError,
@@ -498,7 +498,7 @@ def _print_summary(
 
     import pandas as pd
 
-    from .metrics import concentration, reconcile, retired_share, summarize
+    from .analysis.metrics import concentration, reconcile, retired_share, summarize
 
     line(heading)
     line(source_line)

@@ -80,7 +80,7 @@ def serve_demo(server: HTTPServer, delay: float = 0.0, registry=None, *,
     nowhere else and look for them in what the package writes. ``rewrite`` turns each answer
     (and the request as it arrived, credentials included) into another: a hostile registry.
     """
-    from isoanalytics._demo_transport import transport
+    from isoanalytics.demo.transport import transport
 
     handler = transport(registry, base_path=BASE_PATH).handler
     if credentials is not None:

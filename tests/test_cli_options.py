@@ -154,7 +154,7 @@ HOSTILE = "Deepwell\x1b]52;c;ZXZpbA==\x07 Carbon\x1b[2J\x9b31m\u0007"
 
 
 def _doctored_registry(server, monkeypatch, change) -> None:
-    from isoanalytics._demo_transport import transport
+    from isoanalytics.demo.transport import transport
 
     demo_answer = transport(base_path=BASE_PATH).handler
 

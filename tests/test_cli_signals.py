@@ -131,7 +131,7 @@ def blocking_registry(server):
     Returns ``(environment, reached, block)``: the variables for the command, an Event set when
     the hanging request arrived, and a one-item list holding the path fragment that hangs.
     """
-    from isoanalytics._demo_transport import transport
+    from isoanalytics.demo.transport import transport
 
     demo_answer = transport(base_path=BASE_PATH).handler
     reached, release = threading.Event(), threading.Event()

@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 
 import isoanalytics as ia
 from isoanalytics import demo
-from isoanalytics._http import PAGE_SIZE
+from isoanalytics.registry.http import PAGE_SIZE
 
 from .benchmarks._slow_registry import BENCH_ORGANISATION, application
 from .loopback import BASE_PATH, serve_demo, stopped_url

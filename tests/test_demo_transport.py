@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from isoanalytics import demo
-from isoanalytics._demo_transport import DemoHandler, transport
+from isoanalytics.demo.transport import DemoHandler, transport
 
 from .conftest import OPENAPI
 

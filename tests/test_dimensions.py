@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import isoanalytics as ia
 from isoanalytics import demo
-from isoanalytics.dimensions import DIMENSIONS, UNKNOWN, breakdown, label, top_n
-from isoanalytics.metrics import _summary
+from isoanalytics.analysis.dimensions import DIMENSIONS, UNKNOWN, breakdown, label, top_n
+from isoanalytics.analysis.metrics import _summary
 
 from .conftest import bodies
 

@@ -12,7 +12,7 @@ from werkzeug import Request, Response
 
 import isoanalytics as ia
 from isoanalytics import demo
-from isoanalytics._demo_transport import transport
+from isoanalytics.demo.transport import transport
 
 from .loopback import BASE_PATH, bridge
 

@@ -14,7 +14,7 @@ import pytest
 
 import isoanalytics as ia
 from isoanalytics import demo
-from isoanalytics._http import PAGE_SIZE
+from isoanalytics.registry.http import PAGE_SIZE
 
 from .recording_server import page, recording_server
 

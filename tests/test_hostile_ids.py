@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import isoanalytics as ia
 from isoanalytics import demo, ids
-from isoanalytics._records import _KINDS, Table, _Id
+from isoanalytics.records.resources import _KINDS, Table, _Id
 
 from .recording_server import BASE_PATH, page, recording_server
 
@@ -120,7 +120,7 @@ def test_a_callers_hostile_id_is_refused_naming_the_argument_before_any_request(
 
 @pytest.mark.parametrize("bad", hostile_ids("org_"))
 def test_portfolio_and_compatibility_entry_points_refuse_hostile_ids(server, bad):
-    from isoanalytics._plans import organisation_path  # what cli.py and report.py call
+    from isoanalytics.registry.plans import organisation_path  # what cli.py and report.py call
 
     with pytest.raises(ia.InvalidIdError, match="accounts: expected an organisation id"):
         ia.fetch_balances({bad: "recorded-token"}, progress=False, **server.client_options())

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from isoanalytics import PaginationError
-from isoanalytics._http import Call
-from isoanalytics._plans import pages
+from isoanalytics.registry.http import Call
+from isoanalytics.registry.plans import pages
 
 
 def organisation(index: int) -> dict:

@@ -17,7 +17,7 @@ from matplotlib.text import Text
 import isoanalytics as ia
 from isoanalytics import demo, plots
 from isoanalytics._format import NAME_WIDTH, short_name
-from isoanalytics.dimensions import DIMENSIONS, breakdown, top_n
+from isoanalytics.analysis.dimensions import DIMENSIONS, breakdown, top_n
 
 
 @pytest.fixture(autouse=True)

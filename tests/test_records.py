@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from isoanalytics import SchemaError, demo
-from isoanalytics._frames import _STRING_DTYPE
-from isoanalytics._records import (
+from isoanalytics.records.frames import _STRING_DTYPE
+from isoanalytics.records.resources import (
     _KINDS,
     CREDIT_BATCH_STATUSES,
     KINDS,

@@ -338,7 +338,7 @@ def test_a_live_portfolio_report_with_one_token_per_organisation(server, monkeyp
 
 def test_a_malformed_answer_is_bad_data_before_and_inside_the_kernel(server, monkeypatch,
                                                                      tmp_path, capsys):
-    from isoanalytics._demo_transport import transport
+    from isoanalytics.demo.transport import transport
 
     demo_answer = transport(base_path=BASE_PATH).handler
     broken = {"path": "/organisations/"}

@@ -12,7 +12,7 @@ from hypothesis import given
 
 import isoanalytics as ia
 from isoanalytics import demo, tables, tonnes
-from isoanalytics.dimensions import top_n
+from isoanalytics.analysis.dimensions import top_n
 
 from .conftest import bodies
 

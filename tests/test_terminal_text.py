@@ -152,7 +152,7 @@ def _rename(value):
 def hostile_registry(monkeypatch, server):
     """The demo registry on loopback, every organisation, supplier and project name wrapped in
     escape sequences (clipboard write, clear screen, colour, link, bidi override, CR)."""
-    from isoanalytics._demo_transport import transport
+    from isoanalytics.demo.transport import transport
 
     handler = transport(base_path=BASE_PATH).handler
 

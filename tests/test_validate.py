@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import isoanalytics
 from isoanalytics import SchemaError, parse_balance
-from isoanalytics._validate import LISTS, _checked_columns, _fast_columns
+from isoanalytics.records.validate import LISTS, _checked_columns, _fast_columns
 
 from .conftest import ORG, bodies, make_body, quantity
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics._format import tonnes
-from isoanalytics.dimensions import breakdown
+from isoanalytics.analysis.dimensions import breakdown
 from isoanalytics.widgets import ALL, MAX_TOP, Connect, Explorer, connect, explorer
 
 from .loopback import serve_demo

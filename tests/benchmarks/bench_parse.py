@@ -26,7 +26,7 @@ import orjson
 import pandas as pd
 
 import isoanalytics
-from isoanalytics._validate import gc_paused
+from isoanalytics.records.validate import gc_paused
 
 
 def _quantity(kgs: int) -> dict:

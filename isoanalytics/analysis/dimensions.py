@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._frames import check_columns
+from ..records.frames import check_columns
 from .metrics import Source, Status, _check_choice, _summary, summarize
 
 __all__ = ["DIMENSIONS", "breakdown", "check_summary", "entity_noun", "label", "top_n"]
@@ -74,7 +74,7 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
     Examples
     --------
     >>> from isoanalytics import RegistryClient, demo
-    >>> from isoanalytics.dimensions import breakdown
+    >>> from isoanalytics.analysis.dimensions import breakdown
     >>> with RegistryClient.demo() as client:
     ...     balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
     ...     by_country = breakdown(balance, "country", projects=client.projects())
@@ -133,7 +133,7 @@ def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd
     Examples
     --------
     >>> from isoanalytics import demo, parse_balance, summarize
-    >>> from isoanalytics.dimensions import top_n
+    >>> from isoanalytics.analysis.dimensions import top_n
     >>> balance = parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
     >>> folded = top_n(summarize(balance, by="supplier"), 2)
     >>> folded.index[-1], int(folded["total_kgs"].sum()) == balance.total_kgs
@@ -175,7 +175,7 @@ def label(frame: pd.DataFrame) -> pd.Series:
     Examples
     --------
     >>> import pandas as pd
-    >>> from isoanalytics.dimensions import label
+    >>> from isoanalytics.analysis.dimensions import label
     >>> frame = pd.DataFrame({"supplier_name": ["Deepwell Carbon", None]},
     ...                      index=pd.Index(["spl_1", "spl_2"], name="supplier_id"))
     >>> label(frame).tolist()

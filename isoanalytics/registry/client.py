@@ -30,9 +30,9 @@ from typing import Any, Self
 import httpx
 import pandas as pd
 
-from . import _bounds, _plans
-from ._bounds import Cancel, Deadline
-from ._http import (
+from . import bounds as _bounds, plans as _plans
+from .bounds import Cancel, Deadline
+from .http import (
     MAX_BODY_BYTES,
     Call,
     RegistryAuth,
@@ -48,11 +48,11 @@ from ._http import (
     retry_wait,
     transport_error,
 )
-from ._plans import Parallel, Plan
-from ._scrub import redact_error, unwatch_logs, watch_logs
-from .balance import CreditBalance
-from .errors import RegistryError, SchemaError
-from .ids import check_id, resource_path
+from .plans import Parallel, Plan
+from .scrub import redact_error, unwatch_logs, watch_logs
+from ..records.balance import CreditBalance
+from ..errors import RegistryError, SchemaError
+from ..ids import check_id, resource_path
 
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
@@ -76,7 +76,7 @@ class _BaseClient:
         backoff_max: float = 10.0,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
-        from . import __version__  # at call time: the package defines it after its imports
+        from .. import __version__  # at call time: the package defines it after its imports
 
         self._settings: Settings = resolve_settings(
             environment, client_secret=client_secret, access_token=access_token,

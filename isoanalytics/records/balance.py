@@ -14,8 +14,8 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from . import _validate
-from ._frames import (
+from . import validate as _validate
+from .frames import (
     COLUMNS,
     KGS_PER_CREDIT,
     LEVELS,
@@ -25,8 +25,8 @@ from ._frames import (
     entity_totals,
     tidy_frame,
 )
-from .errors import SchemaError
-from .ids import check_id
+from ..errors import SchemaError
+from ..ids import check_id
 
 __all__ = [
     "COLUMNS",

@@ -132,7 +132,7 @@ class Scrubber:
 
 
 def _is_package_error(error: BaseException) -> bool:
-    from .errors import RegistryError, SchemaError
+    from ..errors import RegistryError, SchemaError
 
     return isinstance(error, (RegistryError, SchemaError))
 

@@ -43,8 +43,8 @@ from typing import Any, NamedTuple
 import httpx
 import orjson
 
-from . import demo
-from .ids import ID_MAX_LENGTH, ID_MIN_LENGTH, is_id
+from .. import demo
+from ..ids import ID_MAX_LENGTH, ID_MIN_LENGTH, is_id
 
 _PAGE_SIZE, _PAGE_MAX = 10, 50  # the API's default and maximum for first and last
 _STATUSES = ("active", "split", "retired")
@@ -506,7 +506,7 @@ class DemoHandler:
     --------
     >>> import httpx
     >>> from isoanalytics import demo
-    >>> from isoanalytics._demo_transport import DemoHandler
+    >>> from isoanalytics.demo.transport import DemoHandler
     >>> handle = DemoHandler()
     >>> response = handle(httpx.Request(
     ...     "GET", "http://127.0.0.1:8000/registry/v0/suppliers?first=2",
@@ -627,7 +627,7 @@ def transport(registry: demo.DemoRegistry | None = None, *,
     --------
     >>> import httpx
     >>> from isoanalytics import demo
-    >>> from isoanalytics._demo_transport import transport
+    >>> from isoanalytics.demo.transport import transport
     >>> org = demo.DEFAULT_ORGANISATION_ID
     >>> headers = {"x-client-secret": demo.CLIENT_SECRET,
     ...            "authorization": f"Bearer {demo.access_token(org)}"}

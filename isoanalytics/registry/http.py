@@ -33,18 +33,18 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from . import demo
-from ._bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody, bounded
-from ._environment import (
+from .. import demo
+from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody, bounded
+from .._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
     SECRET_VARIABLE,
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
-from ._format import terminal_text
-from ._scrub import Scrubber
-from .errors import (
+from .._format import terminal_text
+from .scrub import Scrubber
+from ..errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
@@ -372,7 +372,7 @@ def httpx_options(
     """Keyword arguments for ``httpx.Client`` / ``httpx.AsyncClient``."""
     if transport is None:
         if settings.environment == "demo" and settings.base_url == demo.BASE_URL:
-            from ._demo_transport import transport as demo_transport
+            from ..demo.transport import transport as demo_transport
 
             transport = demo_transport()
         else:

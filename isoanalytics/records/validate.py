@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from .errors import SchemaError
-from .ids import all_ids, check_body_id
+from ..errors import SchemaError
+from ..ids import all_ids, check_body_id
 
 INT64_MAX = 2**63 - 1
 STATUS_KEYS = ("active_credits_total", "retired_credits_total")

@@ -1,6 +1,6 @@
 """What each client method asks the registry, written once for the sync and the async client.
 
-A plan is a generator. It yields a :class:`~isoanalytics._http.Call` and is sent back the
+A plan is a generator. It yields a :class:`~isoanalytics.registry.http.Call` and is sent back the
 response body (bytes), or yields :class:`Parallel` plans and is sent back their results in
 order; a failure is thrown in at the ``yield``, where the plan may handle it. What it
 returns is the method's result. The clients only drive plans (``client``
@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from ._http import PAGE_SIZE, Call
-from ._records import Table, check_record
-from ._validate import INT64_MAX, decode, gc_paused
-from .balance import CreditBalance, parse_balance
-from .errors import NotFoundError, PaginationError, SchemaError
-from .ids import check_id, is_id, resource_path
-from .metrics import summarize
+from .http import PAGE_SIZE, Call
+from ..records.resources import Table, check_record
+from ..records.validate import INT64_MAX, decode, gc_paused
+from ..records.balance import CreditBalance, parse_balance
+from ..errors import NotFoundError, PaginationError, SchemaError
+from ..ids import check_id, is_id, resource_path
+from ..analysis.metrics import summarize
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]

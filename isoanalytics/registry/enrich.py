@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .client import AsyncRegistryClient, RegistryClient
-from .ids import check_id
+from ..ids import check_id
 
 __all__ = ["aenrich", "enrich"]
 

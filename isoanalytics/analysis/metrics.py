@@ -15,8 +15,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ._frames import KGS_PER_CREDIT, LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
-from .balance import CreditBalance
+from ..records.frames import KGS_PER_CREDIT, LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
+from ..records.balance import CreditBalance
 
 __all__ = [
     "Concentration",

@@ -10,11 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from ._plans import Parallel, Plan
-from .balance import CreditBalance, stack_balances
+from .plans import Parallel, Plan
+from ..records.balance import CreditBalance, stack_balances
 from .client import AsyncRegistryClient, RegistryClient
-from .errors import APIStatusError, RegistryError, SchemaError
-from .ids import check_id
+from ..errors import APIStatusError, RegistryError, SchemaError
+from ..ids import check_id
 
 __all__ = ["PortfolioFetch", "afetch_balances", "fetch_balances"]
 

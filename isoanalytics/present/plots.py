@@ -1,0 +1,434 @@
+"""Matplotlib charts of holdings, retired share, concentration and order delivery.
+
+Each function takes one of the package's frames, draws on ``ax`` (a new figure when it is
+None) and returns the Axes, so charts compose: put two on one figure, restyle them, save them.
+Colours are the Okabe-Ito palette, which stays distinct under the common colour-vision
+deficiencies; every axis label names its unit (tCO2e or kg).
+
+Names are text, never markup: every label, title and annotation is drawn as the characters
+it holds (no mathtext, no TeX, whatever ``text.usetex`` says), so a ``$`` in a supplier's name
+is a dollar sign. A name is drawn on one line, cut with an ellipsis to
+:data:`~isoanalytics._format.NAME_WIDTH` columns and to 3 inches of ink (for glyphs wider
+than most), so no name can squeeze the bars or widen the figure; the tables of
+:mod:`isoanalytics.tables` keep the full names. A title of your own is drawn literally too,
+each of its lines cut to 4.5 inches; for math in a title, set it afterwards with
+``ax.set_title(r"...")``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Literal
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import rcParams
+from matplotlib.axes import Axes
+from matplotlib.font_manager import FontProperties
+from matplotlib.legend import Legend
+from matplotlib.patches import Patch
+from matplotlib.textpath import text_to_path
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from .._format import NAME_WIDTH, percent, short_name
+from ..records.frames import KGS_PER_CREDIT, check_columns
+from ..records.balance import CreditBalance
+from ..analysis.dimensions import check_summary, entity_noun, label, top_n
+from ..analysis.metrics import HHI_HIGH, HHI_MODERATE, Concentration, Status, _check_choice, concentration
+
+__all__ = [
+    "ACTIVE_COLOUR",
+    "RETIRED_COLOUR",
+    "concentration_chart",
+    "delivery_chart",
+    "holdings_chart",
+    "lorenz_chart",
+    "retired_share_chart",
+]
+
+Units = Literal["tCO2e", "kg"]
+UNITS = ("tCO2e", "kg")
+
+# Okabe & Ito (2008), "Color Universal Design".
+ACTIVE_COLOUR = "#0072B2"  # blue
+RETIRED_COLOUR = "#E69F00"  # orange
+REMAINING_COLOUR = "#56B4E9"  # sky blue
+NEUTRAL_COLOUR = "#999999"
+_BANDS = (("unconcentrated", "#009E73"), ("moderate", "#F0E442"), ("high", "#D55E00"))
+
+# Text properties of every text the charts write. parse_math=False draws "$" as a dollar
+# sign rather than starting mathtext (where "$\undefinedmacro{x}$" raises at draw time and
+# "$x^2$" is typeset). usetex=False because with rcParams["text.usetex"] TeX would read the
+# text as markup again ("$", "%", "&", "_" and "#" are TeX syntax), and parse_math has no say
+# there. Escaping "$" instead would leave a backslash in get_text() and would not stop TeX.
+# Tick numbers made by formatters (no registry text in them) follow the rc settings.
+_LITERAL = {"parse_math": False, "usetex": False}
+# Ink allowed to one name label and to one line of a title, in inches. Columns alone do not
+# bound it: forty "W" or forty missing-glyph boxes are twice as wide as forty average letters.
+# A label of 3 in and a title of 4.5 in (the title starts where the labels end) fit an
+# 8-inch chart with room for the bars.
+LABEL_INCHES = 3.0
+TITLE_INCHES = 4.5
+
+
+def _literal_legend(legend: Legend) -> None:
+    for text in legend.get_texts():
+        text.set(**_LITERAL)
+
+
+def _ink(text: str, font: FontProperties | None = None) -> float:
+    """The width of ``text`` drawn plainly, in points, in ``font`` (the tick labels' font)."""
+    font = font or FontProperties(size=rcParams["ytick.labelsize"])
+    return text_to_path.get_text_width_height_descent(text, font, ismath=False)[0]
+
+
+@functools.lru_cache(maxsize=4096)  # the explorer redraws the same names at each click
+def _fit(text: str, inches: float = LABEL_INCHES, font: FontProperties | None = None) -> str:
+    """``text`` cut with an ellipsis to ``inches`` of ink in ``font``."""
+    budget = inches * 72  # points
+
+    def width(candidate: str) -> float:
+        return _ink(candidate, font)
+
+    if width(text) <= budget:
+        return text
+    low, high = 0, len(text)  # the longest prefix that fits with its ellipsis
+    while low < high:
+        middle = (low + high + 1) // 2
+        if width(text[:middle].rstrip() + "\u2026") <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "\u2026"
+
+
+def _name(name: object, fallback: object = "", inches: float = LABEL_INCHES) -> str:
+    # A name that is nothing once made plain (only control characters) shows its id.
+    return _fit(short_name(name) or short_name(fallback), inches)
+
+
+def _title(title: str | None, default: str) -> str:
+    # A title of the caller's own keeps its lines (a two-line title is a choice); each is cut.
+    lines = default.splitlines() if title is None or title == "" else str(title).splitlines()
+    font = FontProperties(size=rcParams["axes.titlesize"], weight=rcParams["axes.titleweight"])
+    # The cut to columns first only bounds the work of measuring a title of any length.
+    return "\n".join(_fit(short_name(line, 5 * NAME_WIDTH), TITLE_INCHES, font)
+                      for line in lines)
+
+
+def _labels(shown: pd.DataFrame) -> list[str]:
+    return [_name(text, entity_id) for text, entity_id in zip(label(shown), shown.index.astype(str))]
+
+
+def _axes(ax: Axes | None, height: float = 4.0) -> Axes:
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=(8, height), layout="constrained")
+    return ax
+
+
+def _scale(kgs: pd.Series | np.ndarray, units: str) -> np.ndarray:
+    # Display only: the exact kilograms stay in the frame; tonnes are derived for the axis.
+    values = np.asarray(kgs, dtype=np.int64)
+    return values / KGS_PER_CREDIT if units == "tCO2e" else values
+
+
+def _unit_label(units: str) -> str:
+    return "Credits (tCO2e)" if units == "tCO2e" else "Quantity (kg CO2e)"
+
+
+def _thousands(ax: Axes) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+
+
+def _room_on_right(ax: Axes, widest: float, factor: float = 1.35) -> None:
+    # Bars end before the right quarter, which keeps the legend and the figures off them.
+    if widest > 0:
+        ax.set_xlim(0, widest * factor)
+
+
+def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "total",
+                   units: Units = "tCO2e", annotate: bool = True, title: str | None = None,
+                   ax: Axes | None = None) -> Axes:
+    """Horizontal bars of holdings per entity: active and retired stacked, largest on top.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        From :func:`~isoanalytics.summarize` or :func:`~isoanalytics.analysis.dimensions.breakdown`;
+        names are used as labels where it has them (after ``enrich``), ids otherwise.
+    top : int
+        Bars for the largest ``top`` entities; the rest are one "Other (k)" bar.
+    status : {"total", "active", "retired"}
+        ``total`` stacks active and retired; the others draw that status alone.
+    units : {"tCO2e", "kg"}
+    annotate : bool
+        Write the concentration of ``status`` across all entities (HHI, band, CR1) in a corner.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, parse_balance, summarize
+    >>> from isoanalytics.plots import holdings_chart
+    >>> balance = parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> ax = holdings_chart(summarize(balance, by="supplier"), top=3)
+    >>> ax.get_xlabel()
+    'Credits (tCO2e)'
+    """
+    check_summary(summary, "holdings_chart")
+    _check_choice("status", status, ("total", "active", "retired"))
+    _check_choice("units", units, UNITS)
+    shown = top_n(summary, top, status=status).iloc[::-1]  # barh draws bottom-up
+    ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
+    labels = _labels(shown)
+    positions = np.arange(len(shown))
+    alpha = np.where(shown["other"].to_numpy(bool), 0.55, 1.0)
+    left = np.zeros(len(shown))
+    for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR)):
+        if status not in ("total", part):
+            continue
+        widths = _scale(shown[f"{part}_kgs"], units)
+        bars = ax.barh(positions, widths, left=left, color=colour, label=part.capitalize(),
+                       gid=part)
+        for bar, bar_alpha in zip(bars, alpha):
+            bar.set_alpha(bar_alpha)
+        left = left + widths
+    held = float(left.max(initial=0)) > 0
+    _room_on_right(ax, float(left.max(initial=0)))
+    ax.set_yticks(positions, labels, **_LITERAL)
+    ax.set_xlabel(_unit_label(units), **_LITERAL)
+    _thousands(ax)
+    if not held:  # an empty frame, not an axis of "-0" ticks around nothing
+        ax.set_xlim(0, 1)
+        ax.set_xticks([])
+    noun = _name(entity_noun(summary), inches=1.5)
+    what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired holdings"}
+    count = f"top {min(top, len(summary))} of {len(summary)}"
+    # The title is lifted to make room for the concentration line beneath it.
+    ax.set_title(_title(title, f"{what[status]} by {noun}, {count} ({units})"), loc="left",
+                 pad=18 if annotate else 6, **_LITERAL)
+    # Explicit handles: the bars' own alpha differs between the other bar and the rest.
+    handles = [Patch(color=colour, label=part.capitalize())
+               for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR))
+               if status in ("total", part)]
+    if held:
+        _literal_legend(ax.legend(handles=handles, loc="lower right", frameon=False))
+    ax.spines[["top", "right"]].set_visible(False)
+    if annotate:
+        figures = concentration(_status_kgs(summary, status))
+        text = (f"HHI {figures.hhi:,.0f} ({figures.level}), "
+                f"largest {noun} {percent(figures.cr1)}") if figures.n else "nothing held"
+        ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
+                color="0.3", gid="concentration", **_LITERAL)
+    return ax
+
+
+def _status_kgs(summary: pd.DataFrame, status: str) -> pd.Series:
+    return summary[f"{status}_kgs"].astype(np.int64)
+
+
+def retired_share_chart(summary: pd.DataFrame, *, top: int = 10, ax: Axes | None = None,
+                        title: str | None = None) -> Axes:
+    """Bars of each entity's retired share (retired kg over kg held), largest holdings first.
+
+    A dashed line marks the retired share of the whole summary; each bar is labelled with its
+    percentage. Entities beyond ``top`` form one "Other (k)" bar.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, parse_balance, summarize
+    >>> from isoanalytics.plots import retired_share_chart
+    >>> balance = parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> retired_share_chart(summarize(balance, by="project"), top=3).get_xlabel()
+    'Retired share (% of kg held)'
+    """
+    check_summary(summary, "retired_share_chart")
+    shown = top_n(summary, top).iloc[::-1]
+    ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
+    positions = np.arange(len(shown))
+    shares = shown["retired_share"].to_numpy(float) * 100
+    bars = ax.barh(positions, np.nan_to_num(shares), color=RETIRED_COLOUR, gid="retired_share")
+    ax.bar_label(bars, labels=[percent(share / 100, 0) for share in shares], padding=3,
+                 fontsize=8, **_LITERAL)
+    noun = _name(entity_noun(summary), inches=1.5)
+    total = int(summary["total_kgs"].sum())
+    if total:
+        overall = int(summary["retired_kgs"].sum()) / total * 100
+        ax.axvline(overall, color=NEUTRAL_COLOUR, linestyle="--", gid="overall")
+        ax.text(overall, 1.0, f" all {noun}s: {overall:.1f} %",
+                transform=ax.get_xaxis_transform(), va="bottom", fontsize=8, gid="overall",
+                **_LITERAL)
+    ax.set_yticks(positions, _labels(shown), **_LITERAL)
+    ax.set_xlim(0, 110)
+    ax.xaxis.set_major_formatter(PercentFormatter(100))
+    ax.set_xlabel("Retired share (% of kg held)", **_LITERAL)
+    ax.set_title(_title(title, f"Retired share by {noun}"), loc="left", **_LITERAL)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Series, *,
+                 by: str = "supplier", status: Status = "total", ax: Axes | None = None,
+                 title: str | None = None) -> Axes:
+    """The Lorenz curve of a holding, with Gini, HHI, CR1 and the effective number annotated.
+
+    Parameters
+    ----------
+    source : Concentration, summary frame, CreditBalance, tidy frame or Series
+        A summary (a frame with ``total_kgs``) is shared out by ``<status>_kgs``; a balance
+        or tidy frame goes through :func:`~isoanalytics.concentration` with ``by``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.plots import lorenz_chart
+    >>> ax = lorenz_chart(pd.Series([60, 30, 10]))
+    >>> "Gini 0.33" in ax.texts[0].get_text()
+    True
+    """
+    if isinstance(source, Concentration):
+        figures = source
+    elif isinstance(source, pd.DataFrame) and "total_kgs" in source.columns:
+        _check_choice("status", status, ("total", "active", "retired"))
+        figures = concentration(_status_kgs(source, status))
+        by = entity_noun(source)
+    else:
+        figures = concentration(source, by=by, status=status)
+    noun = _name(figures.by or by, inches=1.5)
+    ax = _axes(ax, height=4.5)
+    ax.plot([0, 100], [0, 100], color=NEUTRAL_COLOUR, linestyle="--", linewidth=1,
+            label="Equal holdings", gid="equality")
+    lorenz = figures.lorenz
+    ax.plot(lorenz["population_share"] * 100, lorenz["quantity_share"] * 100, marker="o",
+            markersize=3, color=ACTIVE_COLOUR, label="This holding", gid="lorenz")
+    ax.fill_between(lorenz["population_share"] * 100, lorenz["quantity_share"] * 100,
+                    lorenz["population_share"] * 100, color=ACTIVE_COLOUR, alpha=0.12)
+    if figures.n:
+        text = (f"Gini {figures.gini:.2f}\nHHI {figures.hhi:,.0f} ({figures.level})\n"
+                f"CR1 {percent(figures.cr1)}\neffective n {figures.effective_n:.1f} "
+                f"of {figures.n}")
+    else:
+        text = "nothing held"
+    ax.text(0.04, 0.96, text, transform=ax.transAxes, va="top", fontsize=9, gid="figures",
+            bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"}, **_LITERAL)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_aspect("equal")
+    ax.xaxis.set_major_formatter(PercentFormatter(100))
+    ax.yaxis.set_major_formatter(PercentFormatter(100))
+    ax.set_xlabel(f"Share of {noun}s, smallest first (%)", **_LITERAL)
+    ax.set_ylabel("Cumulative share of kg held (%)", **_LITERAL)
+    ax.set_title(_title(title, f"Lorenz curve across {noun}s"), loc="left", **_LITERAL)
+    _literal_legend(ax.legend(loc="lower right", frameon=False))
+    return ax
+
+
+def concentration_chart(figures: Mapping[str, Concentration] | pd.DataFrame, *,
+                        ax: Axes | None = None, title: str | None = None) -> Axes:
+    """HHI along several dimensions, against the 2023 Merger Guidelines bands.
+
+    Parameters
+    ----------
+    figures : mapping of dimension to Concentration, or a frame with ``hhi`` and ``level``
+        For example ``{by: concentration(breakdown(balance, by, projects=p)["total_kgs"])
+        for by in DIMENSIONS}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import concentration
+    >>> from isoanalytics.plots import concentration_chart
+    >>> ax = concentration_chart({"supplier": concentration(pd.Series([60, 30, 10])),
+    ...                           "country": concentration(pd.Series([50, 50]))})
+    >>> [round(bar.get_height()) for bar in ax.patches if bar.get_gid() == "hhi"]
+    [4600, 5000]
+    """
+    if isinstance(figures, Mapping):
+        table = pd.DataFrame({dimension: {"hhi": value.hhi, "level": value.level,
+                                          "effective_n": value.effective_n}
+                              for dimension, value in figures.items()}).T
+    elif isinstance(figures, pd.DataFrame) and "hhi" in figures.columns:
+        table = figures
+    else:
+        raise TypeError("concentration_chart() takes {dimension: Concentration} or a frame "
+                        f"with an 'hhi' column, got {type(figures).__name__}")
+    ax = _axes(ax, height=3.5)
+    ceiling = 10_000
+    for (name, colour), (low, high) in zip(
+            _BANDS, ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling))):
+        ax.axhspan(low, high, color=colour, alpha=0.12, gid=f"band-{name}")
+        ax.text(1.01, (low + high) / 2, name, transform=ax.get_yaxis_transform(),
+                va="center", fontsize=8, **_LITERAL)
+    positions = np.arange(len(table))
+    hhi = table["hhi"].astype(float).to_numpy()
+    bars = ax.bar(positions, np.nan_to_num(hhi), color=ACTIVE_COLOUR, width=0.6, gid="hhi")
+    ax.bar_label(bars, labels=[f"{value:,.0f}" if np.isfinite(value) else "n/a" for value in hhi],
+                 padding=2, fontsize=9, **_LITERAL)
+    ax.set_xticks(positions, [_name(str(name).capitalize()) for name in table.index],
+                  **_LITERAL)
+    ax.set_ylim(0, ceiling)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.set_ylabel("HHI (0 to 10,000)", **_LITERAL)
+    ax.set_title(_title(title, "Concentration of holdings (HHI) by dimension"), loc="left",
+                 **_LITERAL)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 15,
+                   ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Each order's delivered and remaining quantity, with its delivered share.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        ``client.orders(organisation_id)``: ``id, supplier_name, ordered_kgs, delivered_kgs,
+        remaining_kgs``. Orders with the most remaining come first; beyond ``top`` they are
+        left out and the title says how many.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo
+    >>> from isoanalytics.plots import delivery_chart
+    >>> with RegistryClient.demo() as client:
+    ...     ax = delivery_chart(client.orders(demo.DEFAULT_ORGANISATION_ID))
+    >>> ax.get_xlabel()
+    'Credits (tCO2e)'
+    """
+    check_columns(orders, ("id", "ordered_kgs", "delivered_kgs", "remaining_kgs"),
+                  "delivery_chart", "the frame of client.orders(organisation_id)")
+    _check_choice("units", units, UNITS)
+    ordered = orders.sort_values(["remaining_kgs", "ordered_kgs", "id"],
+                                 ascending=[False, False, True], kind="stable")
+    shown = ordered.iloc[:top].iloc[::-1]
+    ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
+    positions = np.arange(len(shown))
+    delivered = _scale(shown["delivered_kgs"], units)
+    remaining = _scale(shown["remaining_kgs"], units)
+    ax.barh(positions, delivered, color=ACTIVE_COLOUR, label="Delivered", gid="delivered")
+    bars = ax.barh(positions, remaining, left=delivered, color=REMAINING_COLOUR,
+                   label="Remaining", gid="remaining")
+    ordered_kgs = shown["ordered_kgs"].to_numpy(np.int64)
+    shares = [shown_delivered / kgs if kgs else float("nan")
+              for shown_delivered, kgs in zip(shown["delivered_kgs"].to_numpy(np.int64),
+                                              ordered_kgs)]
+    ax.bar_label(bars, labels=[percent(share, 0) for share in shares], padding=3, fontsize=8,
+                 **_LITERAL)
+    _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
+    names = shown["supplier_name"] if "supplier_name" in shown.columns else shown["id"]
+    labels = []
+    for name, order_id in zip(names, shown["id"]):
+        suffix = f" ({short_name(str(order_id)[-6:])})"
+        room = LABEL_INCHES - _ink(suffix) / 72
+        labels.append(_name(name if isinstance(name, str) else "", order_id, room) + suffix)
+    ax.set_yticks(positions, labels, **_LITERAL)
+    ax.set_xlabel(_unit_label(units), **_LITERAL)
+    _thousands(ax)
+    hidden = len(orders) - len(shown)
+    default = f"Order delivery progress ({units})" + (f", {hidden} more not shown" if hidden else "")
+    ax.set_title(_title(title, default), loc="left", **_LITERAL)
+    _literal_legend(ax.legend(loc="lower right", frameon=False))
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax

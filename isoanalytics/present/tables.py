@@ -1,0 +1,261 @@
+"""HTML tables of exact quantities, for the explorer and the report.
+
+Numbers are formatted from the integer kilograms (tonnes with three decimals, or kg), never
+summed as floats; every text is HTML-escaped, because names come from the registry; and a
+table that lists parts of a whole ends with the whole (a ``<tfoot>`` row), so a reader can
+check that the rows add up. Each function returns an HTML fragment: put it in an
+``ipywidgets.HTML`` or show it with ``IPython.display.HTML``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._format import percent, quantity, tonnes
+from ..records.frames import check_columns
+from ..analysis.dimensions import check_summary, entity_noun, label
+from ..analysis.metrics import Concentration
+
+__all__ = [
+    "concentration_html",
+    "headline_html",
+    "holdings_html",
+    "orders_html",
+    "portfolio_html",
+    "reconciliation_html",
+]
+
+_LEFT = 'style="text-align:left"'
+_RIGHT = 'style="text-align:right;white-space:nowrap"'
+
+
+def _row(cells: Sequence[str]) -> str:
+    # The first cell names the row; the others are figures, right-aligned to line up digits.
+    first, *rest = cells
+    return (f"<tr><th {_LEFT}>{html.escape(first)}</th>"
+            + "".join(f"<td {_RIGHT}>{html.escape(cell)}</td>" for cell in rest) + "</tr>")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, css_class: str,
+           total: Sequence[str] | None = None) -> str:
+    head = "".join(f"<th {_LEFT if position == 0 else _RIGHT}>{html.escape(text)}</th>"
+                   for position, text in enumerate(header))
+    body = "".join(_row(row) for row in rows)
+    foot = f'<tfoot style="font-weight:bold">{_row(total)}</tfoot>' if total else ""
+    return (f'<table class="isoanalytics-table {css_class}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody>{foot}</table>")
+
+
+def _totals(summary: pd.DataFrame) -> tuple[int, int, int]:
+    """Active, retired and held kilograms of a summary: exact integer sums."""
+    return tuple(int(summary[f"{status}_kgs"].sum()) for status in ("active", "retired", "total"))
+
+
+def _share(part: int, whole: int) -> str:
+    return percent(part / whole if whole else float("nan"))
+
+
+def headline_html(summary: pd.DataFrame) -> str:
+    """The headline: active, retired and held tCO2e and the retired share, large, with the
+    exact kilograms beneath.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo, summarize
+    >>> from isoanalytics.tables import headline_html
+    >>> with RegistryClient.demo() as client:
+    ...     balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
+    >>> f"{balance.active_kgs:,} kg active" in headline_html(summarize(balance, by="organisation"))
+    True
+    """
+    check_summary(summary, "headline_html")
+    active, retired, held = _totals(summary)
+    figures = (("Active", f"{tonnes(active)} tCO2e"), ("Retired", f"{tonnes(retired)} tCO2e"),
+               ("Held (active + retired)", f"{tonnes(held)} tCO2e"),
+               ("Retired share", _share(retired, held)))
+    cards = "".join(
+        '<div style="border:1px solid #bbb;border-radius:6px;padding:0.5em 1em;min-width:11em">'
+        f'<div style="font-size:1.5em;font-weight:bold">{html.escape(value)}</div>'
+        f"<div>{html.escape(name)}</div></div>" for name, value in figures)
+    exact = (f"Exact: {active:,} kg active, {retired:,} kg retired, {held:,} kg held "
+             "(one tCO2e credit is 1,000 kg).")
+    return (f'<div class="isoanalytics-headline" style="display:flex;flex-wrap:wrap;gap:0.8em">'
+            f"{cards}</div><p>{html.escape(exact)}</p>")
+
+
+def holdings_html(summary: pd.DataFrame, *, units: str = "tCO2e") -> str:
+    """Active, retired and total holdings per row of a summary, with a Total row.
+
+    Rows are labelled with names where the summary has them (after :func:`~isoanalytics.enrich`
+    or :func:`~isoanalytics.breakdown`); a ``top_n`` "Other (k)" row is shown like any other.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, breakdown, demo, top_n
+    >>> from isoanalytics.tables import holdings_html
+    >>> with RegistryClient.demo() as client:
+    ...     by_supplier = breakdown(client.credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> table = holdings_html(top_n(by_supplier, 3))
+    >>> "Other (2)" in table, "<tfoot" in table
+    (True, True)
+    """
+    check_summary(summary, "holdings_html")
+    quantity(0, units)  # refuses other units before any work
+    rows = [(name, quantity(row.active_kgs, units), quantity(row.retired_kgs, units),
+             quantity(row.total_kgs, units), percent(row.retired_share), percent(row.share))
+            for name, row in zip(label(summary), summary.itertuples())]
+    active, retired, held = _totals(summary)
+    total = ("Total", quantity(active, units), quantity(retired, units), quantity(held, units),
+             _share(retired, held), percent(1.0 if held else np.nan))
+    header = (entity_noun(summary).capitalize(), f"Active ({units})", f"Retired ({units})",
+              f"Total ({units})", "Retired share", "Share")
+    return _table(header, rows, total=total, css_class="isoanalytics-summary")
+
+
+def concentration_html(figures: Concentration) -> str:
+    """The concentration figures, each with what it means for a buyer.
+
+    Examples
+    --------
+    >>> from isoanalytics import concentration
+    >>> from isoanalytics.tables import concentration_html
+    >>> import pandas as pd
+    >>> two_equal = concentration(pd.Series([50, 50], name="total_kgs"))
+    >>> "5,000" in concentration_html(two_equal)  # the HHI of two equal holdings
+    True
+    """
+    noun = figures.by or "entity"
+    plural = "entities" if noun == "entity" else f"{noun}s"
+    level = figures.level or "n/a (nothing held)"
+    rows = [
+        (f"{plural.capitalize()} holding credits", f"{figures.n:,}",
+         "how many the holding is spread over"),
+        ("HHI", _number(figures.hhi, "{:,.0f}"),
+         ("0 to 10,000: the sum of squared shares; above 1,800 is highly concentrated, "
+          "1,000 to 1,800 moderately (2023 US Merger Guidelines)")),
+        ("Guideline level", level, "the HHI's band"),
+        ("CR1", percent(figures.cr1), f"share of the largest {noun}"),
+        ("CR3", percent(figures.cr3), f"share of the three largest {plural}"),
+        ("Effective number", _number(figures.effective_n, "{:.1f}"),
+         f"how many equal {plural} would be as concentrated (10,000 / HHI)"),
+        ("Gini", _number(figures.gini, "{:.2f}"), "0 for equal holdings, towards 1 for one"),
+    ]
+    # The explanation reads as prose: left-aligned like the names, so it is a row of three.
+    body = "".join(f"<tr><th {_LEFT}>{html.escape(name)}</th><td {_RIGHT}>{html.escape(value)}"
+                   f"</td><td {_LEFT}>{html.escape(meaning)}</td></tr>"
+                   for name, value, meaning in rows)
+    return (f'<table class="isoanalytics-table isoanalytics-concentration"><thead><tr>'
+            f"<th {_LEFT}>Figure</th><th {_RIGHT}>Value</th><th {_LEFT}>Meaning</th></tr>"
+            f"</thead><tbody>{body}</tbody></table>")
+
+
+def _number(value: float, pattern: str) -> str:
+    return "n/a" if value is None or np.isnan(value) else pattern.format(value)
+
+
+def orders_html(orders: pd.DataFrame) -> str:
+    """Each order's delivery: ordered, delivered and remaining tCO2e, with a Total row.
+
+    Takes the frame of :meth:`RegistryClient.orders`, for one organisation or several.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo
+    >>> from isoanalytics.tables import orders_html
+    >>> with RegistryClient.demo() as client:
+    ...     table = orders_html(client.orders(demo.DEFAULT_ORGANISATION_ID))
+    >>> table.count("<tr>") - 2  # one row per order, between the header and the Total
+    6
+    """
+    check_columns(orders, ("supplier_name", "status", "ordered_kgs", "delivered_kgs",
+                           "remaining_kgs"), "orders_html",
+                  "the frame of client.orders(organisation_id)")
+    suppliers = orders["supplier_name"].astype(object).where(orders["supplier_name"].notna(),
+                                                             orders.get("supplier_id"))
+    ordered = orders.sort_values("ordered_kgs", ascending=False, kind="stable")
+    rows = [(str(suppliers[index]), str(row.status), tonnes(row.ordered_kgs),
+             tonnes(row.delivered_kgs), tonnes(row.remaining_kgs),
+             _share(row.delivered_kgs, row.ordered_kgs))
+            for index, row in zip(ordered.index, ordered.itertuples())]
+    ordered_kgs, delivered_kgs, remaining_kgs = (int(orders[column].sum()) for column in
+                                                 ("ordered_kgs", "delivered_kgs", "remaining_kgs"))
+    total = (f"Total ({len(orders)} orders)", "", tonnes(ordered_kgs), tonnes(delivered_kgs),
+             tonnes(remaining_kgs), _share(delivered_kgs, ordered_kgs))
+    header = ("Supplier", "Status", "Ordered (tCO2e)", "Delivered (tCO2e)",
+              "Remaining (tCO2e)", "Delivered")
+    return _table(header, rows, total=total, css_class="isoanalytics-orders")
+
+
+def reconciliation_html(checks: pd.DataFrame, names: Mapping[str, str] | None = None) -> str:
+    """The checks of :func:`~isoanalytics.reconcile`, in tCO2e, with a verdict per row.
+
+    ``names`` maps organisation ids to names, for portfolios.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo, reconcile
+    >>> from isoanalytics.tables import reconciliation_html
+    >>> with RegistryClient.demo() as client:
+    ...     checks = reconcile(client.credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> reconciliation_html(checks).count("adds up")
+    6
+    """
+    names = names or {}
+    several = checks["organisation_id"].nunique() > 1
+    rows = []
+    for row in checks.itertuples():
+        if pd.isna(row.balanced):
+            verdict = str(row.note) or "not reported"
+        elif row.balanced:
+            verdict = "adds up"
+        else:
+            verdict = f"differs by {tonnes(row.difference_kgs)} tCO2e"
+        listed = "n/a" if pd.isna(row.listed_kgs) else tonnes(row.listed_kgs)
+        level = f"{row.level} balances ({row.status})"
+        if several:
+            level = f"{names.get(row.organisation_id, row.organisation_id)}: {level}"
+        rows.append((level, listed, tonnes(row.total_kgs), verdict))
+    header = ("Level", "Listed (tCO2e)", "Organisation total (tCO2e)", "Result")
+    return _table(header, rows, css_class="isoanalytics-reconciliation")
+
+
+def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) -> str:
+    """One row per organisation of a portfolio: holdings, retired share and concentration.
+
+    ``summary`` is ``summarize(frame, by="organisation")`` (names after ``enrich``);
+    ``figures`` maps each organisation id to its supplier :func:`~isoanalytics.concentration`.
+
+    Examples
+    --------
+    >>> import isoanalytics as ia
+    >>> from isoanalytics.tables import portfolio_html
+    >>> ids = list(ia.demo.registry().buyers.values())[:2]
+    >>> with ia.RegistryClient.demo() as client:
+    ...     frame = ia.fetch_balances(ids, client=client).frame
+    >>> figures = {org: ia.concentration(part) for org, part in frame.groupby("organisation_id")}
+    >>> portfolio_html(ia.summarize(frame, by="organisation"), figures).count("<tr>")
+    4
+    """
+    check_summary(summary, "portfolio_html")
+    rows = []
+    for name, row in zip(label(summary), summary.itertuples()):
+        spread = figures.get(row.Index)
+        rows.append((
+            name, tonnes(row.active_kgs), tonnes(row.retired_kgs), tonnes(row.total_kgs),
+            percent(row.retired_share), percent(row.share),
+            "n/a" if spread is None else f"{spread.n:,}",
+            "n/a" if spread is None or spread.level is None
+            else f"{spread.hhi:,.0f} ({spread.level})",
+            "n/a" if spread is None else percent(spread.cr1),
+        ))
+    active, retired, held = _totals(summary)
+    total = (f"Portfolio ({len(summary)} organisations)", tonnes(active), tonnes(retired),
+             tonnes(held), _share(retired, held), percent(1.0 if held else np.nan), "", "", "")
+    header = ("Organisation", "Active (tCO2e)", "Retired (tCO2e)", "Held (tCO2e)",
+              "Retired share", "Share of portfolio", "Suppliers", "Supplier HHI",
+              "Largest supplier")
+    return _table(header, rows, total=total, css_class="isoanalytics-portfolio")

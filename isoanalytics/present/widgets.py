@@ -1,0 +1,416 @@
+"""ipywidgets apps: :func:`explorer` for a balance or portfolio, :func:`connect` for a client.
+
+Every view is a widget trait (PNG bytes in an ``Image``, HTML in an ``HTML``), set from code
+on each change: nothing is printed into an ``Output`` context, so the apps behave the same in
+JupyterLab, Notebook 7, Voila and under nbval, and their state can be read back in Python
+(``app.summary``, ``app.concentration``) to test or to reuse.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..registry.enrich import enrich
+from .._format import percent, quantity
+from ..records.frames import check_tidy
+from ..registry.http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
+from ..records.balance import CreditBalance, stack_balances
+from ..registry.client import RegistryClient
+from ..analysis.dimensions import DIMENSIONS, breakdown, entity_noun, top_n
+from ..errors import RegistryError, SchemaError
+from ..registry.fetch import PortfolioFetch
+from ..analysis.metrics import Concentration, concentration
+from .plots import UNITS, holdings_chart
+from .tables import holdings_html
+
+__all__ = ["Connect", "Explorer", "connect", "explorer"]
+
+ALL = "__all__"  # the organisation picker's value for the whole portfolio
+_STATUSES = (("Total", "total"), ("Active", "active"), ("Retired", "retired"))
+_DPI = 80  # a sharp chart at notebook width, and a PNG small enough to redraw quickly
+_WIDTH_INCHES = 8.0
+# More bars than this are unreadable and slow to draw (about 4 ms a bar); the rest are one
+# "Other" bar, and app.breakdown has every entity.
+MAX_TOP = 50
+
+
+def _portfolio_frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The tidy frame of ``source``, and the failures a PortfolioFetch carried."""
+    if isinstance(source, PortfolioFetch):
+        return source.frame, (source.failures if len(source.failures) else None)
+    if isinstance(source, CreditBalance):
+        return source.to_frame(), None
+    if isinstance(source, Mapping):
+        return stack_balances(source), None
+    if isinstance(source, pd.DataFrame):
+        return check_tidy(source), None
+    raise TypeError("explorer() takes a CreditBalance, a PortfolioFetch, a mapping of "
+                    "organisation id to CreditBalance, or a tidy frame; "
+                    f"got {type(source).__name__}")
+
+
+class Explorer(widgets.VBox):
+    """Holdings of a balance or portfolio by supplier, project, pathway or country.
+
+    Build it with :func:`explorer`. The controls are attributes (``organisation``,
+    ``dimension``, ``status``, ``top``, ``units``): set their ``value`` from code and the
+    views follow, as they do for a click.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        The rows on show: :func:`~isoanalytics.analysis.dimensions.top_n` of the breakdown.
+    breakdown : DataFrame
+        Every entity along the chosen dimension, for the chosen organisation(s).
+    concentration : Concentration
+        Of the chosen status across every entity of the breakdown.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo
+    >>> from isoanalytics.widgets import Explorer, explorer
+    >>> with RegistryClient.demo() as client:
+    ...     app = explorer(client.credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> isinstance(app, Explorer), app.dimension.value
+    (True, 'supplier')
+    >>> app.top.value = 2
+    >>> len(app.summary)
+    3
+    """
+
+    def __init__(self, frame: pd.DataFrame, *, projects: pd.DataFrame | None = None,
+                 organisation_names: Mapping[str, str] | None = None,
+                 failures: pd.DataFrame | None = None, top: int = 10,
+                 units: str = "tCO2e") -> None:
+        self._frame = frame
+        self._projects = projects
+        self._breakdowns: dict[tuple[str, str], pd.DataFrame] = {}
+        self._parts: dict[str, pd.DataFrame] = {}
+        self._holding = False
+        organisation_ids = list(pd.unique(frame["organisation_id"]))
+        names = organisation_names or {}
+        # A balance parsed without its id has organisation_id None: still one organisation.
+        choices = [(names.get(org) or org or "This organisation", org) for org in organisation_ids]
+        if len(organisation_ids) != 1:
+            choices.insert(0, (f"All {len(organisation_ids)} organisations", ALL))
+        dimensions = [d for d in DIMENSIONS if projects is not None or d in ("supplier", "project")]
+
+        self.organisation = widgets.Dropdown(options=choices, value=choices[0][1],
+                                             description="Organisation")
+        self.dimension = widgets.Dropdown(options=[(d.capitalize(), d) for d in dimensions],
+                                          value="supplier", description="By")
+        self.status = widgets.ToggleButtons(options=_STATUSES, value="total",
+                                            description="Credits")
+        self.top = widgets.IntSlider(value=top, min=1, max=max(top, 1), description="Top",
+                                     continuous_update=False)
+        self.units = widgets.ToggleButtons(options=list(UNITS), value=units, description="Units")
+        # Shown at its own pixel size: a flex box would otherwise stretch it, blurred, to the
+        # page's width (seen in Voila).
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{_WIDTH_INCHES * _DPI:.0f}px", max_width="100%", height="auto"))
+        self.figures = widgets.HTML()
+        self.table = widgets.HTML()
+        notice = "" if failures is None else _failure_notice(failures)
+        self.notice = widgets.HTML(notice)
+        for name in ("organisation", "dimension", "status", "top", "units", "chart", "figures",
+                     "table", "notice"):
+            getattr(self, name).add_class(f"isoanalytics-{name}")
+        for control in (self.status, self.units):
+            control.style.button_width = "auto"
+        for control in (self.organisation, self.dimension, self.status, self.top, self.units):
+            control.style.description_width = "initial"  # "Organisation" in full
+        controls = widgets.VBox([
+            widgets.HBox([self.organisation, self.dimension]),
+            widgets.HBox([self.status, self.units]),
+            self.top,
+        ])
+        super().__init__([self.notice, controls, self.figures, self.chart, self.table])
+        self.add_class("isoanalytics-explorer")
+        for control in (self.organisation, self.dimension, self.status, self.top, self.units):
+            control.observe(self._changed, names="value")
+        self.summary: pd.DataFrame
+        self.breakdown: pd.DataFrame
+        self.concentration: Concentration
+        self._fit_slider()
+        self.update()
+
+    def __repr__(self) -> str:
+        # Widget reprs list every child's state (the chart's PNG bytes included): keep it short.
+        return (f"Explorer(organisation={self.organisation.value!r}, "
+                f"dimension={self.dimension.value!r}, status={self.status.value!r}, "
+                f"top={self.top.value}, units={self.units.value!r})")
+
+    @contextmanager
+    def _hold(self) -> Iterator[None]:
+        # Changing the slider's range may move its value: one redraw, not two.
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+    def _changed(self, change: dict) -> None:
+        if self._holding:
+            return
+        if change["owner"] in (self.organisation, self.dimension):
+            self._fit_slider()
+        self.update()
+
+    def _fit_slider(self) -> None:
+        entities = len(self._breakdown())
+        with self._hold():
+            wanted = self.top.value
+            self.top.max = max(min(entities, MAX_TOP), 1)
+            self.top.value = min(wanted, self.top.max)
+
+    def _part(self, organisation: str) -> pd.DataFrame:
+        if organisation == ALL or len(self.organisation.options) == 1:
+            return self._frame
+        if organisation not in self._parts:
+            self._parts[organisation] = self._frame[self._frame["organisation_id"] == organisation]
+        return self._parts[organisation]
+
+    def _breakdown(self) -> pd.DataFrame:
+        key = (self.organisation.value, self.dimension.value)
+        if key not in self._breakdowns:
+            self._breakdowns[key] = breakdown(self._part(key[0]), key[1], projects=self._projects)
+        return self._breakdowns[key]
+
+    def update(self) -> None:
+        """Recompute the views for the controls' current values (done on every change)."""
+        status, units, top = self.status.value, self.units.value, self.top.value
+        self.breakdown = self._breakdown()
+        self.summary = top_n(self.breakdown, top, status=status)
+        self.concentration = concentration(self.breakdown[f"{status}_kgs"])
+        figure = Figure(figsize=(_WIDTH_INCHES, max(2.6, 0.32 * len(self.summary) + 1.4)), dpi=_DPI,
+                        layout="constrained")
+        holdings_chart(self.breakdown, top=top, status=status, units=units,
+                       ax=figure.add_subplot())
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        self.chart.value = buffer.getvalue()
+        self.figures.value = _figures_html(self.breakdown, self.concentration, status, units)
+        self.table.value = holdings_html(self.summary, units=units)
+
+
+def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, units: str) -> str:
+    active = int(table["active_kgs"].sum())
+    retired = int(table["retired_kgs"].sum())
+    held = active + retired
+    share = retired / held if held else float("nan")
+    noun = entity_noun(table)
+    headline = (f"<b>Active</b> {quantity(active, units)} {units} · <b>Retired</b> "
+                f"{quantity(retired, units)} {units} · <b>Retired share</b> {percent(share)}")
+    if figures.n:
+        spread = (f"<b>Concentration</b> of {status} credits across {figures.n} {noun}(s): "
+                  f"HHI {figures.hhi:,.0f} ({figures.level}) · CR1 {percent(figures.cr1)} · "
+                  f"CR3 {percent(figures.cr3)} · effective number {figures.effective_n:.1f} · "
+                  f"Gini {figures.gini:.2f}")
+    else:
+        spread = f"<b>Concentration</b>: no {status} credits held"
+    return f"<div>{headline}</div><div>{spread}</div>"
+
+
+def _failure_notice(failures: pd.DataFrame) -> str:
+    items = "".join(f"<li>{html.escape(str(row.organisation_id))}: "
+                    f"{html.escape(str(row.error))}</li>" for row in failures.itertuples())
+    return (f"<div><b>{len(failures)} organisation(s) did not answer</b> and are not shown "
+            f"(see <code>.failures</code>):<ul>{items}</ul></div>")
+
+
+def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance] | pd.DataFrame,
+             *, client: RegistryClient | None = None, projects: pd.DataFrame | None = None,
+             top: int = 10, units: str = "tCO2e") -> Explorer:
+    """An app to explore holdings by supplier, project, pathway or country.
+
+    Parameters
+    ----------
+    source : CreditBalance, PortfolioFetch, mapping of id to CreditBalance, or tidy frame
+        One organisation or a portfolio. A PortfolioFetch's failures are listed above the
+        controls, so a missing organisation is never silent.
+    client : RegistryClient, optional
+        Used once, up front: organisation names, and the project table (for names, pathway
+        and country) unless ``projects`` is given. Without either, the app offers supplier and
+        project by id.
+    projects : DataFrame, optional
+        ``client.projects()``, when you already have it.
+    top, units
+        The starting number of bars and the units (``"tCO2e"`` or ``"kg"``).
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo
+    >>> from isoanalytics.widgets import explorer
+    >>> with RegistryClient.demo() as client:
+    ...     app = explorer(client.credit_balance(demo.DEFAULT_ORGANISATION_ID), client=client)
+    >>> app.dimension.value = "country"
+    >>> app.summary.index.tolist()
+    ['USA', 'DEU', 'BRA']
+    """
+    frame, failures = _portfolio_frame(source)
+    names = None
+    if client is not None:
+        if projects is None:
+            projects = client.projects()
+        organisations = pd.DataFrame(index=pd.Index(pd.unique(frame["organisation_id"]),
+                                                    name="organisation_id"))
+        named = enrich(organisations, client)["organisation_name"]
+        names = {org: name for org, name in named.items() if isinstance(name, str)}
+    if units not in UNITS:
+        raise ValueError(f"units must be one of {', '.join(map(repr, UNITS))}; got {units!r}")
+    return Explorer(frame, projects=projects, organisation_names=names, failures=failures,
+                    top=top, units=units)
+
+
+class Connect(widgets.VBox):
+    """A panel that makes a :class:`~isoanalytics.RegistryClient`: demo, sandbox or production.
+
+    The secret and token are pasted into password fields (dots on screen). Each is taken out
+    of its field the moment it arrives (on Enter or when the field loses focus): the field is
+    emptied and the value kept in Python only, so it is neither echoed nor saved with the
+    notebook's widget state, and no repr shows it. Fields left empty fall back to
+    ``ISOMETRIC_CLIENT_SECRET`` and ``ISOMETRIC_ACCESS_TOKEN``. ``panel.client`` is the
+    client: made on a click of *Connect*, or from the current choice when read before any
+    click (so "Run all" works).
+
+    Examples
+    --------
+    >>> from isoanalytics.widgets import Connect
+    >>> panel = Connect("demo")
+    >>> panel.environment.value, panel.client_secret.value
+    ('demo', '')
+    >>> panel.client.current_organisation()["id"]
+    'org_1J7BT1V2GFMC75MZ'
+    """
+
+    def __init__(self, environment: str | None = None) -> None:
+        default = environment or configured_environment() or "demo"
+        self.environment = widgets.Dropdown(
+            options=[("Demo registry (fictional data, offline)", "demo"),
+                     ("Sandbox", "sandbox"), ("Production", "production")],
+            value=default, description="Registry")
+        # continuous_update=False: the value reaches the kernel once, not at every keystroke.
+        self.client_secret = widgets.Password(description="Secret", continuous_update=False)
+        self.access_token = widgets.Password(description="Token", continuous_update=False)
+        self.button = widgets.Button(description="Connect", button_style="primary",
+                                     icon="plug")
+        self.message = widgets.HTML()
+        for name in ("environment", "client_secret", "access_token", "button", "message"):
+            getattr(self, name).add_class(f"isoanalytics-{name}")
+            getattr(self, name).style.description_width = "initial"
+        self._credentials: dict[str, Secret] = {}
+        self._client: RegistryClient | None = None
+        self.error: RegistryError | SchemaError | None = None  # why the last attempt failed
+        self._callbacks: list[Any] = []
+        self.environment.observe(self._show_fields, names="value")
+        for field in (self.client_secret, self.access_token):
+            field.observe(self._take, names="value")
+        self.button.on_click(lambda _: self.connect())
+        super().__init__([self.environment, self.client_secret, self.access_token,
+                          self.button, self.message])
+        self._show_fields()
+        self._show_placeholders()
+
+    def __repr__(self) -> str:
+        state = "connected" if self._client is not None else "not connected"
+        return f"Connect(environment={self.environment.value!r}, {state})"
+
+    def _take(self, change: dict) -> None:
+        if not change["new"]:
+            return  # our own emptying of the field
+        name = "client_secret" if change["owner"] is self.client_secret else "access_token"
+        self._credentials[name] = Secret(change["new"])
+        change["owner"].value = ""
+        self._show_placeholders()
+
+    def _show_placeholders(self) -> None:
+        for name, variable in (("client_secret", SECRET_VARIABLE), ("access_token", TOKEN_VARIABLE)):
+            held = name in self._credentials
+            getattr(self, name).placeholder = (
+                "received (hidden); paste again to replace" if held
+                else f"paste it, or leave empty for ${variable}")
+
+    def _show_fields(self, _: Any = None) -> None:
+        display = "none" if self.environment.value == "demo" else None
+        self.client_secret.layout.display = display
+        self.access_token.layout.display = display
+
+    def on_connect(self, callback: Any) -> None:
+        """Call ``callback(client)`` each time a client is made."""
+        self._callbacks.append(callback)
+
+    def connect(self) -> RegistryClient | None:
+        """Make the client from the fields (what a click on *Connect* does)."""
+        environment = self.environment.value
+        # A value still in a field (typed, Connect clicked before it left the field) is taken.
+        for field in (self.client_secret, self.access_token):
+            if field.value:
+                self._take({"new": field.value, "owner": field})
+        secret = self._credentials.get("client_secret")
+        token = self._credentials.get("access_token")
+        client = None
+        try:
+            if environment == "demo":
+                client = RegistryClient.demo()
+            else:
+                client = RegistryClient(environment,
+                                        client_secret=secret.reveal() if secret else None,
+                                        access_token=token.reveal() if token else None)
+            organisation = client.current_organisation()
+        except (RegistryError, SchemaError) as error:  # a malformed answer says so here too
+            if client is not None:
+                client.close()  # made for this attempt, and of no use after it
+            # Messages of the package's errors never carry the secret or a token.
+            self.error = error
+            self.message.value = f'<span style="color:#D55E00">{html.escape(str(error))}</span>'
+            return None
+        except BaseException:
+            if client is not None:
+                client.close()
+            raise
+        if self._client is not None:
+            self._client.close()
+        self._client, self.error = client, None
+        self.message.value = (f"Connected to the <b>{html.escape(environment)}</b> registry as "
+                              f"{html.escape(organisation['name'])} "
+                              f"(<code>{html.escape(organisation['id'])}</code>).")
+        for callback in self._callbacks:
+            callback(client)
+        return client
+
+    @property
+    def client(self) -> RegistryClient:
+        """The client; connects with the current choice if nothing has been tried yet.
+
+        After a failed attempt it raises that attempt's error (missing credentials, a
+        refused token...) until *Connect* succeeds.
+        """
+        if self._client is None and self.error is None:
+            self.connect()
+        if self._client is None:
+            raise self.error
+        return self._client
+
+
+def connect(environment: str | None = None) -> Connect:
+    """A panel to choose the registry and paste credentials; ``panel.client`` is the client.
+
+    Starts on the registry the ``ISOMETRIC_*`` variables name (the sandbox when only the
+    secret or base URL is set), and on the demo registry when none is set.
+
+    Examples
+    --------
+    >>> from isoanalytics.widgets import connect
+    >>> panel = connect()
+    >>> panel.client.environment
+    'demo'
+    """
+    return Connect(environment)
