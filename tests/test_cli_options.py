@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from isoanalytics import demo, report
+from isoanalytics import demo
+from isoanalytics.present import report
 from isoanalytics.cli import (
     EXIT_CREDENTIALS,
     EXIT_TEMPLATE,

@@ -15,7 +15,8 @@ from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
 import isoanalytics as ia
-from isoanalytics import demo, plots
+from isoanalytics import demo
+from isoanalytics.present import plots
 from isoanalytics._format import NAME_WIDTH, short_name
 from isoanalytics.analysis.dimensions import DIMENSIONS, breakdown, top_n
 

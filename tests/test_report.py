@@ -36,7 +36,7 @@ from isoanalytics.cli import (
     EXIT_USAGE,
     main,
 )
-from isoanalytics.report import ReportError, TemplateError, _Parameters
+from isoanalytics.present.report import ReportError, TemplateError, _Parameters
 
 from .conftest import PORTFOLIO_TITLE, REPO
 from .loopback import BASE_PATH, bridge, serve_demo, stopped_url

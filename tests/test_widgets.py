@@ -15,7 +15,7 @@ import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics._format import tonnes
 from isoanalytics.analysis.dimensions import breakdown
-from isoanalytics.widgets import ALL, MAX_TOP, Connect, Explorer, connect, explorer
+from isoanalytics.present.widgets import ALL, MAX_TOP, Connect, Explorer, connect, explorer
 
 from .loopback import serve_demo
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 import isoanalytics as ia
-from isoanalytics.widgets import ALL, explorer
+from isoanalytics.present.widgets import ALL, explorer
 
 REPO = Path(__file__).resolve().parents[2]
 GOAL_MS = 150.0
