@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
     )
     from .registry.fetch import PortfolioFetch, afetch_balances, fetch_balances
     from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
+    from .analysis.timeline import timeline
 
 # Each public name and the module it lives in; ``demo`` is a module itself.
 _HOMES = {
@@ -76,6 +77,7 @@ _HOMES = {
                "UnreadableResponseError"),
     "registry.fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
     "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share", "summarize"),
+    "analysis.timeline": ("timeline",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 # Submodules reached as attributes: ``isoanalytics.report.build(...)`` after ``import isoanalytics``.
@@ -125,6 +127,7 @@ __all__ = [
     "split_portfolio",
     "stack_balances",
     "summarize",
+    "timeline",
     "tonnes",
     "top_n",
 ]
