@@ -188,7 +188,7 @@ def _chosen(events: pd.Series, event: str | Iterable[str]) -> np.ndarray:
             f"ledger event; the ledger's events are {', '.join(EVENTS)}")
     if categorical:  # look the integer codes up, rather than compare a million strings
         chosen = np.zeros(len(events.cat.categories) + 1, dtype=bool)  # the last: code -1, NaN
-        codes = events.cat.categories.get_indexer(wanted)
+        codes = events.cat.categories.get_indexer(pd.Index(wanted))
         chosen[codes[codes >= 0]] = True
         return chosen[events.cat.codes.to_numpy()]
     return events.isin(wanted).to_numpy()
