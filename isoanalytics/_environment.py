@@ -11,4 +11,5 @@ TOKEN_VARIABLE = "ISOMETRIC_ACCESS_TOKEN"
 # A portfolio's tokens, one per organisation: "org_A=token_A,org_B=token_B" (commas or spaces).
 TOKENS_VARIABLE = "ISOMETRIC_ACCESS_TOKENS"
 ENVIRONMENT_VARIABLE = "ISOMETRIC_ENVIRONMENT"
-BASE_URL_VARIABLE = "ISOMETRIC_BASE_URL"  # a mirror, proxy or test server instead of the environment's URL
+# A mirror, proxy or test server instead of the environment's URL
+BASE_URL_VARIABLE = "ISOMETRIC_BASE_URL"

@@ -262,7 +262,7 @@ def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
 
 
 def _usage_error(command: argparse.ArgumentParser, message: str) -> int:
-    """As argparse says it (the subcommand's usage, then the error), returning instead of exiting."""
+    """As argparse says it (the subcommand's usage, then the error), returning, not exiting."""
     command.print_usage(sys.stderr)
     _say(f"{command.prog}: error: {message}")
     return EXIT_USAGE
@@ -351,10 +351,10 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
     ids = list(dict.fromkeys(args.orgs or []))  # an organisation named twice counts once
     if code := _checked_ids(command, ids, args.demo_mode):
         return code
-    from .registry.enrich import enrich
+    from .analysis.metrics import summarize
     from .records.balance import stack_balances
     from .registry.client import RegistryClient
-    from .analysis.metrics import summarize
+    from .registry.enrich import enrich
 
     try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
@@ -535,15 +535,15 @@ def _print_summary(
     # One line per supplier whatever its name holds (a line break would split the row);
     # padded by terminal columns, so wide (CJK) names keep the figures aligned.
     names = [terminal_text(name, one_line=True) if isinstance(name, str) else supplier_id
-             for supplier_id, name in zip(summary.index, summary["supplier_name"])]
+             for supplier_id, name in zip(summary.index, summary["supplier_name"], strict=True)]
     name_width = max(len("Supplier"), *map(display_width, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))
     line(f"  {'Supplier':<{name_width}}  {'tCO2e':>{tonnes_width}}  {'share':>7}  {'retired':>7}")
-    for supplier_name, row in zip(names, summary.itertuples()):
+    for supplier_name, kgs, share, retired in zip(
+            names, summary["total_kgs"], summary["share"], summary["retired_share"], strict=True):
         line(
             f"  {supplier_name}{' ' * (name_width - display_width(supplier_name))}  "
-            f"{tonnes(row.total_kgs):>{tonnes_width}}  "
-            f"{percent(row.share):>7}  {percent(row.retired_share):>7}"
+            f"{tonnes(kgs):>{tonnes_width}}  {percent(share):>7}  {percent(retired):>7}"
         )
 
 

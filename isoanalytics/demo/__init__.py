@@ -74,7 +74,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 AS_OF = datetime(2026, 10, 31, tzinfo=UTC)
 DEFAULT_SEED = 20240122
@@ -391,7 +391,8 @@ def _batch_dict(b: _Batch, orgs: Mapping[str, _Org]) -> dict[str, Any]:
         "beneficiary": None if b.beneficiary_id is None else _org_dict(orgs[b.beneficiary_id]),
         "retirement_id": b.retirement_id, "removal_id": issuance.removal_id,
         "owner": _org_dict(orgs[b.owner_id]), "project_id": b.project_id,
-        "carbon_removal_data": None if data is None else dict(zip(_REMOVAL_FIELDS, data)),
+        "carbon_removal_data": (None if data is None
+                                else dict(zip(_REMOVAL_FIELDS, data, strict=True))),
         "ccp_approved": b.ccp,
     }
 
@@ -600,7 +601,8 @@ class DemoRegistry:
     def _find(self, table: Mapping[str, Any], key: str, kind: str, prefix: str) -> Any:
         # A LookupError, not the KeyError a dict raises: callers catch one kind of error.
         if not isinstance(key, str) or not key.startswith(prefix):
-            raise LookupError(f"{key!r} is not an id of the right kind: {kind} ids start with {prefix!r}")
+            raise LookupError(
+                f"{key!r} is not an id of the right kind: {kind} ids start with {prefix!r}")
         if key in table:
             return table[key]
         if kind == "organisation":
@@ -760,6 +762,12 @@ def _on(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def _started(project: _Project) -> date:
+    # Only validated projects sell and issue, and every validated project has a period.
+    assert project.period_start is not None, f"{project.id} has no crediting period"
+    return project.period_start
+
+
 def _allocate(total: int, weights: list[float]) -> list[int]:
     """Split the integer ``total`` in proportion to ``weights``, exactly."""
     scale = total / sum(weights)
@@ -809,7 +817,11 @@ def _make_projects(rng: random.Random, new_id: _IdMaker,
     deck += ["preview", "validation_unsuccessful", "cancelled"]
     rng.shuffle(deck)
     projects = []
-    for rank, (supplier, spec) in enumerate(zip(suppliers, _SUPPLIERS)):
+    start: date | None
+    end: date | None
+    validator: str | None
+    verifier: str | None
+    for rank, (supplier, spec) in enumerate(zip(suppliers, _SUPPLIERS, strict=True)):
         for _ in range(spec[4]):
             status = "validated" if rank < 2 else deck.pop()
             validator, verifier = rng.choice(_VERIFIERS), rng.choice(_VERIFIERS)
@@ -831,10 +843,11 @@ def _make_projects(rng: random.Random, new_id: _IdMaker,
     with_pilots = suppliers[:-_NO_PILOTS]
     counts = _allocate(_PILOT_PROJECTS - len(with_pilots),
                        [rng.lognormvariate(0, 0.7) for _ in with_pilots])
-    for supplier, count in zip(with_pilots, counts):
+    for supplier, count in zip(with_pilots, counts, strict=True):
         for _ in range(count + 1):
             location = _location(rng, supplier.location.country_code)
             start, end = period(date(2023, 1, 15), date(2024, 6, 30), 5)
+            assert location.description is not None  # _location always writes one
             name = (f"{location.description.split(',')[0]} {_PROCESSES[supplier.process][4]} "
                     f"Pilot {len(projects) - 49:03d}")
             projects.append(_Project(
@@ -842,6 +855,15 @@ def _make_projects(rng: random.Random, new_id: _IdMaker,
                 rng.choice(_VERIFIERS), rng.choice(_VERIFIERS), start, end, location,
                 ccp=False, pilot=True))
     return projects
+
+
+class _Retired(TypedDict):
+    """The fields of a batch that a retirement sets (a TypedDict, so mypy checks ``**done``)."""
+
+    status: str
+    retirement_id: str
+    retired_at: datetime
+    beneficiary_id: str
 
 
 class _Book:
@@ -866,7 +888,7 @@ class _Book:
         rng, order_id, batch_ids, moments = self.rng, self.new_id("ord"), [], []
         for items in deliveries:
             # Credits are delivered after the contract and once the projects have issued.
-            low = max(_on(contract), *(_on(p.period_start) + 45 * _DAY for p, _ in items))
+            low = max(_on(contract), *(_on(_started(p)) + 45 * _DAY for p, _ in items))
             when = _moment(rng, low, AS_OF - 30 * _DAY)
             delivery_id = self.new_id("dlv")
             moments.append(when)
@@ -890,8 +912,8 @@ class _Book:
                beneficiary: _Org, notes: str | None = None) -> list[str]:
         """Retire (batch id, kg) parts in one retirement; return the split-off active ids."""
         retirement_id, remainders = self.new_id("ret"), []
-        done = {"status": "retired", "retirement_id": retirement_id, "retired_at": when,
-                "beneficiary_id": beneficiary.id}
+        done = _Retired(status="retired", retirement_id=retirement_id, retired_at=when,
+                        beneficiary_id=beneficiary.id)
         for batch_id, kg in parts:
             batch = self.batches[batch_id]
             assert batch.status == "active" and 0 < kg <= batch.kg
@@ -933,9 +955,9 @@ class _Book:
         earlier = [i for i in self._issuances[project.id] if i.issued_at < before - _DAY]
         if earlier and rng.random() < 0.6:  # an issuance is often delivered in several batches
             return rng.choice(earlier)
-        low = max(_on(project.period_start) + 14 * _DAY, before - 300 * _DAY)
+        low = max(_on(_started(project)) + 14 * _DAY, before - 300 * _DAY)
         issued_at = _moment(rng, low, before - _DAY)
-        sequestered = max(project.period_start, issued_at.date() - rng.randrange(7, 180) * _DAY)
+        sequestered = max(_started(project), issued_at.date() - rng.randrange(7, 180) * _DAY)
         data = None
         if rng.random() < 0.7:
             net = int(max(kg, 1000) * rng.uniform(1.1, 4.0))
@@ -956,7 +978,7 @@ def _simple_order(book: _Book, buyer: _Org, supplier: _Supplier, tonnes: int, n:
                       [rng.lognormvariate(0, 0.6) for _ in range(n)])
     items = [(rng.choice(projects), kg) for kg in sizes]
     cuts = sorted(rng.sample(range(1, n), rng.randrange(n))) if n > 1 else []
-    deliveries = [items[i:j] for i, j in zip([0, *cuts], [*cuts, n])]
+    deliveries = [items[i:j] for i, j in zip([0, *cuts], [*cuts, n], strict=True)]
     contract = contract or date(2023, 2, 1) + rng.randrange(1000) * _DAY
     return book.order(buyer, supplier, contract, status, deliveries)
 
@@ -1094,7 +1116,7 @@ def _settle_projects(rng: random.Random, projects: list[_Project], book: _Book,
         if issuing:
             weights = [0.03 if p.pilot else rng.uniform(1.0, 4.0) for p in issuing]
             parts = _allocate(target[s.id] - by_supplier[s.id], weights)
-            sold.update(zip((p.id for p in issuing), parts))
+            sold.update(zip((p.id for p in issuing), parts, strict=True))
     settled = []
     for p in projects:
         others = sold.get(p.id, 0)

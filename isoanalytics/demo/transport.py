@@ -67,7 +67,8 @@ _ORGANISATION, _PROJECT, _SUPPLIER = (_Kind("organisation", "org_"), _Kind("proj
 # credit_batches' id filters: (query parameter, kind). Each but order_id is also a field of
 # CreditBatch; the order is on the registry's own records (see _index_batches).
 _BATCH_FILTERS = (
-    ("supplier_id", _SUPPLIER), ("project_id", _PROJECT), ("issuance_id", _Kind("issuance", "iss_")),
+    ("supplier_id", _SUPPLIER), ("project_id", _PROJECT),
+    ("issuance_id", _Kind("issuance", "iss_")),
     ("delivery_id", _Kind("delivery", "dlv_")), ("order_id", _Kind("order", "ord_")),
     ("retirement_id", _Kind("retirement", "ret_")),
 )
@@ -368,6 +369,18 @@ class _Call:
             raise _Refusal(403, "The access token belongs to a different organisation: it does "
                                 f"not give access to the private data of {self.path_id}")
 
+    @property
+    def owner(self) -> str:
+        """The organisation in the path of an owner's route (ready() checked it is the caller's)."""
+        assert self.access is _Access.OWNER and self.path_id is not None
+        return self.path_id
+
+    @property
+    def caller_id(self) -> str:
+        """The token's organisation, on a route that needs a token (refused with 401 without)."""
+        assert self.caller is not None, "a route that needs a token was called without one"
+        return self.caller
+
 
 def _or_null(lookup: Callable[[str], dict[str, Any]], key: str | None) -> dict[str, Any] | None:
     # The API's schema for these routes answers an unknown id with 200 and null, not a 404.
@@ -379,7 +392,7 @@ def _or_null(lookup: Callable[[str], dict[str, Any]], key: str | None) -> dict[s
 
 def _current_organisation(call: _Call) -> Any:
     call.ready()
-    return call.registry.organisation(call.caller)
+    return call.registry.organisation(call.caller_id)
 
 
 def _organisation(call: _Call) -> Any:
@@ -389,13 +402,13 @@ def _organisation(call: _Call) -> Any:
 
 def _credit_balance(call: _Call) -> Any:
     call.ready()
-    return call.registry.credit_balance(call.path_id)
+    return call.registry.credit_balance(call.owner)
 
 
 def _orders(call: _Call) -> Any:
     page = call.params.page()
     call.ready()
-    return _paginate(call.registry.orders(call.path_id), page)
+    return _paginate(call.registry.orders(call.owner), page)
 
 
 def _credit_batches(call: _Call) -> Any:
@@ -409,7 +422,7 @@ def _credit_batches(call: _Call) -> Any:
     descending = params.choice("sort_direction", _DIRECTIONS, "desc") == "desc"
     page = params.page()
     call.ready()
-    kept = [b for b in call.batches[call.path_id] if query.keeps(b)]
+    kept = [b for b in call.batches[call.owner] if query.keeps(b)]
     if descending:  # the exact reverse of ascending, so ties by id flip too
         kept.reverse()
     window, page_info = _window([b.id for b in kept], page)
@@ -479,7 +492,7 @@ def _match(segments: list[str]) -> tuple[_Route, str | None] | None:
     for route in _ROUTES:
         if len(route.pattern) == len(segments) and all(
                 want == got or (want == "{id}" and got)
-                for want, got in zip(route.pattern, segments)):
+                for want, got in zip(route.pattern, segments, strict=True)):
             path_id = segments[route.pattern.index("{id}")] if route.kind else None
             return route, path_id
     return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypedDict
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,10 +33,18 @@ from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from .._format import NAME_WIDTH, percent, short_name
-from ..records.frames import KGS_PER_CREDIT, check_columns
-from ..records.balance import CreditBalance
 from ..analysis.dimensions import check_summary, entity_noun, label, top_n
-from ..analysis.metrics import HHI_HIGH, HHI_MODERATE, Concentration, Status, _check_choice, concentration
+from ..analysis.metrics import (
+    HHI_HIGH,
+    HHI_MODERATE,
+    Concentration,
+    Level,
+    Status,
+    _check_choice,
+    concentration,
+)
+from ..records.balance import CreditBalance
+from ..records.frames import KGS_PER_CREDIT, check_columns
 
 __all__ = [
     "ACTIVE_COLOUR",
@@ -56,6 +64,15 @@ ACTIVE_COLOUR = "#0072B2"  # blue
 RETIRED_COLOUR = "#E69F00"  # orange
 REMAINING_COLOUR = "#56B4E9"  # sky blue
 NEUTRAL_COLOUR = "#999999"
+
+
+class _TextKeywords(TypedDict):
+    """Text keywords as a TypedDict: mypy then checks ``**_LITERAL`` key by key."""
+
+    parse_math: bool
+    usetex: bool
+
+
 _BANDS = (("unconcentrated", "#009E73"), ("moderate", "#F0E442"), ("high", "#D55E00"))
 
 # Text properties of every text the charts write. parse_math=False draws "$" as a dollar
@@ -64,7 +81,7 @@ _BANDS = (("unconcentrated", "#009E73"), ("moderate", "#F0E442"), ("high", "#D55
 # text as markup again ("$", "%", "&", "_" and "#" are TeX syntax), and parse_math has no say
 # there. Escaping "$" instead would leave a backslash in get_text() and would not stop TeX.
 # Tick numbers made by formatters (no registry text in them) follow the rc settings.
-_LITERAL = {"parse_math": False, "usetex": False}
+_LITERAL = _TextKeywords(parse_math=False, usetex=False)
 # Ink allowed to one name label and to one line of a title, in inches. Columns alone do not
 # bound it: forty "W" or forty missing-glyph boxes are twice as wide as forty average letters.
 # A label of 3 in and a title of 4.5 in (the title starts where the labels end) fit an
@@ -119,7 +136,8 @@ def _title(title: str | None, default: str) -> str:
 
 
 def _labels(shown: pd.DataFrame) -> list[str]:
-    return [_name(text, entity_id) for text, entity_id in zip(label(shown), shown.index.astype(str))]
+    return [_name(text, entity_id)
+            for text, entity_id in zip(label(shown), shown.index.astype(str), strict=True)]
 
 
 def _axes(ax: Axes | None, height: float = 4.0) -> Axes:
@@ -192,7 +210,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         widths = _scale(shown[f"{part}_kgs"], units)
         bars = ax.barh(positions, widths, left=left, color=colour, label=part.capitalize(),
                        gid=part)
-        for bar, bar_alpha in zip(bars, alpha):
+        for bar, bar_alpha in zip(bars, alpha, strict=True):
             bar.set_alpha(bar_alpha)
         left = left + widths
     held = float(left.max(initial=0)) > 0
@@ -270,7 +288,7 @@ def retired_share_chart(summary: pd.DataFrame, *, top: int = 10, ax: Axes | None
 
 
 def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Series, *,
-                 by: str = "supplier", status: Status = "total", ax: Axes | None = None,
+                 by: Level = "supplier", status: Status = "total", ax: Axes | None = None,
                  title: str | None = None) -> Axes:
     """The Lorenz curve of a holding, with Gini, HHI, CR1 and the effective number annotated.
 
@@ -293,10 +311,11 @@ def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Serie
     elif isinstance(source, pd.DataFrame) and "total_kgs" in source.columns:
         _check_choice("status", status, ("total", "active", "retired"))
         figures = concentration(_status_kgs(source, status))
-        by = entity_noun(source)
+        entities = entity_noun(source)
     else:
         figures = concentration(source, by=by, status=status)
-    noun = _name(figures.by or by, inches=1.5)
+        entities = by
+    noun = _name(figures.by or entities, inches=1.5)
     ax = _axes(ax, height=4.5)
     ax.plot([0, 100], [0, 100], color=NEUTRAL_COLOUR, linestyle="--", linewidth=1,
             label="Equal holdings", gid="equality")
@@ -357,7 +376,8 @@ def concentration_chart(figures: Mapping[str, Concentration] | pd.DataFrame, *,
     ax = _axes(ax, height=3.5)
     ceiling = 10_000
     for (name, colour), (low, high) in zip(
-            _BANDS, ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling))):
+            _BANDS, ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling)),
+            strict=True):
         ax.axhspan(low, high, color=colour, alpha=0.12, gid=f"band-{name}")
         ax.text(1.01, (low + high) / 2, name, transform=ax.get_yaxis_transform(),
                 va="center", fontsize=8, **_LITERAL)
@@ -413,13 +433,13 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     ordered_kgs = shown["ordered_kgs"].to_numpy(np.int64)
     shares = [shown_delivered / kgs if kgs else float("nan")
               for shown_delivered, kgs in zip(shown["delivered_kgs"].to_numpy(np.int64),
-                                              ordered_kgs)]
+                                              ordered_kgs, strict=True)]
     ax.bar_label(bars, labels=[percent(share, 0) for share in shares], padding=3, fontsize=8,
                  **_LITERAL)
     _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
     names = shown["supplier_name"] if "supplier_name" in shown.columns else shown["id"]
     labels = []
-    for name, order_id in zip(names, shown["id"]):
+    for name, order_id in zip(names, shown["id"], strict=True):
         suffix = f" ({short_name(str(order_id)[-6:])})"
         room = LABEL_INCHES - _ink(suffix) / 72
         labels.append(_name(name if isinstance(name, str) else "", order_id, room) + suffix)
@@ -427,7 +447,8 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)
     hidden = len(orders) - len(shown)
-    default = f"Order delivery progress ({units})" + (f", {hidden} more not shown" if hidden else "")
+    default = (f"Order delivery progress ({units})"
+               + (f", {hidden} more not shown" if hidden else ""))
     ax.set_title(_title(title, default), loc="left", **_LITERAL)
     _literal_legend(ax.legend(loc="lower right", frameon=False))
     ax.spines[["top", "right"]].set_visible(False)

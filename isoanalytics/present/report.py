@@ -45,9 +45,9 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .. import errors
+from ..ids import check_id
 from ..registry.client import RegistryClient
 from ..registry.fetch import _interactive
-from ..ids import check_id
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
            "ReportWriteError", "TemplateError", "build", "render"]
@@ -501,7 +501,7 @@ def _read_template(path: Path) -> nbformat.NotebookNode:
         raise TemplateError(f"{where} is JSON but not a notebook (it needs a list of \"cells\" "
                             "and an \"nbformat\" version); pass a .ipynb report notebook")
     try:
-        node = nbformat.read(path, as_version=4)
+        node: nbformat.NotebookNode = nbformat.read(path, as_version=4)
     except FileNotFoundError:
         raise TemplateError(f"{where} does not exist. The template ships inside the package: "
                             "reinstall isoanalytics, or pass the path of a report notebook"
@@ -626,7 +626,7 @@ class _KernelRun:
             # is armed: stop whatever was started here, and drop nbclient's atexit hook.
             atexit.unregister(self.runner._cleanup_kernel)
             if self.runner.kc is not None:
-                await ensure_async(self.runner.kc.stop_channels())
+                self.runner.kc.stop_channels()  # synchronous in every jupyter_client 8
             if km is not None and km.has_kernel:
                 with contextlib.suppress(Exception):
                     await ensure_async(km.shutdown_kernel(now=True))

@@ -10,15 +10,16 @@ check that the rows add up. Each function returns an HTML fragment: put it in an
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._format import percent, quantity, tonnes
-from ..records.frames import check_columns
 from ..analysis.dimensions import check_summary, entity_noun, label
 from ..analysis.metrics import Concentration
+from ..records.frames import check_columns
 
 __all__ = [
     "concentration_html",
@@ -52,7 +53,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, css_class: s
 
 def _totals(summary: pd.DataFrame) -> tuple[int, int, int]:
     """Active, retired and held kilograms of a summary: exact integer sums."""
-    return tuple(int(summary[f"{status}_kgs"].sum()) for status in ("active", "retired", "total"))
+    active, retired, total = (int(summary[f"{status}_kgs"].sum())
+                              for status in ("active", "retired", "total"))
+    return active, retired, total
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[Any]:
+    # pandas-stubs type every field of itertuples() as the union of all scalars pandas can
+    # hold; the frames here were checked first (check_summary, check_columns), so the fields
+    # are what their columns hold (int64 kg, float shares, text) and are read as such.
+    return frame.itertuples()
 
 
 def _share(part: int, whole: int) -> str:
@@ -107,7 +117,7 @@ def holdings_html(summary: pd.DataFrame, *, units: str = "tCO2e") -> str:
     quantity(0, units)  # refuses other units before any work
     rows = [(name, quantity(row.active_kgs, units), quantity(row.retired_kgs, units),
              quantity(row.total_kgs, units), percent(row.retired_share), percent(row.share))
-            for name, row in zip(label(summary), summary.itertuples())]
+            for name, row in zip(label(summary), _rows(summary), strict=True)]
     active, retired, held = _totals(summary)
     total = ("Total", quantity(active, units), quantity(retired, units), quantity(held, units),
              _share(retired, held), percent(1.0 if held else np.nan))
@@ -180,7 +190,7 @@ def orders_html(orders: pd.DataFrame) -> str:
     rows = [(str(suppliers[index]), str(row.status), tonnes(row.ordered_kgs),
              tonnes(row.delivered_kgs), tonnes(row.remaining_kgs),
              _share(row.delivered_kgs, row.ordered_kgs))
-            for index, row in zip(ordered.index, ordered.itertuples())]
+            for index, row in zip(ordered.index, _rows(ordered), strict=True)]
     ordered_kgs, delivered_kgs, remaining_kgs = (int(orders[column].sum()) for column in
                                                  ("ordered_kgs", "delivered_kgs", "remaining_kgs"))
     total = (f"Total ({len(orders)} orders)", "", tonnes(ordered_kgs), tonnes(delivered_kgs),
@@ -207,7 +217,7 @@ def reconciliation_html(checks: pd.DataFrame, names: Mapping[str, str] | None = 
     names = names or {}
     several = checks["organisation_id"].nunique() > 1
     rows = []
-    for row in checks.itertuples():
+    for row in _rows(checks):
         if pd.isna(row.balanced):
             verdict = str(row.note) or "not reported"
         elif row.balanced:
@@ -242,7 +252,7 @@ def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) 
     """
     check_summary(summary, "portfolio_html")
     rows = []
-    for name, row in zip(label(summary), summary.itertuples()):
+    for name, row in zip(label(summary), _rows(summary), strict=True):
         spread = figures.get(row.Index)
         rows.append((
             name, tonnes(row.active_kgs), tonnes(row.retired_kgs), tonnes(row.total_kgs),

@@ -18,16 +18,16 @@ import ipywidgets as widgets
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..registry.enrich import enrich
 from .._format import percent, quantity
-from ..records.frames import check_tidy
-from ..registry.http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
-from ..records.balance import CreditBalance, stack_balances
-from ..registry.client import RegistryClient
 from ..analysis.dimensions import DIMENSIONS, breakdown, entity_noun, top_n
-from ..errors import RegistryError, SchemaError
-from ..registry.fetch import PortfolioFetch
 from ..analysis.metrics import Concentration, concentration
+from ..errors import RegistryError, SchemaError
+from ..records.balance import CreditBalance, stack_balances
+from ..records.frames import check_tidy
+from ..registry.client import RegistryClient
+from ..registry.enrich import enrich
+from ..registry.fetch import PortfolioFetch
+from ..registry.http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
 from .plots import UNITS, holdings_chart
 from .tables import holdings_html
 
@@ -263,7 +263,7 @@ def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance
         organisations = pd.DataFrame(index=pd.Index(pd.unique(frame["organisation_id"]),
                                                     name="organisation_id"))
         named = enrich(organisations, client)["organisation_name"]
-        names = {org: name for org, name in named.items() if isinstance(name, str)}
+        names = {str(org): name for org, name in named.items() if isinstance(name, str)}
     if units not in UNITS:
         raise ValueError(f"units must be one of {', '.join(map(repr, UNITS))}; got {units!r}")
     return Explorer(frame, projects=projects, organisation_names=names, failures=failures,
@@ -332,7 +332,8 @@ class Connect(widgets.VBox):
         self._show_placeholders()
 
     def _show_placeholders(self) -> None:
-        for name, variable in (("client_secret", SECRET_VARIABLE), ("access_token", TOKEN_VARIABLE)):
+        for name, variable in (("client_secret", SECRET_VARIABLE),
+                               ("access_token", TOKEN_VARIABLE)):
             held = name in self._credentials
             getattr(self, name).placeholder = (
                 "received (hidden); paste again to replace" if held
@@ -396,6 +397,7 @@ class Connect(widgets.VBox):
         if self._client is None and self.error is None:
             self.connect()
         if self._client is None:
+            assert self.error is not None  # connect() failed, and kept why
             raise self.error
         return self._client
 
