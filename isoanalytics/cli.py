@@ -41,6 +41,7 @@ from ._environment import (
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
+from ._version import version
 from ._format import display_width, percent, terminal_text, tonnes
 from .errors import (
     APIConnectionError,
@@ -113,9 +114,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Carbon-removal credit holdings on the Isometric Registry: "
                     "active and retired credits, suppliers, concentration.",
     )
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     summary = commands.add_parser(
         "summary", help="headline figures and top suppliers of an organisation or a portfolio",

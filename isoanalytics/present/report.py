@@ -46,7 +46,7 @@ from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .. import errors
 from ..registry.client import RegistryClient
-from ..registry.fetch import _interactive
+from .._progress import progress_bar
 from ..ids import check_id
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
@@ -543,11 +543,8 @@ def _inject(node: nbformat.NotebookNode, parameters: _Parameters) -> None:
 
 @contextlib.contextmanager
 def _progress_bar(node: nbformat.NotebookNode, progress: bool | None) -> Iterator[Any]:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=sum(cell.cell_type == "code" for cell in node.cells), desc="report",
-               unit="cell", leave=False,
-               disable=not (_interactive() if progress is None else progress))
+    bar = progress_bar(sum(cell.cell_type == "code" for cell in node.cells), "report", "cell",
+                       shown=progress)
     try:
         yield bar
     finally:

@@ -50,16 +50,6 @@ class Parallel:
     plans: tuple[Plan[Any], ...]
 
 
-def organisation_path(organisation_id: str, tail: str = "") -> str:
-    """``/organisations/{id}{tail}`` for a checked id (``tail`` such as ``"/credit_balance"``).
-
-    Raises InvalidIdError (a ValueError naming ``organisation_id``) for anything but an
-    organisation id; ``isoanalytics.ids.resource_path`` builds the path.
-    """
-    subresources = (tail.removeprefix("/"),) if tail else ()
-    return resource_path("organisations", organisation_id, *subresources)
-
-
 def one(kind: str, call: Call, *, nullable: bool = False,
         record_id: str | None = None) -> Plan[dict[str, Any]]:
     """One object by id; ``null`` (the API's answer for an unknown id) is a NotFoundError.
