@@ -38,9 +38,10 @@ def progress_bar(total: int, description: str, unit: str, *,
     --------
     >>> from isoanalytics._progress import progress_bar
     >>> with progress_bar(3, "credit balances", "org", shown=False) as bar:
-    ...     _ = bar.update(3)
-    >>> bar.n
-    3
+    ...     for _ in range(3):
+    ...         _ = bar.update(1)  # a step done: drawn only when shown
+    >>> bar.disable, bar.total
+    (True, 3)
     """
     from tqdm.auto import tqdm
 

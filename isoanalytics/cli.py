@@ -42,7 +42,8 @@ from ._environment import (
     TOKENS_VARIABLE,
 )
 from ._version import version
-from ._format import display_width, percent, terminal_text, tonnes
+from ._options import check_integer, check_seconds
+from ._format import display_width, name_or_id, percent, terminal_text, tonnes
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -93,9 +94,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
+    try:
+        return check_seconds(None, value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> int:
@@ -103,9 +105,10 @@ def _positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+    try:
+        return check_integer(None, value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -497,26 +500,24 @@ def _print_summary(
 
     import pandas as pd
 
-    from .analysis.metrics import concentration, reconcile, retired_share, summarize
+    from .analysis.metrics import concentration, reconcile, summarize, totals
+    from .present.sentences import concentration_terms
 
     line(heading)
     line(source_line)
     line()
-    totals = summarize(source, by="organisation")
-    active_kgs, retired_kgs = int(totals["active_kgs"].sum()), int(totals["retired_kgs"].sum())
-    width = len(tonnes(active_kgs + retired_kgs))
-    for label, kgs in (("Active", active_kgs), ("Retired", retired_kgs),
-                       ("Total", active_kgs + retired_kgs)):
+    held = totals(summarize(source, by="organisation"))
+    width = len(tonnes(held.total_kgs))
+    for label, kgs in (("Active", held.active_kgs), ("Retired", held.retired_kgs),
+                       ("Total", held.total_kgs)):
         line(f"  {label:<14}{tonnes(kgs):>{width}} tCO2e  ({kgs:,} kg)")
-    line(f"  {'Retired share':<14}{percent(retired_share(source))}")
+    line(f"  {'Retired share':<14}{percent(held.retired_share)}")
 
     figures = concentration(source, by="supplier")
-    if figures.n:
-        line(
-            f"  {'Suppliers':<14}{figures.n} holding credits; HHI {figures.hhi:,.0f} "
-            f"({figures.level}), CR1 {percent(figures.cr1)}, "
-            f"effective number {figures.effective_n:.1f}, Gini {figures.gini:.2f}"
-        )
+    terms = concentration_terms(figures)
+    if terms:
+        line(f"  {'Suppliers':<14}{figures.n} holding credits; "
+             + ", ".join(terms[name] for name in ("hhi", "cr1", "effective_n", "gini")))
     unbalanced = pd.concat([reconcile(balance) for balance in balances]) \
         .query("balanced != True")
     if unbalanced.empty:
@@ -533,8 +534,8 @@ def _print_summary(
     line()
     # One line per supplier whatever its name holds (a line break would split the row);
     # padded by terminal columns, so wide (CJK) names keep the figures aligned.
-    names = [terminal_text(name, one_line=True) if isinstance(name, str) else supplier_id
-             for supplier_id, name in zip(summary.index, summary["supplier_name"])]
+    names = [terminal_text(name_or_id(name, supplier_id), one_line=True)
+             for supplier_id, name in zip(summary.index, summary["supplier_name"], strict=True)]
     name_width = max(len("Supplier"), *map(display_width, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))
     line(f"  {'Supplier':<{name_width}}  {'tCO2e':>{tonnes_width}}  {'share':>7}  {'retired':>7}")

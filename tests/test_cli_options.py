@@ -37,9 +37,9 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["summary", "--top", "0"], "--top: must be at least 1"),
+    (["summary", "--top", "0"], "--top: must be a positive integer"),
     (["summary", "--demo", "--environment", "production"], "leave it out with --demo"),
-    (["report", "--top", "0"], "--top: must be at least 1"),
+    (["report", "--top", "0"], "--top: must be a positive integer"),
     (["report", "--timeout", "0"], "--timeout: must be a positive number"),
     (["report", "--timeout", "-3"], "--timeout: must be a positive number"),
     (["report", "--timeout", "nan"], "--timeout: must be a positive number"),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics.analysis.dimensions import DIMENSIONS, UNKNOWN, breakdown, label, top_n
-from isoanalytics.analysis.metrics import _summary
+from isoanalytics.analysis.metrics import summary_frame
 
 from .conftest import bodies
 
@@ -91,7 +91,7 @@ def test_pathway_and_country_need_the_project_table(registry_tables):
 
 summaries = st.lists(
     st.tuples(st.integers(0, 10**15), st.integers(0, 10**15)), min_size=0, max_size=30,
-).map(lambda rows: _summary(
+).map(lambda rows: summary_frame(
     np.array([row[0] for row in rows], dtype=np.int64),
     np.array([row[1] for row in rows], dtype=np.int64),
     pd.Index([f"spl_{number}" for number in range(len(rows))], name="supplier_id"),
@@ -117,8 +117,8 @@ def test_top_n_keeps_the_largest_and_loses_no_kilogram(summary, n, status):
                 int(folded["total_kgs"].iloc[-1]) / level_total)
 
 
-def test_top_n_refuses_what_is_not_a_count_or_a_summary():
-    summary = _summary(np.array([1]), np.array([0]), pd.Index(["a"], name="supplier_id"))
+def test_top_n_refuses_what_is_not_a_count_or_asummary_frame():
+    summary = summary_frame(np.array([1]), np.array([0]), pd.Index(["a"], name="supplier_id"))
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(ValueError, match="n must be a positive integer"):
             top_n(summary, bad)

@@ -127,7 +127,7 @@ def test_lorenz_curve_and_its_figures():
     assert list(equality.get_xdata()) == list(equality.get_ydata()) == [0, 100]
     [note] = [text for text in ax.texts if text.get_gid() == "figures"]
     assert note.get_text() == (f"Gini {figures.gini:.2f}\nHHI 4,600 (high)\nCR1 60.0 %\n"
-                               f"effective n {figures.effective_n:.1f} of 3")
+                               f"effective number {figures.effective_n:.1f} of 3")
     assert ax.get_ylabel() == "Cumulative share of kg held (%)"
 
 

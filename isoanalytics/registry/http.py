@@ -44,6 +44,7 @@ from .._environment import (
     TOKENS_VARIABLE,
 )
 from .._format import terminal_text
+from .._options import check_integer, check_seconds
 from .scrub import Scrubber
 from ..errors import (
     APIConnectionError,
@@ -216,14 +217,12 @@ def resolve_settings(
     registry whose credentials the caller holds, such as the embedded demo's).
     """
     environment = environment_name(environment, environments)
-    for name, value, low in (("timeout", timeout, 0), ("retry_deadline", retry_deadline, 0),
-                             ("backoff_initial", backoff_initial, 0), ("backoff_max", backoff_max, 0)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
-            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    for name, value, low in (("max_retries", max_retries, 0), ("concurrency", concurrency, 1),
+    for name, seconds in (("timeout", timeout), ("retry_deadline", retry_deadline),
+                          ("backoff_initial", backoff_initial), ("backoff_max", backoff_max)):
+        check_seconds(name, seconds)
+    for name, count, low in (("max_retries", max_retries, 0), ("concurrency", concurrency, 1),
                              ("max_body_bytes", max_body_bytes, 1024)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_integer(name, count, low)
     if from_variables:
         client_secret = (_credential(client_secret, "client_secret", SECRET_VARIABLE)
                          or _credential(os.environ.get(SECRET_VARIABLE), SECRET_VARIABLE,
