@@ -25,7 +25,6 @@ from ..records.validate import INT64_MAX, decode, gc_paused
 from ..records.balance import CreditBalance, parse_balance
 from ..errors import NotFoundError, PaginationError, SchemaError
 from ..ids import check_id, is_id, resource_path
-from ..analysis.metrics import summarize
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]
@@ -211,12 +210,20 @@ def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurre
 
 
 def _per_project_rounds(held: CreditBalance, total_count: int, concurrency: int) -> float:
-    """Round trips that listing per project would take, if batches follow kilograms."""
-    kgs = summarize(held, by="project")["total_kgs"]
-    if kgs.empty or kgs.sum() == 0:
+    """Round trips that listing per project would take, if batches follow kilograms.
+
+    Read from the balance's own tidy rows (the registry layer does no analysis): each
+    project's active plus retired kilograms.
+    """
+    rows = held.to_frame()
+    kgs = rows.loc[rows["level"] == "project", "credit_kgs"].groupby(
+        rows["entity_id"], sort=False).sum().to_numpy()
+    held_kgs = int(kgs.sum())
+    if held_kgs == 0:
         return float("inf")
-    pages_each = (total_count * kgs / kgs.sum() / PAGE_SIZE).apply(math.ceil).clip(lower=1)
-    return max(math.ceil(pages_each.sum() / concurrency), pages_each.max())
+    pages_each = [max(math.ceil(total_count * int(project_kgs) / held_kgs / PAGE_SIZE), 1)
+                  for project_kgs in kgs]
+    return max(math.ceil(sum(pages_each) / concurrency), max(pages_each))
 
 
 def sort_batches(batches: pd.DataFrame) -> pd.DataFrame:
