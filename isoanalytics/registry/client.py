@@ -23,11 +23,10 @@ exactly this code and the HTTP layer knows nothing of the demo.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import pandas as pd
@@ -54,7 +53,8 @@ from .http import (
 )
 from .plans import Parallel, Plan
 from .scrub import redact_error, unwatch_logs, watch_logs
-from .. import demo
+if TYPE_CHECKING:
+    import asyncio  # loaded by the async client's first request: a sync user never pays for it
 from .._version import version
 from ..records.balance import CreditBalance
 from ..errors import RegistryError, SchemaError
@@ -63,7 +63,7 @@ from ..ids import check_id, resource_path
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
 # The live registries, and the embedded demo: a registry like the others to the HTTP layer.
-_ENVIRONMENTS = {**ENVIRONMENTS, "demo": demo.BASE_URL}
+_ENVIRONMENT_NAMES = (*ENVIRONMENTS, "demo")
 Transport = httpx.BaseTransport | httpx.AsyncBaseTransport
 
 
@@ -75,6 +75,8 @@ def _demo_registry(options: dict[str, Any],
     nothing real is sent anywhere), and the transport that serves it in-process unless the
     caller pointed the client elsewhere (``base_url=`` a loopback server, ``transport=``).
     """
+    from .. import demo  # the generator's module loads with the first demo client only
+
     options = {**options, "client_secret": options.get("client_secret") or demo.CLIENT_SECRET,
                "base_url": options.get("base_url") or demo.BASE_URL}
     if options.get("access_token") is None and options.get("access_tokens") is None:
@@ -107,20 +109,22 @@ class _BaseClient:
         max_body_bytes: int = MAX_BODY_BYTES,
         transport: Transport | None = None,
     ) -> None:
-        environment = environment_name(environment, _ENVIRONMENTS)
+        environment = environment_name(environment, _ENVIRONMENT_NAMES)
         credentials: dict[str, Any] = {"client_secret": client_secret,
                                        "access_token": access_token,
                                        "access_tokens": access_tokens, "base_url": base_url}
         live = environment != "demo"
+        environments = ENVIRONMENTS
         if not live:
             credentials, transport = _demo_registry(credentials, transport)
+            environments = {**ENVIRONMENTS, "demo": credentials["base_url"]}
         self._transport = transport  # for the subclass's httpx client
         self._settings: Settings = resolve_settings(
             environment, **credentials, timeout=timeout,
             max_retries=max_retries, retry_deadline=retry_deadline, concurrency=concurrency,
             backoff_initial=backoff_initial, backoff_max=backoff_max,
             user_agent=f"isoanalytics/{version()} (+httpx)", max_body_bytes=max_body_bytes,
-            environments=_ENVIRONMENTS, from_variables=live,
+            environments=environments, from_variables=live,
         )
         # httpcore logs response headers at DEBUG, where a server may echo a credential.
         watch_logs(self._settings.scrubber)
@@ -611,7 +615,7 @@ class AsyncRegistryClient(_BaseClient):
         super().__init__(environment, transport=transport, **options)
         self._http = httpx.AsyncClient(**httpx_options(self._settings, self._transport,
                                                        asynchronous=True))
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: asyncio.Semaphore | None = None  # made on the client's event loop
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -725,6 +729,8 @@ class AsyncRegistryClient(_BaseClient):
             plan.close()
 
     async def _run_parallel(self, plans: tuple[Plan[Any], ...]) -> list[Any]:
+        import asyncio
+
         tasks = [asyncio.ensure_future(self._run(plan)) for plan in plans]
         try:
             return await asyncio.gather(*tasks)
@@ -734,6 +740,8 @@ class AsyncRegistryClient(_BaseClient):
             raise
 
     async def _send(self, call: Call) -> bytes:
+        import asyncio
+
         settings = self._settings
         auth = RegistryAuth(settings.secret, settings.token_for(call))
         if self._slots is None:
@@ -753,6 +761,8 @@ class AsyncRegistryClient(_BaseClient):
     async def _attempt(self, call: Call, auth: RegistryAuth, deadline: Deadline,
                        attempt: int) -> bytes | RegistryError:
         """See :meth:`RegistryClient._attempt`; asyncio.timeout bounds all of it at once."""
+        import asyncio
+
         settings = self._settings
         started = time.perf_counter()
         try:

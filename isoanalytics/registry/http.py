@@ -20,22 +20,20 @@ holds the decisions, so the sync and async clients make them identically:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
-from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody, bounded
+from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody
 from .._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
@@ -71,8 +69,10 @@ ENVIRONMENTS: Mapping[str, str] = {
 
 
 def environment_name(environment: str | None,
-                     environments: Mapping[str, str] = ENVIRONMENTS) -> str:
+                     environments: Collection[str] = tuple(ENVIRONMENTS)) -> str:
     """The environment asked for: the argument, else ``ISOMETRIC_ENVIRONMENT``, else sandbox.
+
+    ``environments`` are the names there are (by default the live registries').
 
     Examples
     --------
@@ -325,6 +325,8 @@ def _checked_base_url(url: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # only for a plain-http URL: most clients never load it
+
     if host == "localhost":
         return True
     try:
@@ -399,6 +401,8 @@ def httpx_options(
         transport = kind(limits=limits, verify=secure)
         if not asynchronous:
             # The async client bounds each attempt with asyncio.timeout instead.
+            from .network import bounded
+
             transport = bounded(transport)
     return {
         "base_url": settings.base_url,
@@ -584,6 +588,8 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # a date is rare; email's parser is not
+
         try:
             moment = parsedate_to_datetime(value)
         except (TypeError, ValueError):
