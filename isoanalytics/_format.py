@@ -148,8 +148,10 @@ def name_or_id(name: object, entity_id: object) -> str:
     Examples
     --------
     >>> from isoanalytics._format import name_or_id
-    >>> name_or_id("Deepwell Carbon", "spl_1"), name_or_id(None, "spl_2"), name_or_id("\x07 ", "spl_3")
-    ('Deepwell Carbon', 'spl_2', 'spl_3')
+    >>> name_or_id("Deepwell Carbon", "spl_1"), name_or_id(None, "spl_2")
+    ('Deepwell Carbon', 'spl_2')
+    >>> name_or_id("\x07 ", "spl_3")  # nothing visible in it
+    'spl_3'
     """
     if isinstance(name, str) and terminal_text(name, one_line=True).strip():
         return name

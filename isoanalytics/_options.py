@@ -73,7 +73,7 @@ def check_seconds(name: str | None, value: object) -> float:
     ...
     ValueError: timeout must be a positive number of seconds; got nan
     """
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not math.isfinite(value) or not value > 0):
+    seconds = float(value) if isinstance(value, numbers.Real) else math.nan
+    if isinstance(value, bool) or not math.isfinite(seconds) or not seconds > 0:
         raise ValueError(f"{_named(name)}must be a positive number of seconds; got {value!r}")
-    return float(value)
+    return seconds

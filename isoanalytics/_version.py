@@ -23,7 +23,8 @@ def version() -> str:
     >>> version() == __import__("isoanalytics").__version__
     True
     """
-    from importlib.metadata import PackageNotFoundError, version as installed
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
     try:
         return installed("isoanalytics")

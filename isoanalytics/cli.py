@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import math
 import os
 import re
 import signal
@@ -41,9 +40,9 @@ from ._environment import (
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
-from ._version import version
-from ._options import check_integer, check_seconds
 from ._format import display_width, name_or_id, percent, terminal_text, tonnes
+from ._options import check_integer, check_seconds
+from ._version import version
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -264,7 +263,7 @@ def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
 
 
 def _usage_error(command: argparse.ArgumentParser, message: str) -> int:
-    """As argparse says it (the subcommand's usage, then the error), returning instead of exiting."""
+    """As argparse says it (the subcommand's usage, then the error); returns, never exits."""
     command.print_usage(sys.stderr)
     _say(f"{command.prog}: error: {message}")
     return EXIT_USAGE
@@ -353,10 +352,10 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
     ids = list(dict.fromkeys(args.orgs or []))  # an organisation named twice counts once
     if code := _checked_ids(command, ids, args.demo_mode):
         return code
-    from .registry.enrich import enrich
+    from .analysis.metrics import summarize
     from .records.balance import stack_balances
     from .registry.client import RegistryClient
-    from .analysis.metrics import summarize
+    from .registry.enrich import enrich
 
     try:
         client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
@@ -539,7 +538,7 @@ def _print_summary(
     name_width = max(len("Supplier"), *map(display_width, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))
     line(f"  {'Supplier':<{name_width}}  {'tCO2e':>{tonnes_width}}  {'share':>7}  {'retired':>7}")
-    for supplier_name, row in zip(names, summary.itertuples()):
+    for supplier_name, row in zip(names, summary.itertuples(), strict=False):
         line(
             f"  {supplier_name}{' ' * (name_width - display_width(supplier_name))}  "
             f"{tonnes(row.total_kgs):>{tonnes_width}}  "

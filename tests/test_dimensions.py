@@ -52,7 +52,7 @@ def test_country_breakdown_names_the_countries(registry_tables):
     frame, projects = registry_tables
     by_country = breakdown(frame, "country", projects=projects)
     assert by_country.index.name == "country"
-    names = dict(zip(projects["country_code"], projects["country_name"]))
+    names = dict(zip(projects["country_code"], projects["country_name"], strict=False))
     assert by_country["country_name"].to_dict() == {code: names[code] for code in by_country.index}
 
 
@@ -73,7 +73,8 @@ def test_a_project_missing_from_the_table_is_counted_as_unknown_and_named(regist
         table = breakdown(frame, "pathway", projects=projects[projects["id"] != largest])
     assert int(table.loc[UNKNOWN, "total_kgs"]) == int(
         ia.summarize(frame, by="project").loc[largest, "total_kgs"])
-    assert int(table["total_kgs"].sum()) == int(ia.summarize(frame, by="project")["total_kgs"].sum())
+    assert (int(table["total_kgs"].sum())
+            == int(ia.summarize(frame, by="project")["total_kgs"].sum()))
 
 
 def test_pathway_and_country_need_the_project_table(registry_tables):
@@ -82,7 +83,8 @@ def test_pathway_and_country_need_the_project_table(registry_tables):
         with pytest.raises(ValueError, match=r"projects=client\.projects\(\)"):
             breakdown(frame, by)
     with pytest.raises(ValueError, match="country_code, country_name"):
-        breakdown(frame, "country", projects=projects.drop(columns=["country_code", "country_name"]))
+        breakdown(frame, "country",
+                  projects=projects.drop(columns=["country_code", "country_name"]))
     with pytest.raises(TypeError, match="client.projects"):
         breakdown(frame, "country", projects=[{"id": "prj_1"}])
     with pytest.raises(ValueError, match="by must be one of"):
@@ -135,7 +137,8 @@ def test_any_project_table_splits_a_balance_exactly(body, data):
     # Each project is in the table with some pathway, or missing from it.
     pathways = data.draw(st.lists(st.sampled_from(["marine", "biochar", None]),
                                   min_size=len(project_ids), max_size=len(project_ids)))
-    listed = [(pid, way) for pid, way in zip(project_ids, pathways) if way is not None]
+    listed = [(pid, way) for pid, way in zip(project_ids, pathways, strict=True)
+              if way is not None]
     projects = pd.DataFrame({
         "id": [pid for pid, _ in listed], "name": "n", "supplier_id": "spl_1",
         "supplier_name": "s", "pathway": [way for _, way in listed], "country_code": "USA",
@@ -143,7 +146,7 @@ def test_any_project_table_splits_a_balance_exactly(body, data):
                                                    "pathway", "country_code", "country_name"])
     by_project = ia.summarize(balance, by="project")
     expected: dict[str, int] = {}
-    for pid, way in zip(project_ids, pathways):
+    for pid, way in zip(project_ids, pathways, strict=False):
         key = way if way is not None else UNKNOWN
         expected[key] = expected.get(key, 0) + int(by_project.loc[pid, "total_kgs"])
     with warnings.catch_warnings():

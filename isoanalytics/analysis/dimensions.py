@@ -189,8 +189,9 @@ def label(frame: pd.DataFrame) -> pd.Series:
         column = _NAME.get(index_name)
         if column is None or column not in frame.columns:
             return ids
+        names = frame[column].astype(object)
         named = pd.Series([name_or_id(name, entity_id)
-                           for name, entity_id in zip(frame[column].astype(object), ids)],
+                           for name, entity_id in zip(names, ids, strict=True)],
                           index=frame.index, dtype=object)
     if "other" in frame.columns:
         named = named.where(~frame["other"].astype(bool), ids)

@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from .._options import check_choice
-from ..records.frames import KGS_PER_CREDIT, LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
 from ..records.balance import CreditBalance
+from ..records.frames import (
+    KGS_PER_CREDIT,
+    LEVELS,
+    STATUSES,
+    check_sum_fits,
+    check_tidy,
+    entity_totals,
+)
 
 __all__ = [
     "Concentration",
@@ -260,8 +267,10 @@ def _series_quantities(values: pd.Series) -> list[int] | list[float]:
     if not (pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == object):
         raise ValueError(f"concentration needs numeric quantities; got dtype {values.dtype}")
     bad = [label for label, value in values.items()
-           if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-           or not (value >= 0) or (isinstance(value, (float, np.floating)) and not math.isfinite(value))]
+           if isinstance(value, bool)
+           or not isinstance(value, (int, float, np.integer, np.floating))
+           or not (value >= 0)
+           or (isinstance(value, (float, np.floating)) and not math.isfinite(value))]
     if bad:
         raise ValueError(
             f"concentration needs finite non-negative quantities; entry {bad[0]!r} is "
@@ -325,7 +334,8 @@ def _concentration(quantities: list, *, by: str | None, status: str | None) -> C
     largest_first = list(accumulate(reversed(held)))
     cumulative = list(accumulate(held))
     hhi = ratio(10_000 * sum_squares, total * total)
-    hhi_normalized = 1.0 if n == 1 else ratio(n * sum_squares - total * total, (n - 1) * total * total)
+    hhi_normalized = 1.0 if n == 1 else ratio(n * sum_squares - total * total,
+                                              (n - 1) * total * total)
     lorenz = pd.DataFrame(
         {
             "population_share": np.arange(n + 1) / n,

@@ -472,7 +472,7 @@ def _match(segments: list[str]) -> tuple[_Route, str | None] | None:
     for route in _ROUTES:
         if len(route.pattern) == len(segments) and all(
                 want == got or (want == "{id}" and got)
-                for want, got in zip(route.pattern, segments)):
+                for want, got in zip(route.pattern, segments, strict=False)):
             path_id = segments[route.pattern.index("{id}")] if route.kind else None
             return route, path_id
     return None

@@ -127,7 +127,8 @@ def _title(title: str | None, default: str) -> str:
 
 
 def _labels(shown: pd.DataFrame) -> list[str]:
-    return [_name(text, entity_id) for text, entity_id in zip(label(shown), shown.index.astype(str))]
+    return [_name(text, entity_id)
+            for text, entity_id in zip(label(shown), shown.index.astype(str), strict=True)]
 
 
 def _axes(ax: Axes | None, height: float = 4.0) -> Axes:
@@ -200,7 +201,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         widths = _scale(shown[f"{part}_kgs"], units)
         bars = ax.barh(positions, widths, left=left, color=colour, label=part.capitalize(),
                        gid=part)
-        for bar, bar_alpha in zip(bars, alpha):
+        for bar, bar_alpha in zip(bars, alpha, strict=False):
             bar.set_alpha(bar_alpha)
         left = left + widths
     held = float(left.max(initial=0)) > 0
@@ -360,8 +361,8 @@ def concentration_chart(figures: Mapping[str, Concentration] | pd.DataFrame, *,
                         f"with an 'hhi' column, got {type(figures).__name__}")
     ax = _axes(ax, height=3.5)
     ceiling = 10_000
-    for (name, colour), (low, high) in zip(
-            _BANDS, ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling))):
+    bands = ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling))
+    for (name, colour), (low, high) in zip(_BANDS, bands, strict=True):
         ax.axhspan(low, high, color=colour, alpha=0.12, gid=f"band-{name}")
         ax.text(1.01, (low + high) / 2, name, transform=ax.get_yaxis_transform(),
                 va="center", fontsize=8, **_LITERAL)
@@ -423,7 +424,7 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
     names = shown["supplier_name"] if "supplier_name" in shown.columns else shown["id"]
     labels = []
-    for name, order_id in zip(names, shown["id"]):
+    for name, order_id in zip(names, shown["id"], strict=False):
         suffix = f" ({short_name(str(order_id)[-6:])})"
         room = LABEL_INCHES - _ink(suffix) / 72
         labels.append(_name(name, order_id, room) + suffix)
@@ -431,7 +432,8 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)
     hidden = len(orders) - len(shown)
-    default = f"Order delivery progress ({units})" + (f", {hidden} more not shown" if hidden else "")
+    default = (f"Order delivery progress ({units})"
+               + (f", {hidden} more not shown" if hidden else ""))
     ax.set_title(_title(title, default), loc="left", **_LITERAL)
     _literal_legend(ax.legend(loc="lower right", frameon=False))
     ax.spines[["top", "right"]].set_visible(False)

@@ -45,10 +45,10 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .. import errors
-from ..registry.client import RegistryClient
 from .._options import check_integer, check_seconds
 from .._progress import progress_bar
 from ..ids import check_id
+from ..registry.client import RegistryClient
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
            "ReportWriteError", "TemplateError", "build", "render"]

@@ -90,9 +90,10 @@ def concentration_verdict(figures: Concentration, noun: str | None = None, *,
     >>> import pandas as pd
     >>> from isoanalytics import concentration
     >>> from isoanalytics.present.sentences import concentration_verdict
-    >>> concentration_verdict(concentration(pd.Series([60, 30, 10])), "supplier",
-    ...                       largest="Deepwell Carbon")
-    'Supplier concentration is high: HHI 4,600 across 3 suppliers; the largest, Deepwell Carbon, holds 60.0 % of the credits.'
+    >>> print(concentration_verdict(concentration(pd.Series([60, 30, 10])), "supplier",
+    ...                             largest="Deepwell Carbon"))  # doctest: +NORMALIZE_WHITESPACE
+    Supplier concentration is high: HHI 4,600 across 3 suppliers; the largest, Deepwell Carbon,
+    holds 60.0 % of the credits.
     >>> concentration_verdict(concentration(pd.Series([0, 0])))
     'No credits are held, so there is no concentration to measure.'
     """

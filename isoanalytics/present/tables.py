@@ -109,7 +109,7 @@ def holdings_html(summary: pd.DataFrame, *, units: str = "tCO2e") -> str:
     quantity(0, units)  # refuses other units before any work
     rows = [(name, quantity(row.active_kgs, units), quantity(row.retired_kgs, units),
              quantity(row.total_kgs, units), percent(row.retired_share), percent(row.share))
-            for name, row in zip(label(summary), summary.itertuples())]
+            for name, row in zip(label(summary), summary.itertuples(), strict=False)]
     active, retired, held = _totals(summary)
     total = ("Total", quantity(active, units), quantity(retired, units), quantity(held, units),
              _share(retired, held), percent(1.0 if held else np.nan))
@@ -244,7 +244,7 @@ def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) 
     """
     check_summary(summary, "portfolio_html")
     rows = []
-    for name, row in zip(label(summary), summary.itertuples()):
+    for name, row in zip(label(summary), summary.itertuples(), strict=False):
         spread = figures.get(row.Index)
         rows.append((
             name, tonnes(row.active_kgs), tonnes(row.retired_kgs), tonnes(row.total_kgs),

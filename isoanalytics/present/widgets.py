@@ -333,7 +333,8 @@ class Connect(widgets.VBox):
         self._show_placeholders()
 
     def _show_placeholders(self) -> None:
-        for name, variable in (("client_secret", SECRET_VARIABLE), ("access_token", TOKEN_VARIABLE)):
+        for name, variable in (("client_secret", SECRET_VARIABLE),
+                               ("access_token", TOKEN_VARIABLE)):
             held = name in self._credentials
             getattr(self, name).placeholder = (
                 "received (hidden); paste again to replace" if held

@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-
 # -- deadlines -----------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Clients for the Isometric Registry API v0: :class:`RegistryClient` and :class:`AsyncRegistryClient`.
+"""Clients for the Isometric Registry API v0: :class:`RegistryClient`, :class:`AsyncRegistryClient`.
 
 Both read the same endpoints and return the same things (a :class:`CreditBalance`, tidy
 DataFrames for lists, dicts for single objects). Each method is a plan in ``_plans``; a
@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 import pandas as pd
 
-from . import bounds as _bounds, plans as _plans
+from . import bounds as _bounds
+from . import plans as _plans
 from .bounds import Cancel, Deadline
 from .http import (
     ENVIRONMENTS,
@@ -53,12 +54,13 @@ from .http import (
 )
 from .plans import Parallel, Plan
 from .scrub import redact_error, unwatch_logs, watch_logs
+
 if TYPE_CHECKING:
     import asyncio  # loaded by the async client's first request: a sync user never pays for it
 from .._version import version
-from ..records.balance import CreditBalance
 from ..errors import RegistryError, SchemaError
 from ..ids import check_id, resource_path
+from ..records.balance import CreditBalance
 
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
@@ -257,7 +259,7 @@ class _BaseClient:
         outcomes = yield Parallel(tuple(
             _balance_or_failure(self._credit_balance(organisation_id), organisation_id, on_each)
             for organisation_id in ids))
-        return dict(zip(ids, outcomes))
+        return dict(zip(ids, outcomes, strict=True))
 
     def _retrying(self, call: Call, deadline: Deadline, failure: Exception | None,
                   attempt: int) -> float | None:
@@ -342,8 +344,9 @@ class RegistryClient(_BaseClient):
     --------
     >>> from isoanalytics import RegistryClient
     >>> client = RegistryClient.demo()
-    >>> client
-    RegistryClient(environment='demo', base_url='https://demo.isoanalytics.invalid/registry/v0', client_secret=<set>, access_token=<set>, access_tokens=<7 organisations>)
+    >>> client  # doctest: +NORMALIZE_WHITESPACE
+    RegistryClient(environment='demo', base_url='https://demo.isoanalytics.invalid/registry/v0',
+                   client_secret=<set>, access_token=<set>, access_tokens=<7 organisations>)
     >>> client.current_organisation()["name"]
     'Harbourline Freight'
     >>> client.close()
@@ -369,7 +372,7 @@ class RegistryClient(_BaseClient):
     # -- public methods ----------------------------------------------------------------------
 
     def current_organisation(self) -> dict[str, Any]:
-        """``GET /organisation``: the organisation the access token belongs to (id, name, domain)."""
+        """``GET /organisation``: the organisation the access token belongs to (id, name...)."""
         return self._run(self._current_organisation())
 
     def organisation(self, organisation_id: str) -> dict[str, Any]:
@@ -506,6 +509,7 @@ class RegistryClient(_BaseClient):
             step = next(plan)
             while True:
                 try:
+                    result: Any
                     if isinstance(step, Parallel):
                         result = self._run_parallel(step.plans)
                     else:
@@ -547,7 +551,7 @@ class RegistryClient(_BaseClient):
                 pool.shutdown(wait=False, cancel_futures=True)
             else:
                 pool.shutdown(wait=True)
-        raise failure
+        raise failure  # type: ignore[misc]  # set on every path that reaches here
 
     def _run_cancellable(self, plan: Plan[Any], cancel: Cancel) -> Any:
         with _bounds.cancelling(cancel):
@@ -575,6 +579,7 @@ class RegistryClient(_BaseClient):
         httpx exception, with its request and headers, becomes the error's context)."""
         settings = self._settings
         started = time.perf_counter()
+        failure: RegistryError
         try:
             with _bounds.applying(deadline), self._http.stream(
                     "GET", call.path, params=call.params, auth=auth,
@@ -715,6 +720,7 @@ class AsyncRegistryClient(_BaseClient):
             step = next(plan)
             while True:
                 try:
+                    result: Any
                     if isinstance(step, Parallel):
                         result = await self._run_parallel(step.plans)
                     else:
@@ -765,8 +771,11 @@ class AsyncRegistryClient(_BaseClient):
 
         settings = self._settings
         started = time.perf_counter()
+        slots = self._slots
+        assert slots is not None, "made by _send before any attempt"
+        failure: RegistryError
         try:
-            async with asyncio.timeout(max(deadline.left(), 0)), self._slots, self._http.stream(
+            async with asyncio.timeout(max(deadline.left(), 0)), slots, self._http.stream(
                     "GET", call.path, params=call.params, auth=auth,
                     timeout=self._attempt_timeout(deadline)) as response:
                 log_response(call, response, started, attempt)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from .client import AsyncRegistryClient, RegistryClient
 from ..ids import check_id
+from .client import AsyncRegistryClient, RegistryClient
 
 __all__ = ["aenrich", "enrich"]
 

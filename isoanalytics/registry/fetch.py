@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .._progress import progress_bar
-from ..records.balance import CreditBalance, stack_balances
-from .client import AsyncRegistryClient, RegistryClient
 from ..errors import APIStatusError
 from ..ids import check_id
+from ..records.balance import CreditBalance, stack_balances
+from .client import AsyncRegistryClient, RegistryClient
 
 __all__ = ["PortfolioFetch", "afetch_balances", "fetch_balances"]
 
@@ -48,7 +48,9 @@ class PortfolioFetch:
     >>> result.ok, list(result.balances) == [demo.DEFAULT_ORGANISATION_ID]
     (False, True)
     >>> result.failures[["organisation_id", "error", "status_code"]].to_dict("records")
-    [{'organisation_id': 'org_00000000000000000000', 'error': 'AuthenticationError', 'status_code': 401}]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'organisation_id': 'org_00000000000000000000', 'error': 'AuthenticationError',
+      'status_code': 401}]
     """
 
     balances: dict[str, CreditBalance]
@@ -123,11 +125,12 @@ def fetch_balances(
     ...     fetch_balances(["org_1J7BT1V2GFMC75MZ"], client=client, progress=False)
     PortfolioFetch(1 organisations answered, 0 failed)
     """
+    owned: AbstractContextManager[Any]
     if client is None:
-        _check_accounts(accounts)
+        tokens = _check_accounts(accounts)
         # Ours to make, so ours to close.
         owned = client = RegistryClient(environment, client_secret=client_secret,
-                                        access_tokens=accounts, base_url=base_url,
+                                        access_tokens=tokens, base_url=base_url,
                                         concurrency=concurrency, **options)
     else:
         if not isinstance(client, RegistryClient):
@@ -175,11 +178,12 @@ async def afetch_balances(
     return _result(outcomes)
 
 
-def _check_accounts(accounts: Mapping[str, str]) -> None:
+def _check_accounts(accounts: object) -> Mapping[str, str]:
     if not isinstance(accounts, Mapping):
         raise TypeError("accounts must map organisation ids to access tokens, "
                         f"got {type(accounts).__name__}")
     _check_ids(accounts)
+    return accounts
 
 
 def _check_ids(organisation_ids: Iterable[str]) -> None:

@@ -33,7 +33,6 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody
 from .._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
@@ -43,7 +42,6 @@ from .._environment import (
 )
 from .._format import terminal_text
 from .._options import check_integer, check_seconds
-from .scrub import Scrubber
 from ..errors import (
     APIConnectionError,
     APITimeoutError,
@@ -60,6 +58,8 @@ from ..errors import (
     UnprocessableEntityError,
     UnreadableResponseError,
 )
+from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody
+from .scrub import Scrubber
 
 #: The live registries and their URLs.
 ENVIRONMENTS: Mapping[str, str] = {
@@ -78,10 +78,10 @@ def environment_name(environment: str | None,
     --------
     >>> environment_name("production")
     'production'
-    >>> environment_name("staging")
+    >>> environment_name("staging")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: environment='staging' is not one of 'sandbox', 'production' (from the argument or ISOMETRIC_ENVIRONMENT)
+    ValueError: environment='staging' is not one of 'sandbox', 'production' (from the argument ...
     """
     name = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
     if name not in environments:

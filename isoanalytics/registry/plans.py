@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from .http import PAGE_SIZE, Call
-from ..records.resources import Table, check_record
-from ..records.validate import INT64_MAX, decode, gc_paused
-from ..records.balance import CreditBalance, parse_balance
 from ..errors import NotFoundError, PaginationError, SchemaError
 from ..ids import check_id, is_id, resource_path
+from ..records.balance import CreditBalance, parse_balance
+from ..records.resources import Table, check_record
+from ..records.validate import INT64_MAX, decode, gc_paused
+from .http import PAGE_SIZE, Call
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]
@@ -247,7 +247,7 @@ def lookup(kind: str, ids: Iterable[str],
     found = yield Parallel(tuple(_maybe(kind, Call(resource_path(collection, record_id)),
                                         record_id)
                                  for record_id in missing))
-    for record_id, record in zip(missing, found):
+    for record_id, record in zip(missing, found, strict=False):
         cache[(kind, record_id)] = record
     return {record_id: cache[(kind, record_id)] for record_id in wanted}
 

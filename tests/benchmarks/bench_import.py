@@ -60,7 +60,7 @@ print(json.dumps({{"seconds": elapsed, "heavy": [name for name in {heavy!r} if n
 
 
 def measure(statement: str, environment: dict[str, str], before: str = "") -> dict:
-    """Run ``statement`` (after ``before``, untimed) in a fresh interpreter; its time and modules."""
+    """Run ``statement`` (after ``before``, untimed) in a new interpreter: its time, modules."""
     code = CHILD.format(before=before, statement=statement, heavy=HEAVY)
     done = subprocess.run([sys.executable, "-c", code],
                           capture_output=True, text=True, check=True, timeout=120,
