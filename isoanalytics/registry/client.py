@@ -31,6 +31,10 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 import pandas as pd
 
+from .._version import version
+from ..errors import RegistryError, SchemaError
+from ..ids import check_id, resource_path
+from ..records.balance import CreditBalance
 from . import bounds as _bounds
 from . import plans as _plans
 from .bounds import Cancel, Deadline
@@ -57,10 +61,6 @@ from .scrub import redact_error, unwatch_logs, watch_logs
 
 if TYPE_CHECKING:
     import asyncio  # loaded by the async client's first request: a sync user never pays for it
-from .._version import version
-from ..errors import RegistryError, SchemaError
-from ..ids import check_id, resource_path
-from ..records.balance import CreditBalance
 
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
 
