@@ -23,19 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
     from . import demo
-    from .registry.enrich import aenrich, enrich
     from ._format import percent, tonnes
-    from .records.balance import (
-        COLUMNS,
-        LEVELS,
-        STATUSES,
-        CreditBalance,
-        parse_balance,
-        split_portfolio,
-        stack_balances,
-    )
-    from .registry.client import AsyncRegistryClient, RegistryClient
     from .analysis.dimensions import DIMENSIONS, breakdown, top_n
+    from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
+    from .analysis.timeline import timeline
     from .errors import (
         APIConnectionError,
         APIStatusError,
@@ -57,9 +48,18 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         UnprocessableEntityError,
         UnreadableResponseError,
     )
+    from .records.balance import (
+        COLUMNS,
+        LEVELS,
+        STATUSES,
+        CreditBalance,
+        parse_balance,
+        split_portfolio,
+        stack_balances,
+    )
+    from .registry.client import AsyncRegistryClient, RegistryClient
+    from .registry.enrich import aenrich, enrich
     from .registry.fetch import PortfolioFetch, afetch_balances, fetch_balances
-    from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
-    from .analysis.timeline import timeline
 
 # Each public name and the module it lives in; ``demo`` is a module itself.
 _HOMES = {
@@ -76,11 +76,13 @@ _HOMES = {
                "ServerError", "UnexpectedStatusError", "UnprocessableEntityError",
                "UnreadableResponseError"),
     "registry.fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
-    "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share", "summarize"),
+    "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share",
+                         "summarize"),
     "analysis.timeline": ("timeline",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-# Submodules reached as attributes: ``isoanalytics.report.build(...)`` after ``import isoanalytics``.
+# Submodules reached as attributes: ``isoanalytics.report.build(...)`` after
+# ``import isoanalytics``.
 _SUBMODULES = ("demo", "plots", "report", "tables", "widgets")
 
 __all__ = [
@@ -133,18 +135,11 @@ __all__ = [
 ]
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("isoanalytics")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
-
-
 def __getattr__(name: str) -> Any:
     if name == "__version__":  # importlib.metadata alone costs more than the rest of __init__
-        value: Any = _version()
+        from ._version import version
+
+        value: Any = version()
     elif name in _HOME_OF:
         value = getattr(importlib.import_module(f".{_HOME_OF[name]}", __name__), name)
     elif name in _SUBMODULES:

@@ -13,6 +13,11 @@ import math
 import re
 import unicodedata
 
+from ._options import check_choice
+
+#: The units quantities are shown in: exact tonnes of CO2e, or the integer kilograms.
+UNITS = ("tCO2e", "kg")
+
 
 def tonnes(kgs: int) -> str:
     """Kilograms as tCO2e with three decimals, exactly (integer arithmetic, no float).
@@ -49,8 +54,7 @@ def quantity(kgs: int, units: str = "tCO2e") -> str:
     >>> quantity(1234567), quantity(1234567, "kg")
     ('1,234.567', '1,234,567')
     """
-    if units not in ("tCO2e", "kg"):
-        raise ValueError(f'units must be "tCO2e" or "kg"; got {units!r}')
+    check_choice("units", units, UNITS)
     return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
 
 
@@ -132,6 +136,26 @@ def terminal_text(text: str, *, one_line: bool = False) -> str:
         position = flag.end()
     out.extend(_kept(character, keep) for character in text[position:])
     return "".join(out)
+
+
+def name_or_id(name: object, entity_id: object) -> str:
+    """What to call an entity: its name when it has one with something visible in it, else its id.
+
+    A name that is missing (None, NA), empty, or nothing once made plain (only white space or
+    control characters) shows the id instead; the name itself is returned as it is, for the
+    caller to make plain (:func:`short_name`, :func:`terminal_text`) or to escape.
+
+    Examples
+    --------
+    >>> from isoanalytics._format import name_or_id
+    >>> name_or_id("Deepwell Carbon", "spl_1"), name_or_id(None, "spl_2")
+    ('Deepwell Carbon', 'spl_2')
+    >>> name_or_id("\x07 ", "spl_3")  # nothing visible in it
+    'spl_3'
+    """
+    if isinstance(name, str) and terminal_text(name, one_line=True).strip():
+        return name
+    return str(entity_id)
 
 
 def _columns(character: str) -> int:

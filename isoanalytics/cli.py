@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import math
 import os
 import re
 import signal
@@ -41,7 +40,9 @@ from ._environment import (
     TOKEN_VARIABLE,
     TOKENS_VARIABLE,
 )
-from ._format import display_width, percent, terminal_text, tonnes
+from ._format import display_width, name_or_id, percent, terminal_text, tonnes
+from ._options import check_integer, check_seconds
+from ._version import version
 from .errors import (
     APIConnectionError,
     APITimeoutError,
@@ -92,9 +93,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
+    try:
+        return check_seconds(None, value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> int:
@@ -102,9 +104,10 @@ def _positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
-    return value
+    try:
+        return check_integer(None, value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -113,9 +116,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         description="Carbon-removal credit holdings on the Isometric Registry: "
                     "active and retired credits, suppliers, concentration.",
     )
-    from . import __version__
-
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     summary = commands.add_parser(
         "summary", help="headline figures and top suppliers of an organisation or a portfolio",
@@ -262,7 +263,7 @@ def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
 
 
 def _usage_error(command: argparse.ArgumentParser, message: str) -> int:
-    """As argparse says it (the subcommand's usage, then the error), returning, not exiting."""
+    """As argparse says it (the subcommand's usage, then the error); returns, never exits."""
     command.print_usage(sys.stderr)
     _say(f"{command.prog}: error: {message}")
     return EXIT_USAGE
@@ -498,26 +499,24 @@ def _print_summary(
 
     import pandas as pd
 
-    from .analysis.metrics import concentration, reconcile, retired_share, summarize
+    from .analysis.metrics import concentration, reconcile, summarize, totals
+    from .present.sentences import concentration_terms
 
     line(heading)
     line(source_line)
     line()
-    totals = summarize(source, by="organisation")
-    active_kgs, retired_kgs = int(totals["active_kgs"].sum()), int(totals["retired_kgs"].sum())
-    width = len(tonnes(active_kgs + retired_kgs))
-    for label, kgs in (("Active", active_kgs), ("Retired", retired_kgs),
-                       ("Total", active_kgs + retired_kgs)):
+    held = totals(summarize(source, by="organisation"))
+    width = len(tonnes(held.total_kgs))
+    for label, kgs in (("Active", held.active_kgs), ("Retired", held.retired_kgs),
+                       ("Total", held.total_kgs)):
         line(f"  {label:<14}{tonnes(kgs):>{width}} tCO2e  ({kgs:,} kg)")
-    line(f"  {'Retired share':<14}{percent(retired_share(source))}")
+    line(f"  {'Retired share':<14}{percent(held.retired_share)}")
 
     figures = concentration(source, by="supplier")
-    if figures.n:
-        line(
-            f"  {'Suppliers':<14}{figures.n} holding credits; HHI {figures.hhi:,.0f} "
-            f"({figures.level}), CR1 {percent(figures.cr1)}, "
-            f"effective number {figures.effective_n:.1f}, Gini {figures.gini:.2f}"
-        )
+    terms = concentration_terms(figures)
+    if terms:
+        line(f"  {'Suppliers':<14}{figures.n} holding credits; "
+             + ", ".join(terms[name] for name in ("hhi", "cr1", "effective_n", "gini")))
     unbalanced = pd.concat([reconcile(balance) for balance in balances]) \
         .query("balanced != True")
     if unbalanced.empty:
@@ -534,7 +533,7 @@ def _print_summary(
     line()
     # One line per supplier whatever its name holds (a line break would split the row);
     # padded by terminal columns, so wide (CJK) names keep the figures aligned.
-    names = [terminal_text(name, one_line=True) if isinstance(name, str) else supplier_id
+    names = [terminal_text(name_or_id(name, supplier_id), one_line=True)
              for supplier_id, name in zip(summary.index, summary["supplier_name"], strict=True)]
     name_width = max(len("Supplier"), *map(display_width, names))
     tonnes_width = max(len("tCO2e"), *(len(tonnes(kgs)) for kgs in summary["total_kgs"]))

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from isoanalytics import demo
-from isoanalytics.present import report
 from isoanalytics.cli import (
     EXIT_CREDENTIALS,
     EXIT_TEMPLATE,
@@ -21,6 +20,7 @@ from isoanalytics.cli import (
     EXIT_USAGE,
     main,
 )
+from isoanalytics.present import report
 
 from .loopback import BASE_PATH, bridge, stopped_url
 
@@ -37,9 +37,9 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["summary", "--top", "0"], "--top: must be at least 1"),
+    (["summary", "--top", "0"], "--top: must be a positive integer"),
     (["summary", "--demo", "--environment", "production"], "leave it out with --demo"),
-    (["report", "--top", "0"], "--top: must be at least 1"),
+    (["report", "--top", "0"], "--top: must be a positive integer"),
     (["report", "--timeout", "0"], "--timeout: must be a positive number"),
     (["report", "--timeout", "-3"], "--timeout: must be a positive number"),
     (["report", "--timeout", "nan"], "--timeout: must be a positive number"),
@@ -83,7 +83,7 @@ def test_summary_of_several_organisations_is_the_portfolio():
     active = sum(balance.active_kgs for balance in balances)
     total = sum(balance.total_kgs for balance in balances)
     assert f"({active:,} kg)" in text and f"({total:,} kg)" in text
-    figures = concentration(stack_balances(list(zip(ids, balances))), by="supplier")
+    figures = concentration(stack_balances(list(zip(ids, balances, strict=False))), by="supplier")
     assert f"HHI {figures.hhi:,.0f}" in text and f"{figures.n} holding credits" in text
     # the same organisation twice is counted once
     assert run("summary", "--demo", "--org", ids[0], "--org", ids[0])[1] == \

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics.analysis.dimensions import DIMENSIONS, UNKNOWN, breakdown, label, top_n
-from isoanalytics.analysis.metrics import _summary
+from isoanalytics.analysis.metrics import summary_frame
 
 from .conftest import bodies
 
@@ -52,7 +52,7 @@ def test_country_breakdown_names_the_countries(registry_tables):
     frame, projects = registry_tables
     by_country = breakdown(frame, "country", projects=projects)
     assert by_country.index.name == "country"
-    names = dict(zip(projects["country_code"], projects["country_name"]))
+    names = dict(zip(projects["country_code"], projects["country_name"], strict=False))
     assert by_country["country_name"].to_dict() == {code: names[code] for code in by_country.index}
 
 
@@ -73,7 +73,8 @@ def test_a_project_missing_from_the_table_is_counted_as_unknown_and_named(regist
         table = breakdown(frame, "pathway", projects=projects[projects["id"] != largest])
     assert int(table.loc[UNKNOWN, "total_kgs"]) == int(
         ia.summarize(frame, by="project").loc[largest, "total_kgs"])
-    assert int(table["total_kgs"].sum()) == int(ia.summarize(frame, by="project")["total_kgs"].sum())
+    assert (int(table["total_kgs"].sum())
+            == int(ia.summarize(frame, by="project")["total_kgs"].sum()))
 
 
 def test_pathway_and_country_need_the_project_table(registry_tables):
@@ -82,7 +83,8 @@ def test_pathway_and_country_need_the_project_table(registry_tables):
         with pytest.raises(ValueError, match=r"projects=client\.projects\(\)"):
             breakdown(frame, by)
     with pytest.raises(ValueError, match="country_code, country_name"):
-        breakdown(frame, "country", projects=projects.drop(columns=["country_code", "country_name"]))
+        breakdown(frame, "country",
+                  projects=projects.drop(columns=["country_code", "country_name"]))
     with pytest.raises(TypeError, match="client.projects"):
         breakdown(frame, "country", projects=[{"id": "prj_1"}])
     with pytest.raises(ValueError, match="by must be one of"):
@@ -91,7 +93,7 @@ def test_pathway_and_country_need_the_project_table(registry_tables):
 
 summaries = st.lists(
     st.tuples(st.integers(0, 10**15), st.integers(0, 10**15)), min_size=0, max_size=30,
-).map(lambda rows: _summary(
+).map(lambda rows: summary_frame(
     np.array([row[0] for row in rows], dtype=np.int64),
     np.array([row[1] for row in rows], dtype=np.int64),
     pd.Index([f"spl_{number}" for number in range(len(rows))], name="supplier_id"),
@@ -117,8 +119,8 @@ def test_top_n_keeps_the_largest_and_loses_no_kilogram(summary, n, status):
                 int(folded["total_kgs"].iloc[-1]) / level_total)
 
 
-def test_top_n_refuses_what_is_not_a_count_or_a_summary():
-    summary = _summary(np.array([1]), np.array([0]), pd.Index(["a"], name="supplier_id"))
+def test_top_n_refuses_what_is_not_a_count_or_asummary_frame():
+    summary = summary_frame(np.array([1]), np.array([0]), pd.Index(["a"], name="supplier_id"))
     for bad in (0, -1, 2.5, True, "3"):
         with pytest.raises(ValueError, match="n must be a positive integer"):
             top_n(summary, bad)
@@ -135,7 +137,8 @@ def test_any_project_table_splits_a_balance_exactly(body, data):
     # Each project is in the table with some pathway, or missing from it.
     pathways = data.draw(st.lists(st.sampled_from(["marine", "biochar", None]),
                                   min_size=len(project_ids), max_size=len(project_ids)))
-    listed = [(pid, way) for pid, way in zip(project_ids, pathways) if way is not None]
+    listed = [(pid, way) for pid, way in zip(project_ids, pathways, strict=True)
+              if way is not None]
     projects = pd.DataFrame({
         "id": [pid for pid, _ in listed], "name": "n", "supplier_id": "spl_1",
         "supplier_name": "s", "pathway": [way for _, way in listed], "country_code": "USA",
@@ -143,7 +146,7 @@ def test_any_project_table_splits_a_balance_exactly(body, data):
                                                    "pathway", "country_code", "country_name"])
     by_project = ia.summarize(balance, by="project")
     expected: dict[str, int] = {}
-    for pid, way in zip(project_ids, pathways):
+    for pid, way in zip(project_ids, pathways, strict=False):
         key = way if way is not None else UNKNOWN
         expected[key] = expected.get(key, 0) + int(by_project.loc[pid, "total_kgs"])
     with warnings.catch_warnings():

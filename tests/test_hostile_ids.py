@@ -120,7 +120,6 @@ def test_a_callers_hostile_id_is_refused_naming_the_argument_before_any_request(
 
 @pytest.mark.parametrize("bad", hostile_ids("org_"))
 def test_portfolio_and_compatibility_entry_points_refuse_hostile_ids(server, bad):
-    from isoanalytics.registry.plans import organisation_path  # what cli.py and report.py call
 
     with pytest.raises(ia.InvalidIdError, match="accounts: expected an organisation id"):
         ia.fetch_balances({bad: "recorded-token"}, progress=False, **server.client_options())
@@ -128,7 +127,7 @@ def test_portfolio_and_compatibility_entry_points_refuse_hostile_ids(server, bad
           pytest.raises(ia.InvalidIdError, match="accounts")):
         ia.fetch_balances([bad], client=client, progress=False)
     with pytest.raises(ia.InvalidIdError, match="^organisation_id: "):
-        organisation_path(bad, "/credit_balance")
+        ids.resource_path("organisations", bad, "credit_balance")
     with pytest.raises(ia.InvalidIdError, match="^--org: expected an organisation id"):
         ids.check_id(bad, "organisation", argument="--org")
     assert server.requests == []

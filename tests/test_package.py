@@ -26,6 +26,32 @@ def test_import_loads_neither_pandas_nor_httpx():
                  f"print([m for m in {heavy!r} if m in sys.modules])") == "[]"
 
 
+# What a client and a parser never need: charts, widgets, notebooks, progress bars, schemas.
+HEAVY = ("matplotlib", "ipywidgets", "IPython", "nbclient", "nbconvert", "nbformat", "tqdm",
+         "jsonschema", "scipy")
+
+
+def test_import_loads_nothing_heavy():
+    loaded = fresh("import sys, isoanalytics; "
+                   f"print([m for m in {HEAVY + ('pandas', 'numpy', 'httpx')!r} "
+                   "if m in sys.modules])")
+    assert loaded == "[]"
+
+
+def test_a_client_and_a_parser_in_use_load_nothing_heavy():
+    # The first real use: a client that reads a balance, a body parsed to a tidy frame.
+    code = (
+        "import sys\n"
+        "from isoanalytics import RegistryClient, demo, parse_balance\n"
+        "with RegistryClient.demo() as client:\n"
+        "    held = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)\n"
+        "frame = parse_balance(held.to_dict()).to_frame()\n"
+        "assert len(frame) and held.total_kgs > 0\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    assert fresh(code) == "[]"
+
+
 def test_the_command_line_module_loads_nothing_heavy_until_it_runs():
     # Ctrl-C while the entry point is being imported could only end in a traceback: that
     # window is kept to the standard library's import time.

@@ -16,9 +16,9 @@ from matplotlib.text import Text
 
 import isoanalytics as ia
 from isoanalytics import demo
-from isoanalytics.present import plots
 from isoanalytics._format import NAME_WIDTH, short_name
 from isoanalytics.analysis.dimensions import DIMENSIONS, breakdown, top_n
+from isoanalytics.present import plots
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +82,8 @@ def test_ids_label_the_bars_until_the_summary_is_enriched(data):
     balance, _, _ = data
     summary = ia.summarize(balance, by="project")
     ax = plots.holdings_chart(summary, top=2)
-    assert [tick.get_text() for tick in ax.get_yticklabels()][::-1][:2] == summary.index[:2].tolist()
+    ticks = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert ticks[::-1][:2] == summary.index[:2].tolist()
 
 
 def test_charts_draw_on_the_axes_they_are_given(data):
@@ -127,7 +128,7 @@ def test_lorenz_curve_and_its_figures():
     assert list(equality.get_xdata()) == list(equality.get_ydata()) == [0, 100]
     [note] = [text for text in ax.texts if text.get_gid() == "figures"]
     assert note.get_text() == (f"Gini {figures.gini:.2f}\nHHI 4,600 (high)\nCR1 60.0 %\n"
-                               f"effective n {figures.effective_n:.1f} of 3")
+                               f"effective number {figures.effective_n:.1f} of 3")
     assert ax.get_ylabel() == "Cumulative share of kg held (%)"
 
 
@@ -277,7 +278,7 @@ def cut_from(drawn: str, name: str, width: int = NAME_WIDTH) -> bool:
 
 def check_labels(drawn: list[str], names, ids) -> None:
     assert len(drawn) == len(names)
-    for label, name, entity_id in zip(drawn, names, ids):
+    for label, name, entity_id in zip(drawn, names, ids, strict=False):
         assert cut_from(label, name if short_name(name) else entity_id), (label, name)
         assert len(label) <= NAME_WIDTH and "\n" not in label
 
@@ -394,7 +395,7 @@ def test_delivery_chart_draws_supplier_names_literally(data):
     shown = hostile.sort_values(["remaining_kgs", "ordered_kgs", "id"],
                                 ascending=[False, False, True], kind="stable")
     labels = [tick.get_text() for tick in ax.get_yticklabels()][::-1]
-    for label, name, order_id in zip(labels, shown["supplier_name"], shown["id"]):
+    for label, name, order_id in zip(labels, shown["supplier_name"], shown["id"], strict=False):
         suffix = f" ({order_id[-6:]})"
         assert label.endswith(suffix) and cut_from(label.removesuffix(suffix),
                                                    name if short_name(name) else order_id)

@@ -107,5 +107,5 @@ def test_headline_is_exact_and_refuses_a_non_summary(demo_portfolio):
     assert f"{active:,} kg active" in tables.headline_html(summary)
     with pytest.raises(TypeError, match="headline_html"):
         tables.headline_html(np.array([1, 2]))
-    with pytest.raises(ValueError, match='units must be "tCO2e" or "kg"'):
+    with pytest.raises(ValueError, match="units must be one of 'tCO2e', 'kg'"):
         tables.holdings_html(summary, units="t")

@@ -14,8 +14,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .._format import name_or_id
+from .._options import check_choice, check_integer
 from ..records.frames import check_columns
-from .metrics import Source, Status, _check_choice, _summary, summarize
+from .metrics import Source, Status, ratio, summarize, summary_frame, totals
 
 __all__ = ["DIMENSIONS", "breakdown", "check_summary", "entity_noun", "label", "top_n"]
 
@@ -81,7 +83,7 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
     >>> by_country.index.name, int(by_country["total_kgs"].sum()) == balance.total_kgs
     ('country', True)
     """
-    _check_choice("by", by, DIMENSIONS)
+    check_choice("by", by, DIMENSIONS)
     table = _check_projects(projects, by)
     level = "supplier" if by == "supplier" else "project"
     summary = summarize(source, by=level)
@@ -108,7 +110,7 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
     groups = attributes[key].astype(object).fillna(UNKNOWN).to_numpy()
     grouped = (summary[["active_kgs", "retired_kgs"]]
                .groupby(pd.Index(groups, name=by), sort=True).sum())
-    result = _summary(grouped["active_kgs"].to_numpy(np.int64),
+    result = summary_frame(grouped["active_kgs"].to_numpy(np.int64),
                       grouped["retired_kgs"].to_numpy(np.int64), grouped.index)
     if by == "country":
         names = (table.dropna(subset=["country_code"])
@@ -139,23 +141,21 @@ def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd
     >>> folded.index[-1], int(folded["total_kgs"].sum()) == balance.total_kgs
     ('Other (3)', True)
     """
-    _check_choice("status", status, ("total", "active", "retired"))
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer; got {n!r}")
+    check_choice("status", status, ("total", "active", "retired"))
+    check_integer("n", n)
     check_summary(summary, "top_n")
     ordered = summary.sort_values(f"{status}_kgs", ascending=False, kind="stable")
     kept = ordered.iloc[:n].assign(other=False)
     rest = ordered.iloc[n:]
     if rest.empty:
         return kept
-    level_total = int(summary["total_kgs"].sum())
-    active = int(rest["active_kgs"].sum())
-    retired = int(rest["retired_kgs"].sum())
+    folded = totals(rest)
     label = f"Other ({len(rest)})"
-    row = _summary(np.array([active], dtype=np.int64), np.array([retired], dtype=np.int64),
-                   pd.Index([label], name=summary.index.name))
+    row = summary_frame(np.array([folded.active_kgs], dtype=np.int64),
+                        np.array([folded.retired_kgs], dtype=np.int64),
+                        pd.Index([label], name=summary.index.name))
     # share stays relative to the whole summary, not to the folded rows
-    row["share"] = (active + retired) / level_total if level_total else np.nan
+    row["share"] = ratio(folded.total_kgs, int(summary["total_kgs"].sum()))
     # The other row has no name of its own (name columns are missing): its index is its label.
     return pd.concat([kept, row.assign(other=True).reindex(columns=kept.columns)])
 
@@ -190,7 +190,9 @@ def label(frame: pd.DataFrame) -> pd.Series:
         if column is None or column not in frame.columns:
             return ids
         names = frame[column].astype(object)
-        named = names.where(names.notna() & (names.astype(str) != ""), ids)
+        named = pd.Series([name_or_id(name, entity_id)
+                           for name, entity_id in zip(names, ids, strict=True)],
+                          index=frame.index, dtype=object)
     if "other" in frame.columns:
         named = named.where(~frame["other"].astype(bool), ids)
     return named.astype(str)

@@ -15,15 +15,27 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..records.frames import KGS_PER_CREDIT, LEVELS, STATUSES, check_sum_fits, check_tidy, entity_totals
+from .._options import check_choice
 from ..records.balance import CreditBalance
+from ..records.frames import (
+    KGS_PER_CREDIT,
+    LEVELS,
+    STATUSES,
+    check_sum_fits,
+    check_tidy,
+    entity_totals,
+)
 
 __all__ = [
     "Concentration",
+    "Totals",
     "concentration",
+    "ratio",
     "reconcile",
     "retired_share",
     "summarize",
+    "summary_frame",
+    "totals",
 ]
 
 Source = CreditBalance | pd.DataFrame
@@ -41,14 +53,64 @@ def _frame(source: Source) -> pd.DataFrame:
     return check_tidy(source)
 
 
-def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}")
+def ratio(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` in one correctly rounded division; NaN over zero.
 
+    Python divides integers exactly however large they are, so a share of kilograms is never
+    the ratio of two rounded floats.
 
-def _ratio(numerator: int, denominator: int) -> float:
-    # int / int is correctly rounded in Python, however large the integers.
+    Examples
+    --------
+    >>> from isoanalytics.analysis.metrics import ratio
+    >>> ratio(1, 3), ratio(5, 0)
+    (0.3333333333333333, nan)
+    """
     return numerator / denominator if denominator else math.nan
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The exact kilograms of a summary (or of any rows with ``active_kgs`` and ``retired_kgs``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.analysis.metrics import totals
+    >>> held = totals(pd.DataFrame({"active_kgs": [600, 300], "retired_kgs": [100, 0]}))
+    >>> held.total_kgs, held.retired_share
+    (1000, 0.1)
+    """
+
+    active_kgs: int
+    retired_kgs: int
+
+    @property
+    def total_kgs(self) -> int:
+        return self.active_kgs + self.retired_kgs
+
+    @property
+    def retired_share(self) -> float:
+        """Retired over held; NaN when nothing is held."""
+        return ratio(self.retired_kgs, self.total_kgs)
+
+    def kgs(self, status: str) -> int:
+        """The kilograms of ``status``: ``"active"``, ``"retired"`` or ``"total"``."""
+        return {"active": self.active_kgs, "retired": self.retired_kgs,
+                "total": self.total_kgs}[check_choice("status", status, (*STATUSES, "total"))]
+
+
+def totals(rows: pd.DataFrame) -> Totals:
+    """Active and retired kilograms of ``rows`` summed as integers (never through floats).
+
+    Examples
+    --------
+    >>> from isoanalytics import demo, parse_balance, summarize
+    >>> from isoanalytics.analysis.metrics import totals
+    >>> balance = parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    >>> totals(summarize(balance, by="supplier")).total_kgs == balance.total_kgs
+    True
+    """
+    return Totals(int(rows["active_kgs"].sum()), int(rows["retired_kgs"].sum()))
 
 
 def retired_share(balance: Source) -> float:
@@ -63,10 +125,7 @@ def retired_share(balance: Source) -> float:
     >>> retired_share(parse_balance(registry.credit_balance(registry.buyers["fully_retired"])))
     1.0
     """
-    totals = entity_totals(_frame(balance), "organisation")
-    active = int(totals["active_kgs"].sum())
-    retired = int(totals["retired_kgs"].sum())
-    return _ratio(retired, active + retired)
+    return totals(entity_totals(_frame(balance), "organisation")).retired_share
 
 
 def summarize(balance: Source, by: Level = "supplier") -> pd.DataFrame:
@@ -94,14 +153,27 @@ def summarize(balance: Source, by: Level = "supplier") -> pd.DataFrame:
     >>> bool(top["share"] > 0.5)
     True
     """
-    _check_choice("by", by, LEVELS)
-    totals = entity_totals(_frame(balance), by)
-    return _summary(totals["active_kgs"].to_numpy(), totals["retired_kgs"].to_numpy(),
-                    totals.index.rename(f"{by}_id"))
+    check_choice("by", by, LEVELS)
+    entities = entity_totals(_frame(balance), by)
+    return summary_frame(entities["active_kgs"].to_numpy(), entities["retired_kgs"].to_numpy(),
+                         entities.index.rename(f"{by}_id"))
 
 
-def _summary(active: np.ndarray, retired: np.ndarray, index: pd.Index) -> pd.DataFrame:
-    """The summary columns from exact kilograms, largest total first (ties by index)."""
+def summary_frame(active: np.ndarray, retired: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """The columns of :func:`summarize` from exact kilograms, largest total first (ties by index).
+
+    For summaries along other keys (a pathway, a country, an "Other" row): every summary of
+    the package has these columns, computed here.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from isoanalytics.analysis.metrics import summary_frame
+    >>> rows = summary_frame(np.array([100, 300]), np.array([0, 100]),
+    ...                      pd.Index(["marine", "forest"], name="pathway"))
+    >>> rows.index.tolist(), rows["share"].tolist()
+    (['forest', 'marine'], [0.8, 0.2])
+    """
     check_sum_fits(np.concatenate([active, retired]))
     total = active + retired
     level_total = int(total.sum())
@@ -195,8 +267,10 @@ def _series_quantities(values: pd.Series) -> list[int] | list[float]:
     if not (pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == object):
         raise ValueError(f"concentration needs numeric quantities; got dtype {values.dtype}")
     bad = [label for label, value in values.items()
-           if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-           or not (value >= 0) or (isinstance(value, (float, np.floating)) and not math.isfinite(value))]
+           if isinstance(value, bool)
+           or not isinstance(value, (int, float, np.integer, np.floating))
+           or not (value >= 0)
+           or (isinstance(value, (float, np.floating)) and not math.isfinite(value))]
     if bad:
         raise ValueError(
             f"concentration needs finite non-negative quantities; entry {bad[0]!r} is "
@@ -235,11 +309,11 @@ def concentration(
         quantities = _series_quantities(source)
         by = status = None
     else:
-        _check_choice("by", by, LEVELS)
-        _check_choice("status", status, (*STATUSES, "total"))
-        totals = entity_totals(_frame(source), by)
+        check_choice("by", by, LEVELS)
+        check_choice("status", status, (*STATUSES, "total"))
+        entities = entity_totals(_frame(source), by)
         columns = ["active_kgs", "retired_kgs"] if status == "total" else [f"{status}_kgs"]
-        quantities = [int(value) for value in totals[columns].sum(axis=1).tolist()]
+        quantities = [int(value) for value in entities[columns].sum(axis=1).tolist()]
     return _concentration(quantities, by=by, status=status)
 
 
@@ -259,23 +333,24 @@ def _concentration(quantities: list, *, by: str | None, status: str | None) -> C
     spread = add(value * (2 * index - n + 1) for index, value in enumerate(held))
     largest_first = list(accumulate(reversed(held)))
     cumulative = list(accumulate(held))
-    hhi = _ratio(10_000 * sum_squares, total * total)
-    hhi_normalized = 1.0 if n == 1 else _ratio(n * sum_squares - total * total, (n - 1) * total * total)
+    hhi = ratio(10_000 * sum_squares, total * total)
+    hhi_normalized = 1.0 if n == 1 else ratio(n * sum_squares - total * total,
+                                              (n - 1) * total * total)
     lorenz = pd.DataFrame(
         {
             "population_share": np.arange(n + 1) / n,
-            "quantity_share": [0.0] + [_ratio(value, total) for value in cumulative],
+            "quantity_share": [0.0] + [ratio(value, total) for value in cumulative],
         }
     )
     return Concentration(
         n=n,
         hhi=hhi,
         hhi_normalized=max(0.0, hhi_normalized),
-        cr1=_ratio(largest_first[0], total),
-        cr3=_ratio(largest_first[min(3, n) - 1], total),
-        cr5=_ratio(largest_first[min(5, n) - 1], total),
-        effective_n=_ratio(total * total, sum_squares),
-        gini=_ratio(spread, n * total),
+        cr1=ratio(largest_first[0], total),
+        cr3=ratio(largest_first[min(3, n) - 1], total),
+        cr5=ratio(largest_first[min(5, n) - 1], total),
+        effective_n=ratio(total * total, sum_squares),
+        gini=ratio(spread, n * total),
         level=_concentration_level(hhi),
         lorenz=lorenz,
         total_kgs=total,
@@ -310,12 +385,12 @@ def reconcile(balance: Source) -> pd.DataFrame:
     orders_absent = isinstance(balance, CreditBalance) and not balance.order_balances_present
     rows = []
     for organisation_id, part in frame.groupby("organisation_id", sort=False, dropna=False):
-        totals = entity_totals(part, "organisation")
+        organisation = entity_totals(part, "organisation")
         for level in LEVELS[1:]:
             listed = entity_totals(part, level)
             for status in STATUSES:
                 column = f"{status}_kgs"
-                total = int(totals[column].sum())
+                total = int(organisation[column].sum())
                 absent = orders_absent and level == "order"
                 listed_kgs = None if absent else int(listed[column].sum())
                 rows.append(

@@ -44,7 +44,7 @@ import httpx
 import orjson
 
 from .. import demo
-from ..ids import ID_MAX_LENGTH, ID_MIN_LENGTH, is_id
+from ..ids import ID_KINDS, ID_MAX_LENGTH, ID_MIN_LENGTH, IdKind, is_id
 
 _PAGE_SIZE, _PAGE_MAX = 10, 50  # the API's default and maximum for first and last
 _STATUSES = ("active", "split", "retired")
@@ -55,22 +55,14 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _JSON = "application/json"
 
 
-class _Kind(NamedTuple):
-    """A kind of registry id: its name in messages and its prefix."""
-
-    name: str
-    prefix: str
-
-
-_ORGANISATION, _PROJECT, _SUPPLIER = (_Kind("organisation", "org_"), _Kind("project", "prj_"),
-                                      _Kind("supplier", "spl_"))
+_ORGANISATION, _PROJECT, _SUPPLIER = (ID_KINDS["organisation"], ID_KINDS["project"],
+                                      ID_KINDS["supplier"])
 # credit_batches' id filters: (query parameter, kind). Each but order_id is also a field of
 # CreditBatch; the order is on the registry's own records (see _index_batches).
 _BATCH_FILTERS = (
-    ("supplier_id", _SUPPLIER), ("project_id", _PROJECT),
-    ("issuance_id", _Kind("issuance", "iss_")),
-    ("delivery_id", _Kind("delivery", "dlv_")), ("order_id", _Kind("order", "ord_")),
-    ("retirement_id", _Kind("retirement", "ret_")),
+    ("supplier_id", _SUPPLIER), ("project_id", _PROJECT), ("issuance_id", ID_KINDS["issuance"]),
+    ("delivery_id", ID_KINDS["delivery"]), ("order_id", ID_KINDS["order"]),
+    ("retirement_id", ID_KINDS["retirement"]),
 )
 
 
@@ -130,7 +122,7 @@ class _Params:
         values = self._query.get_list(name)
         return values[-1] if values else None  # FastAPI reads the last of repeated scalars
 
-    def entity_id(self, value: str, loc: tuple[str, ...], kind: _Kind) -> str | None:
+    def entity_id(self, value: str, loc: tuple[str, ...], kind: IdKind) -> str | None:
         """``value`` if it is an id of ``kind``; else None, with the problem recorded."""
         if len(value) < ID_MIN_LENGTH:
             self.problems.append(_problem(
@@ -149,7 +141,7 @@ class _Params:
             return value
         return None
 
-    def optional_id(self, name: str, kind: _Kind) -> str | None:
+    def optional_id(self, name: str, kind: IdKind) -> str | None:
         value = self._value(name)
         return None if value is None else self.entity_id(value, ("query", name), kind)
 
@@ -469,7 +461,7 @@ class _Route(NamedTuple):
     pattern: tuple[str, ...]  # path segments; "{id}" matches any one non-empty segment
     view: Callable[[_Call], Any]
     access: _Access
-    kind: _Kind | None = None  # what kind of id {id} is
+    kind: IdKind | None = None  # what kind of id {id} is
 
 
 _ROUTES = (

@@ -32,7 +32,8 @@ from matplotlib.patches import Patch
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .._format import NAME_WIDTH, percent, short_name
+from .._format import NAME_WIDTH, UNITS, name_or_id, percent, short_name
+from .._options import check_choice
 from ..analysis.dimensions import check_summary, entity_noun, label, top_n
 from ..analysis.metrics import (
     HHI_HIGH,
@@ -40,11 +41,13 @@ from ..analysis.metrics import (
     Concentration,
     Level,
     Status,
-    _check_choice,
     concentration,
+    ratio,
+    totals,
 )
 from ..records.balance import CreditBalance
 from ..records.frames import KGS_PER_CREDIT, check_columns
+from .sentences import NOTHING_HELD, concentration_terms
 
 __all__ = [
     "ACTIVE_COLOUR",
@@ -57,7 +60,6 @@ __all__ = [
 ]
 
 Units = Literal["tCO2e", "kg"]
-UNITS = ("tCO2e", "kg")
 
 # Okabe & Ito (2008), "Color Universal Design".
 ACTIVE_COLOUR = "#0072B2"  # blue
@@ -122,8 +124,7 @@ def _fit(text: str, inches: float = LABEL_INCHES, font: FontProperties | None = 
 
 
 def _name(name: object, fallback: object = "", inches: float = LABEL_INCHES) -> str:
-    # A name that is nothing once made plain (only control characters) shows its id.
-    return _fit(short_name(name) or short_name(fallback), inches)
+    return _fit(short_name(name_or_id(name, fallback)), inches)
 
 
 def _title(title: str | None, default: str) -> str:
@@ -196,8 +197,8 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
     'Credits (tCO2e)'
     """
     check_summary(summary, "holdings_chart")
-    _check_choice("status", status, ("total", "active", "retired"))
-    _check_choice("units", units, UNITS)
+    check_choice("status", status, ("total", "active", "retired"))
+    check_choice("units", units, UNITS)
     shown = top_n(summary, top, status=status).iloc[::-1]  # barh draws bottom-up
     ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
     labels = _labels(shown)
@@ -235,9 +236,8 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         _literal_legend(ax.legend(handles=handles, loc="lower right", frameon=False))
     ax.spines[["top", "right"]].set_visible(False)
     if annotate:
-        figures = concentration(_status_kgs(summary, status))
-        text = (f"HHI {figures.hhi:,.0f} ({figures.level}), "
-                f"largest {noun} {percent(figures.cr1)}") if figures.n else "nothing held"
+        terms = concentration_terms(concentration(_status_kgs(summary, status)), noun)
+        text = f"{terms['hhi']}, {terms['largest']}" if terms else NOTHING_HELD
         ax.text(0.0, 1.01, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
                 color="0.3", gid="concentration", **_LITERAL)
     return ax
@@ -271,9 +271,9 @@ def retired_share_chart(summary: pd.DataFrame, *, top: int = 10, ax: Axes | None
     ax.bar_label(bars, labels=[percent(share / 100, 0) for share in shares], padding=3,
                  fontsize=8, **_LITERAL)
     noun = _name(entity_noun(summary), inches=1.5)
-    total = int(summary["total_kgs"].sum())
-    if total:
-        overall = int(summary["retired_kgs"].sum()) / total * 100
+    held = totals(summary)
+    if held.total_kgs:
+        overall = ratio(held.retired_kgs, held.total_kgs) * 100
         ax.axvline(overall, color=NEUTRAL_COLOUR, linestyle="--", gid="overall")
         ax.text(overall, 1.0, f" all {noun}s: {overall:.1f} %",
                 transform=ax.get_xaxis_transform(), va="bottom", fontsize=8, gid="overall",
@@ -309,7 +309,7 @@ def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Serie
     if isinstance(source, Concentration):
         figures = source
     elif isinstance(source, pd.DataFrame) and "total_kgs" in source.columns:
-        _check_choice("status", status, ("total", "active", "retired"))
+        check_choice("status", status, ("total", "active", "retired"))
         figures = concentration(_status_kgs(source, status))
         entities = entity_noun(source)
     else:
@@ -324,12 +324,9 @@ def lorenz_chart(source: Concentration | pd.DataFrame | CreditBalance | pd.Serie
             markersize=3, color=ACTIVE_COLOUR, label="This holding", gid="lorenz")
     ax.fill_between(lorenz["population_share"] * 100, lorenz["quantity_share"] * 100,
                     lorenz["population_share"] * 100, color=ACTIVE_COLOUR, alpha=0.12)
-    if figures.n:
-        text = (f"Gini {figures.gini:.2f}\nHHI {figures.hhi:,.0f} ({figures.level})\n"
-                f"CR1 {percent(figures.cr1)}\neffective n {figures.effective_n:.1f} "
-                f"of {figures.n}")
-    else:
-        text = "nothing held"
+    terms = concentration_terms(figures, noun)
+    text = "\n".join([terms["gini"], terms["hhi"], terms["cr1"],
+                      f"{terms['effective_n']} of {figures.n}"]) if terms else NOTHING_HELD
     ax.text(0.04, 0.96, text, transform=ax.transAxes, va="top", fontsize=9, gid="figures",
             bbox={"boxstyle": "round", "fc": "white", "ec": "0.8"}, **_LITERAL)
     ax.set_xlim(0, 100)
@@ -375,9 +372,8 @@ def concentration_chart(figures: Mapping[str, Concentration] | pd.DataFrame, *,
                         f"with an 'hhi' column, got {type(figures).__name__}")
     ax = _axes(ax, height=3.5)
     ceiling = 10_000
-    for (name, colour), (low, high) in zip(
-            _BANDS, ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling)),
-            strict=True):
+    bands = ((0, HHI_MODERATE), (HHI_MODERATE, HHI_HIGH), (HHI_HIGH, ceiling))
+    for (name, colour), (low, high) in zip(_BANDS, bands, strict=True):
         ax.axhspan(low, high, color=colour, alpha=0.12, gid=f"band-{name}")
         ax.text(1.01, (low + high) / 2, name, transform=ax.get_yaxis_transform(),
                 va="center", fontsize=8, **_LITERAL)
@@ -419,7 +415,7 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     """
     check_columns(orders, ("id", "ordered_kgs", "delivered_kgs", "remaining_kgs"),
                   "delivery_chart", "the frame of client.orders(organisation_id)")
-    _check_choice("units", units, UNITS)
+    check_choice("units", units, UNITS)
     ordered = orders.sort_values(["remaining_kgs", "ordered_kgs", "id"],
                                  ascending=[False, False, True], kind="stable")
     shown = ordered.iloc[:top].iloc[::-1]
@@ -431,9 +427,9 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     bars = ax.barh(positions, remaining, left=delivered, color=REMAINING_COLOUR,
                    label="Remaining", gid="remaining")
     ordered_kgs = shown["ordered_kgs"].to_numpy(np.int64)
-    shares = [shown_delivered / kgs if kgs else float("nan")
-              for shown_delivered, kgs in zip(shown["delivered_kgs"].to_numpy(np.int64),
-                                              ordered_kgs, strict=True)]
+    shares = [ratio(int(delivered_kgs), int(kgs))
+              for delivered_kgs, kgs in zip(shown["delivered_kgs"].to_numpy(np.int64),
+                                            ordered_kgs, strict=True)]
     ax.bar_label(bars, labels=[percent(share, 0) for share in shares], padding=3, fontsize=8,
                  **_LITERAL)
     _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
@@ -442,7 +438,7 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     for name, order_id in zip(names, shown["id"], strict=True):
         suffix = f" ({short_name(str(order_id)[-6:])})"
         room = LABEL_INCHES - _ink(suffix) / 72
-        labels.append(_name(name if isinstance(name, str) else "", order_id, room) + suffix)
+        labels.append(_name(name, order_id, room) + suffix)
     ax.set_yticks(positions, labels, **_LITERAL)
     ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)

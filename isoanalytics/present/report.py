@@ -45,9 +45,10 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 
 from .. import errors
+from .._options import check_integer, check_seconds
+from .._progress import progress_bar
 from ..ids import check_id
 from ..registry.client import RegistryClient
-from ..registry.fetch import _interactive
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
            "ReportWriteError", "TemplateError", "build", "render"]
@@ -347,11 +348,8 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
          ) -> tuple[str, nbformat.NotebookNode]:
     """Check the arguments, run the template and export it; ``stage[0]`` follows along."""
     ids = _organisation_ids(organisation_ids)
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ValueError(f"top must be a positive integer; got {top!r}")
-    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-            or not math.isfinite(timeout) or not timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
+    check_integer("top", top)
+    check_seconds("timeout", timeout)
     title = DEFAULT_TITLE if title is None else title
     if not isinstance(title, str) or not title.strip():
         raise ValueError(f"title must be a non-empty string; got {title!r}")
@@ -543,11 +541,8 @@ def _inject(node: nbformat.NotebookNode, parameters: _Parameters) -> None:
 
 @contextlib.contextmanager
 def _progress_bar(node: nbformat.NotebookNode, progress: bool | None) -> Iterator[Any]:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=sum(cell.cell_type == "code" for cell in node.cells), desc="report",
-               unit="cell", leave=False,
-               disable=not (_interactive() if progress is None else progress))
+    bar = progress_bar(sum(cell.cell_type == "code" for cell in node.cells), "report", "cell",
+                       shown=progress)
     try:
         yield bar
     finally:

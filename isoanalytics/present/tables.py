@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._format import percent, quantity, tonnes
+from .._format import name_or_id, percent, quantity, tonnes
 from ..analysis.dimensions import check_summary, entity_noun, label
-from ..analysis.metrics import Concentration
+from ..analysis.metrics import Concentration, ratio, totals
 from ..records.frames import check_columns
+from .sentences import plural
 
 __all__ = [
     "concentration_html",
@@ -53,9 +54,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, css_class: s
 
 def _totals(summary: pd.DataFrame) -> tuple[int, int, int]:
     """Active, retired and held kilograms of a summary: exact integer sums."""
-    active, retired, total = (int(summary[f"{status}_kgs"].sum())
-                              for status in ("active", "retired", "total"))
-    return active, retired, total
+    held = totals(summary)
+    return held.active_kgs, held.retired_kgs, held.total_kgs
 
 
 def _rows(frame: pd.DataFrame) -> Iterator[Any]:
@@ -66,7 +66,7 @@ def _rows(frame: pd.DataFrame) -> Iterator[Any]:
 
 
 def _share(part: int, whole: int) -> str:
-    return percent(part / whole if whole else float("nan"))
+    return percent(ratio(int(part), int(whole)))
 
 
 def headline_html(summary: pd.DataFrame) -> str:
@@ -139,19 +139,19 @@ def concentration_html(figures: Concentration) -> str:
     True
     """
     noun = figures.by or "entity"
-    plural = "entities" if noun == "entity" else f"{noun}s"
+    several = plural(noun)
     level = figures.level or "n/a (nothing held)"
     rows = [
-        (f"{plural.capitalize()} holding credits", f"{figures.n:,}",
+        (f"{several.capitalize()} holding credits", f"{figures.n:,}",
          "how many the holding is spread over"),
         ("HHI", _number(figures.hhi, "{:,.0f}"),
          ("0 to 10,000: the sum of squared shares; above 1,800 is highly concentrated, "
           "1,000 to 1,800 moderately (2023 US Merger Guidelines)")),
         ("Guideline level", level, "the HHI's band"),
         ("CR1", percent(figures.cr1), f"share of the largest {noun}"),
-        ("CR3", percent(figures.cr3), f"share of the three largest {plural}"),
+        ("CR3", percent(figures.cr3), f"share of the three largest {several}"),
         ("Effective number", _number(figures.effective_n, "{:.1f}"),
-         f"how many equal {plural} would be as concentrated (10,000 / HHI)"),
+         f"how many equal {several} would be as concentrated (10,000 / HHI)"),
         ("Gini", _number(figures.gini, "{:.2f}"), "0 for equal holdings, towards 1 for one"),
     ]
     # The explanation reads as prose: left-aligned like the names, so it is a row of three.
@@ -184,13 +184,13 @@ def orders_html(orders: pd.DataFrame) -> str:
     check_columns(orders, ("supplier_name", "status", "ordered_kgs", "delivered_kgs",
                            "remaining_kgs"), "orders_html",
                   "the frame of client.orders(organisation_id)")
-    suppliers = orders["supplier_name"].astype(object).where(orders["supplier_name"].notna(),
-                                                             orders.get("supplier_id"))
     ordered = orders.sort_values("ordered_kgs", ascending=False, kind="stable")
-    rows = [(str(suppliers[index]), str(row.status), tonnes(row.ordered_kgs),
+    supplier_ids = (ordered["supplier_id"].tolist() if "supplier_id" in ordered.columns
+                    else [""] * len(ordered))
+    rows = [(name_or_id(row.supplier_name, supplier_id), str(row.status), tonnes(row.ordered_kgs),
              tonnes(row.delivered_kgs), tonnes(row.remaining_kgs),
              _share(row.delivered_kgs, row.ordered_kgs))
-            for index, row in zip(ordered.index, _rows(ordered), strict=True)]
+            for row, supplier_id in zip(_rows(ordered), supplier_ids, strict=True)]
     ordered_kgs, delivered_kgs, remaining_kgs = (int(orders[column].sum()) for column in
                                                  ("ordered_kgs", "delivered_kgs", "remaining_kgs"))
     total = (f"Total ({len(orders)} orders)", "", tonnes(ordered_kgs), tonnes(delivered_kgs),

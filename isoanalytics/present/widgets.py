@@ -18,17 +18,20 @@ import ipywidgets as widgets
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .._format import percent, quantity
+from .._environment import SECRET_VARIABLE, TOKEN_VARIABLE
+from .._format import UNITS, name_or_id, percent, quantity
+from .._options import check_choice
 from ..analysis.dimensions import DIMENSIONS, breakdown, entity_noun, top_n
-from ..analysis.metrics import Concentration, concentration
+from ..analysis.metrics import Concentration, concentration, totals
 from ..errors import RegistryError, SchemaError
 from ..records.balance import CreditBalance, stack_balances
 from ..records.frames import check_tidy
 from ..registry.client import RegistryClient
 from ..registry.enrich import enrich
 from ..registry.fetch import PortfolioFetch
-from ..registry.http import SECRET_VARIABLE, TOKEN_VARIABLE, Secret, configured_environment
-from .plots import UNITS, holdings_chart
+from ..registry.http import Secret, configured_environment
+from .plots import holdings_chart
+from .sentences import concentration_terms
 from .tables import holdings_html
 
 __all__ = ["Connect", "Explorer", "connect", "explorer"]
@@ -98,7 +101,8 @@ class Explorer(widgets.VBox):
         organisation_ids = list(pd.unique(frame["organisation_id"]))
         names = organisation_names or {}
         # A balance parsed without its id has organisation_id None: still one organisation.
-        choices = [(names.get(org) or org or "This organisation", org) for org in organisation_ids]
+        choices = [(name_or_id(names.get(org), org or "This organisation"), org)
+                   for org in organisation_ids]
         if len(organisation_ids) != 1:
             choices.insert(0, (f"All {len(organisation_ids)} organisations", ALL))
         dimensions = [d for d in DIMENSIONS if projects is not None or d in ("supplier", "project")]
@@ -202,18 +206,16 @@ class Explorer(widgets.VBox):
 
 
 def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, units: str) -> str:
-    active = int(table["active_kgs"].sum())
-    retired = int(table["retired_kgs"].sum())
-    held = active + retired
-    share = retired / held if held else float("nan")
+    held = totals(table)
     noun = entity_noun(table)
-    headline = (f"<b>Active</b> {quantity(active, units)} {units} · <b>Retired</b> "
-                f"{quantity(retired, units)} {units} · <b>Retired share</b> {percent(share)}")
-    if figures.n:
+    headline = (f"<b>Active</b> {quantity(held.active_kgs, units)} {units} · <b>Retired</b> "
+                f"{quantity(held.retired_kgs, units)} {units} · <b>Retired share</b> "
+                f"{percent(held.retired_share)}")
+    terms = concentration_terms(figures, noun)
+    if terms:
         spread = (f"<b>Concentration</b> of {status} credits across {figures.n} {noun}(s): "
-                  f"HHI {figures.hhi:,.0f} ({figures.level}) · CR1 {percent(figures.cr1)} · "
-                  f"CR3 {percent(figures.cr3)} · effective number {figures.effective_n:.1f} · "
-                  f"Gini {figures.gini:.2f}")
+                  + " · ".join(terms[name] for name in ("hhi", "cr1", "cr3", "effective_n",
+                                                        "gini")))
     else:
         spread = f"<b>Concentration</b>: no {status} credits held"
     return f"<div>{headline}</div><div>{spread}</div>"
@@ -264,8 +266,7 @@ def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance
                                                     name="organisation_id"))
         named = enrich(organisations, client)["organisation_name"]
         names = {str(org): name for org, name in named.items() if isinstance(name, str)}
-    if units not in UNITS:
-        raise ValueError(f"units must be one of {', '.join(map(repr, UNITS))}; got {units!r}")
+    check_choice("units", units, UNITS)
     return Explorer(frame, projects=projects, organisation_names=names, failures=failures,
                     top=top, units=units)
 

@@ -14,6 +14,8 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
+from ..errors import SchemaError
+from ..ids import check_id
 from . import validate as _validate
 from .frames import (
     COLUMNS,
@@ -25,8 +27,6 @@ from .frames import (
     entity_totals,
     tidy_frame,
 )
-from ..errors import SchemaError
-from ..ids import check_id
 
 __all__ = [
     "COLUMNS",

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .validate import INT64_MAX
 from ..errors import SchemaError
+from .validate import INT64_MAX
 
 LEVELS = ("organisation", "project", "supplier", "order")
 STATUSES = ("active", "retired")

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .frames import _STRING_DTYPE
-from .validate import INT64_MAX, _checked_quantity, _require, _require_object
 from ..errors import SchemaError
 from ..ids import ID_KINDS, all_ids, check_body_id
+from .frames import _STRING_DTYPE
+from .validate import INT64_MAX, _checked_quantity, _require, _require_object
 
 __all__ = ["KINDS", "Table", "check_record", "columns", "record_frame"]
 

@@ -4,9 +4,9 @@ httpx's timeouts bound each wait (connecting, one read), not their sum, so a ser
 trickles a byte at a time can hold a request for as long as it likes. Here:
 
 - a :class:`Deadline` is the moment a request (every attempt, read and backoff sleep) must
-  end by; while one is :func:`applied <applying>`, :class:`DeadlineBackend` cuts the timeout
-  of every connect, read and write of the sync transport to the time left, so no single
-  wait can outlast it;
+  end by; while one is :func:`applied <applying>`, :func:`cut` shortens the timeout of every
+  connect, read and write of the sync transport (``network.DeadlineBackend``) to the time
+  left, so no single wait can outlast it;
 - a :class:`Cancel` tells the requests of a parallel step that the step has failed, so each
   stops before its next attempt or during its backoff sleep (threads cannot be killed);
 - a :class:`BodyReader` decodes a body as it arrives (gzip and deflate, in slices), keeping
@@ -30,8 +30,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-
-import httpcore
 
 # -- deadlines -----------------------------------------------------------------------------------
 
@@ -65,7 +63,8 @@ def applying(deadline: Deadline) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def _cut(timeout: float | None, error: type[Exception]) -> float | None:
+def cut(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to the time left of the applied deadline; ``error`` once it has passed."""
     deadline = _deadline.get()
     if deadline is None:
         return timeout
@@ -73,60 +72,6 @@ def _cut(timeout: float | None, error: type[Exception]) -> float | None:
     if left <= 0:
         raise error("the request's deadline has passed")
     return left if timeout is None else min(timeout, left)
-
-
-class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _cut(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        return _Stream(self._inner.start_tls(ssl_context, server_hostname,
-                                             _cut(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str):
-        return self._inner.get_extra_info(info)
-
-
-class DeadlineBackend(httpcore.NetworkBackend):
-    """httpcore's network backend with every wait cut to the applied deadline."""
-
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        return _Stream(self._inner.connect_tcp(host, port, _cut(timeout, httpcore.ConnectTimeout),
-                                               local_address, socket_options))
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        return _Stream(self._inner.connect_unix_socket(
-            path, _cut(timeout, httpcore.ConnectTimeout), socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-def bounded(transport):
-    """``transport`` (an ``httpx.HTTPTransport``) with its network waits cut to deadlines.
-
-    httpx offers no argument for httpcore's network backend, so it is swapped on the pool
-    before any connection exists. Should a later httpx lay its pool out differently, the
-    transport is returned as it is, and the client's check between chunks still bounds a
-    request (to its deadline plus one read).
-    """
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = DeadlineBackend(backend)  # type: ignore[union-attr]
-    return transport
 
 
 # -- cancellation --------------------------------------------------------------------------------

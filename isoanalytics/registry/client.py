@@ -1,4 +1,4 @@
-"""Clients for the Isometric Registry API v0: :class:`RegistryClient` and :class:`AsyncRegistryClient`.
+"""Clients for the Isometric Registry API v0: :class:`RegistryClient`, :class:`AsyncRegistryClient`.
 
 Both read the same endpoints and return the same things (a :class:`CreditBalance`, tidy
 DataFrames for lists, dicts for single objects). Each method is a plan in ``_plans``; a
@@ -15,24 +15,31 @@ retry on the ``isoanalytics`` logger; stamina's instrumentation is process-wide 
 it prints ``stamina.retry_scheduled`` warnings on the user's terminal) and its waits cannot
 be cut or interrupted.
 
-``RegistryClient.demo()`` reads the embedded demo registry through an httpx transport that
-answers like the API, so the offline demo runs exactly this code.
+``RegistryClient.demo()`` (and ``environment="demo"``) reads the embedded demo registry: the
+client hands the HTTP layer the demo's URL, its public credentials and an httpx transport that
+answers like the API, as it would a registry of any other name, so the offline demo runs
+exactly this code and the HTTP layer knows nothing of the demo.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import pandas as pd
 
-from . import bounds as _bounds, plans as _plans
+from .._version import version
+from ..errors import RegistryError, SchemaError
+from ..ids import check_id, resource_path
+from ..records.balance import CreditBalance
+from . import bounds as _bounds
+from . import plans as _plans
 from .bounds import Cancel, Deadline
 from .http import (
+    ENVIRONMENTS,
     MAX_BODY_BYTES,
     Call,
     RegistryAuth,
@@ -40,6 +47,7 @@ from .http import (
     answer,
     body_reader,
     configured_environment,
+    environment_name,
     httpx_options,
     log_response,
     log_retry,
@@ -50,11 +58,37 @@ from .http import (
 )
 from .plans import Parallel, Plan
 from .scrub import redact_error, unwatch_logs, watch_logs
-from ..records.balance import CreditBalance
-from ..errors import RegistryError, SchemaError
-from ..ids import check_id, resource_path
+
+if TYPE_CHECKING:
+    import asyncio  # loaded by the async client's first request: a sync user never pays for it
 
 __all__ = ["AsyncRegistryClient", "RegistryClient"]
+
+# The live registries, and the embedded demo: a registry like the others to the HTTP layer.
+_ENVIRONMENT_NAMES = (*ENVIRONMENTS, "demo")
+Transport = httpx.BaseTransport | httpx.AsyncBaseTransport
+
+
+def _demo_registry(options: dict[str, Any],
+                   transport: Transport | None) -> tuple[dict[str, Any], Transport | None]:
+    """The options and transport of a client on the demo registry.
+
+    The demo's own credentials, never the live ones (no ``ISOMETRIC_*`` variable is read, so
+    nothing real is sent anywhere), and the transport that serves it in-process unless the
+    caller pointed the client elsewhere (``base_url=`` a loopback server, ``transport=``).
+    """
+    from .. import demo  # the generator's module loads with the first demo client only
+
+    options = {**options, "client_secret": options.get("client_secret") or demo.CLIENT_SECRET,
+               "base_url": options.get("base_url") or demo.BASE_URL}
+    if options.get("access_token") is None and options.get("access_tokens") is None:
+        options["access_token"] = demo.access_token(demo.DEFAULT_ORGANISATION_ID)
+        options["access_tokens"] = demo.accounts()
+    if transport is None and options["base_url"] == demo.BASE_URL:
+        from ..demo.transport import transport as demo_transport
+
+        transport = demo_transport()
+    return options, transport
 
 
 class _BaseClient:
@@ -75,15 +109,24 @@ class _BaseClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
         max_body_bytes: int = MAX_BODY_BYTES,
+        transport: Transport | None = None,
     ) -> None:
-        from .. import __version__  # at call time: the package defines it after its imports
-
+        environment = environment_name(environment, _ENVIRONMENT_NAMES)
+        credentials: dict[str, Any] = {"client_secret": client_secret,
+                                       "access_token": access_token,
+                                       "access_tokens": access_tokens, "base_url": base_url}
+        live = environment != "demo"
+        environments = ENVIRONMENTS
+        if not live:
+            credentials, transport = _demo_registry(credentials, transport)
+            environments = {**ENVIRONMENTS, "demo": credentials["base_url"]}
+        self._transport = transport  # for the subclass's httpx client
         self._settings: Settings = resolve_settings(
-            environment, client_secret=client_secret, access_token=access_token,
-            access_tokens=access_tokens, base_url=base_url, timeout=timeout,
+            environment, **credentials, timeout=timeout,
             max_retries=max_retries, retry_deadline=retry_deadline, concurrency=concurrency,
             backoff_initial=backoff_initial, backoff_max=backoff_max,
-            user_agent=f"isoanalytics/{__version__} (+httpx)", max_body_bytes=max_body_bytes,
+            user_agent=f"isoanalytics/{version()} (+httpx)", max_body_bytes=max_body_bytes,
+            environments=environments, from_variables=live,
         )
         # httpcore logs response headers at DEBUG, where a server may echo a credential.
         watch_logs(self._settings.scrubber)
@@ -205,8 +248,18 @@ class _BaseClient:
             ) if value is not None)
         return _plans.frame("retirement", Call(resource_path("retirements"), params))
 
-    def _lookup(self, kind: str, ids: list[str]) -> Plan[dict[str, dict | None]]:
+    def _lookup(self, kind: str, ids: Iterable[str]) -> Plan[dict[str, dict | None]]:
         return _plans.lookup(kind, ids, self._cache)
+
+    def _credit_balances(self, organisation_ids: Iterable[str],
+                         on_each: Callable[[str], object] | None) -> Plan[dict[str, Any]]:
+        # Checked, all of them, before any request: a malformed id fails the call at once.
+        ids = [check_id(organisation_id, "organisation", argument="organisation_ids")
+               for organisation_id in dict.fromkeys(organisation_ids)]
+        outcomes = yield Parallel(tuple(
+            _balance_or_failure(self._credit_balance(organisation_id), organisation_id, on_each)
+            for organisation_id in ids))
+        return dict(zip(ids, outcomes, strict=True))
 
     def _retrying(self, call: Call, deadline: Deadline, failure: Exception | None,
                   attempt: int) -> float | None:
@@ -227,6 +280,24 @@ class _BaseClient:
         if isinstance(outcome, (RegistryError, SchemaError)):
             return redact_error(outcome, self._settings.scrubber)
         return outcome
+
+
+def _balance_or_failure(plan: Plan[CreditBalance], organisation_id: str,
+                        on_each: Callable[[str], object] | None,
+                        ) -> Plan[CreditBalance | RegistryError | SchemaError]:
+    """One organisation's balance, or what stopped it; nothing it sends stops the others."""
+    try:
+        return (yield from plan)
+    except (RegistryError, SchemaError) as error:
+        # Every failure the package names (status, deadline, size, schema...) is an outcome.
+        return error
+    except (RecursionError, OverflowError) as error:
+        # A body too deep or a number too large for the decoder that let it through.
+        return SchemaError("$", f"could not be read ({type(error).__name__}): nested too "
+                           "deeply or holding a number too large", organisation_id=organisation_id)
+    finally:
+        if on_each is not None:
+            on_each(organisation_id)
 
 
 class RegistryClient(_BaseClient):
@@ -273,8 +344,9 @@ class RegistryClient(_BaseClient):
     --------
     >>> from isoanalytics import RegistryClient
     >>> client = RegistryClient.demo()
-    >>> client
-    RegistryClient(environment='demo', base_url='https://demo.isoanalytics.invalid/registry/v0', client_secret=<set>, access_token=<set>, access_tokens=<7 organisations>)
+    >>> client  # doctest: +NORMALIZE_WHITESPACE
+    RegistryClient(environment='demo', base_url='https://demo.isoanalytics.invalid/registry/v0',
+                   client_secret=<set>, access_token=<set>, access_tokens=<7 organisations>)
     >>> client.current_organisation()["name"]
     'Harbourline Freight'
     >>> client.close()
@@ -282,8 +354,9 @@ class RegistryClient(_BaseClient):
 
     def __init__(self, environment: str | None = None, *,
                  transport: httpx.BaseTransport | None = None, **options: Any) -> None:
-        super().__init__(environment, **options)
-        self._http = httpx.Client(**httpx_options(self._settings, transport, asynchronous=False))
+        super().__init__(environment, transport=transport, **options)
+        self._http = httpx.Client(**httpx_options(self._settings, self._transport,
+                                                  asynchronous=False))
 
     def close(self) -> None:
         """Close the connection pool (also done by ``with RegistryClient() as client:``)."""
@@ -299,7 +372,7 @@ class RegistryClient(_BaseClient):
     # -- public methods ----------------------------------------------------------------------
 
     def current_organisation(self) -> dict[str, Any]:
-        """``GET /organisation``: the organisation the access token belongs to (id, name, domain)."""
+        """``GET /organisation``: the organisation the access token belongs to (id, name...)."""
         return self._run(self._current_organisation())
 
     def organisation(self, organisation_id: str) -> dict[str, Any]:
@@ -318,6 +391,61 @@ class RegistryClient(_BaseClient):
         True
         """
         return self._run(self._credit_balance(organisation_id))
+
+    def credit_balances(self, organisation_ids: Iterable[str], *,
+                        on_each: Callable[[str], object] | None = None,
+                        ) -> dict[str, CreditBalance | RegistryError | SchemaError]:
+        """The balances of several organisations, fetched concurrently, failures included.
+
+        Each organisation needs its own access token (``access_tokens=``). An organisation
+        that fails (an error status, a deadline, a body too large or malformed) is its error
+        in the result instead of a balance, and stops none of the others; a malformed id is
+        refused before any request. :func:`~isoanalytics.fetch_balances` builds on this.
+
+        Parameters
+        ----------
+        organisation_ids : iterable of str
+            An id named twice is fetched once.
+        on_each : callable, optional
+            Called with each organisation's id as its answer or failure arrives (a progress
+            bar's ``update``), from worker threads.
+
+        Returns
+        -------
+        dict of organisation id to CreditBalance or the error
+            In the order the ids were given.
+
+        Examples
+        --------
+        >>> from isoanalytics import CreditBalance, RegistryClient, demo
+        >>> ids = [demo.DEFAULT_ORGANISATION_ID, "org_00000000000000000000"]
+        >>> with RegistryClient.demo() as client:
+        ...     outcomes = client.credit_balances(ids)
+        >>> isinstance(outcomes[demo.DEFAULT_ORGANISATION_ID], CreditBalance)
+        True
+        >>> type(outcomes["org_00000000000000000000"]).__name__  # the token does not open it
+        'PermissionDeniedError'
+        """
+        return self._run(self._credit_balances(organisation_ids, on_each))
+
+    def lookup(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """Projects, suppliers or organisations by id, concurrently, each fetched once per client.
+
+        ``kind`` is ``"project"``, ``"supplier"`` or ``"organisation"``. Records are cached on
+        the client, so looking them up again costs no request. An id the registry does not
+        know maps to None; a malformed id is refused (InvalidIdError) before any request.
+        :func:`~isoanalytics.enrich` builds on this.
+
+        Examples
+        --------
+        >>> from isoanalytics import RegistryClient
+        >>> with RegistryClient.demo() as client:
+        ...     project_id = client.projects()["id"].iloc[0]
+        ...     found = client.lookup("project", [project_id, "prj_0000000000000000"])
+        >>> found[project_id]["id"] == project_id, found["prj_0000000000000000"]
+        (True, None)
+        """
+        return self._run(self._lookup(kind, ids))
 
     def credit_batches(self, organisation_id: str, *, by_project: bool | None = None,
                        **filters: Any) -> pd.DataFrame:
@@ -381,6 +509,7 @@ class RegistryClient(_BaseClient):
             step = next(plan)
             while True:
                 try:
+                    result: Any
                     if isinstance(step, Parallel):
                         result = self._run_parallel(step.plans)
                     else:
@@ -422,7 +551,7 @@ class RegistryClient(_BaseClient):
                 pool.shutdown(wait=False, cancel_futures=True)
             else:
                 pool.shutdown(wait=True)
-        raise failure
+        raise failure  # type: ignore[misc]  # set on every path that reaches here
 
     def _run_cancellable(self, plan: Plan[Any], cancel: Cancel) -> Any:
         with _bounds.cancelling(cancel):
@@ -450,6 +579,7 @@ class RegistryClient(_BaseClient):
         httpx exception, with its request and headers, becomes the error's context)."""
         settings = self._settings
         started = time.perf_counter()
+        failure: RegistryError
         try:
             with _bounds.applying(deadline), self._http.stream(
                     "GET", call.path, params=call.params, auth=auth,
@@ -487,10 +617,10 @@ class AsyncRegistryClient(_BaseClient):
 
     def __init__(self, environment: str | None = None, *,
                  transport: httpx.AsyncBaseTransport | None = None, **options: Any) -> None:
-        super().__init__(environment, **options)
-        self._http = httpx.AsyncClient(**httpx_options(self._settings, transport,
+        super().__init__(environment, transport=transport, **options)
+        self._http = httpx.AsyncClient(**httpx_options(self._settings, self._transport,
                                                        asynchronous=True))
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: asyncio.Semaphore | None = None  # made on the client's event loop
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -513,6 +643,38 @@ class AsyncRegistryClient(_BaseClient):
     async def credit_balance(self, organisation_id: str) -> CreditBalance:
         """See :meth:`RegistryClient.credit_balance`."""
         return await self._run(self._credit_balance(organisation_id))
+
+    async def credit_balances(self, organisation_ids: Iterable[str], *,
+                              on_each: Callable[[str], object] | None = None,
+                              ) -> dict[str, CreditBalance | RegistryError | SchemaError]:
+        """See :meth:`RegistryClient.credit_balances` (``on_each`` runs on the event loop).
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> from isoanalytics import AsyncRegistryClient, demo
+        >>> async def balances():
+        ...     async with AsyncRegistryClient.demo() as client:
+        ...         return await client.credit_balances(demo.accounts())
+        >>> len(asyncio.run(balances()))
+        7
+        """
+        return await self._run(self._credit_balances(organisation_ids, on_each))
+
+    async def lookup(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """See :meth:`RegistryClient.lookup`.
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> from isoanalytics import AsyncRegistryClient, demo
+        >>> async def buyer():
+        ...     async with AsyncRegistryClient.demo() as client:
+        ...         return await client.lookup("organisation", [demo.DEFAULT_ORGANISATION_ID])
+        >>> asyncio.run(buyer())[demo.DEFAULT_ORGANISATION_ID]["name"]
+        'Harbourline Freight'
+        """
+        return await self._run(self._lookup(kind, ids))
 
     async def credit_batches(self, organisation_id: str, *, by_project: bool | None = None,
                              **filters: Any) -> pd.DataFrame:
@@ -558,6 +720,7 @@ class AsyncRegistryClient(_BaseClient):
             step = next(plan)
             while True:
                 try:
+                    result: Any
                     if isinstance(step, Parallel):
                         result = await self._run_parallel(step.plans)
                     else:
@@ -572,6 +735,8 @@ class AsyncRegistryClient(_BaseClient):
             plan.close()
 
     async def _run_parallel(self, plans: tuple[Plan[Any], ...]) -> list[Any]:
+        import asyncio
+
         tasks = [asyncio.ensure_future(self._run(plan)) for plan in plans]
         try:
             return await asyncio.gather(*tasks)
@@ -581,6 +746,8 @@ class AsyncRegistryClient(_BaseClient):
             raise
 
     async def _send(self, call: Call) -> bytes:
+        import asyncio
+
         settings = self._settings
         auth = RegistryAuth(settings.secret, settings.token_for(call))
         if self._slots is None:
@@ -600,10 +767,15 @@ class AsyncRegistryClient(_BaseClient):
     async def _attempt(self, call: Call, auth: RegistryAuth, deadline: Deadline,
                        attempt: int) -> bytes | RegistryError:
         """See :meth:`RegistryClient._attempt`; asyncio.timeout bounds all of it at once."""
+        import asyncio
+
         settings = self._settings
         started = time.perf_counter()
+        slots = self._slots
+        assert slots is not None, "made by _send before any attempt"
+        failure: RegistryError
         try:
-            async with asyncio.timeout(max(deadline.left(), 0)), self._slots, self._http.stream(
+            async with asyncio.timeout(max(deadline.left(), 0)), slots, self._http.stream(
                     "GET", call.path, params=call.params, auth=auth,
                     timeout=self._attempt_timeout(deadline)) as response:
                 log_response(call, response, started, attempt)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from .client import AsyncRegistryClient, RegistryClient
 from ..ids import check_id
+from .client import AsyncRegistryClient, RegistryClient
 
 __all__ = ["aenrich", "enrich"]
 
@@ -45,7 +45,7 @@ def enrich(summary: pd.DataFrame, client: RegistryClient) -> pd.DataFrame:
         raise TypeError("enrich() takes a RegistryClient; with an AsyncRegistryClient, "
                         "use `await aenrich(summary, client)`")
     kind, ids = _kind_and_ids(summary)
-    return _joined(summary, kind, client._run(client._lookup(kind, ids)), client.redact)
+    return _joined(summary, kind, client.lookup(kind, ids), client.redact)
 
 
 async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.DataFrame:
@@ -66,8 +66,7 @@ async def aenrich(summary: pd.DataFrame, client: AsyncRegistryClient) -> pd.Data
         raise TypeError("aenrich() takes an AsyncRegistryClient; with a RegistryClient, "
                         "use enrich(summary, client)")
     kind, ids = _kind_and_ids(summary)
-    return _joined(summary, kind, await client._run(client._lookup(kind, ids)),
-                   client.redact)
+    return _joined(summary, kind, await client.lookup(kind, ids), client.redact)
 
 
 def _kind_and_ids(summary: pd.DataFrame) -> tuple[str, list[str]]:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from .plans import Parallel, Plan
+from .._progress import progress_bar
+from ..errors import APIStatusError
+from ..ids import check_id
 from ..records.balance import CreditBalance, stack_balances
 from .client import AsyncRegistryClient, RegistryClient
-from ..errors import APIStatusError, RegistryError, SchemaError
-from ..ids import check_id
 
 __all__ = ["PortfolioFetch", "afetch_balances", "fetch_balances"]
 
@@ -49,7 +48,9 @@ class PortfolioFetch:
     >>> result.ok, list(result.balances) == [demo.DEFAULT_ORGANISATION_ID]
     (False, True)
     >>> result.failures[["organisation_id", "error", "status_code"]].to_dict("records")
-    [{'organisation_id': 'org_00000000000000000000', 'error': 'AuthenticationError', 'status_code': 401}]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'organisation_id': 'org_00000000000000000000', 'error': 'AuthenticationError',
+      'status_code': 401}]
     """
 
     balances: dict[str, CreditBalance]
@@ -124,11 +125,12 @@ def fetch_balances(
     ...     fetch_balances(["org_1J7BT1V2GFMC75MZ"], client=client, progress=False)
     PortfolioFetch(1 organisations answered, 0 failed)
     """
+    owned: AbstractContextManager[Any]
     if client is None:
-        _check_accounts(accounts)
+        tokens = _check_accounts(accounts)
         # Ours to make, so ours to close.
         owned = client = RegistryClient(environment, client_secret=client_secret,
-                                        access_tokens=accounts, base_url=base_url,
+                                        access_tokens=tokens, base_url=base_url,
                                         concurrency=concurrency, **options)
     else:
         if not isinstance(client, RegistryClient):
@@ -140,12 +142,12 @@ def fetch_balances(
         accounts = list(accounts)  # once: an iterator would be spent by the check
         _check_ids(accounts)
         owned = nullcontext()  # the caller's client stays open
-    organisations = list(accounts)
+    organisations = list(dict.fromkeys(accounts))  # one named twice is fetched once
     # Threads, not an event loop: httpx's sync path costs less CPU per request (measured
     # in tests/benchmarks/bench_client.py), and no loop clashes with Jupyter's own.
     with owned, _progress_bar(len(organisations), progress) as bar:
-        outcomes = client._run(_portfolio(client, organisations, bar))
-    return _result(organisations, outcomes)
+        outcomes = client.credit_balances(organisations, on_each=lambda _: bar.update(1))
+    return _result(outcomes)
 
 
 async def afetch_balances(
@@ -172,15 +174,16 @@ async def afetch_balances(
                                  base_url=base_url, concurrency=concurrency, **options)
     with _progress_bar(len(accounts), progress) as bar:
         async with client:
-            outcomes = await client._run(_portfolio(client, accounts, bar))
-    return _result(accounts, outcomes)
+            outcomes = await client.credit_balances(accounts, on_each=lambda _: bar.update(1))
+    return _result(outcomes)
 
 
-def _check_accounts(accounts: Mapping[str, str]) -> None:
+def _check_accounts(accounts: object) -> Mapping[str, str]:
     if not isinstance(accounts, Mapping):
         raise TypeError("accounts must map organisation ids to access tokens, "
                         f"got {type(accounts).__name__}")
     _check_ids(accounts)
+    return accounts
 
 
 def _check_ids(organisation_ids: Iterable[str]) -> None:
@@ -189,35 +192,10 @@ def _check_ids(organisation_ids: Iterable[str]) -> None:
         check_id(organisation_id, "organisation", argument="accounts")
 
 
-def _portfolio(client: RegistryClient | AsyncRegistryClient, accounts: Iterable[str],
-               bar: Any) -> Plan[list[CreditBalance | Exception]]:
-    """Every organisation's balance, or the error that stopped it: one failure stops none."""
-    return (yield Parallel(tuple(
-        _outcome(client._credit_balance(organisation_id), organisation_id, bar)
-        for organisation_id in accounts)))
-
-
-def _outcome(plan: Plan[CreditBalance], organisation_id: str,
-             bar: Any) -> Plan[CreditBalance | Exception]:
-    """One organisation's balance, or what stopped it; nothing it sends stops the others."""
-    try:
-        return (yield from plan)
-    except (RegistryError, SchemaError) as error:
-        # Every failure the package names (status, deadline, size, schema...) is one row.
-        return error
-    except (RecursionError, OverflowError) as error:
-        # A body too deep or a number too large for the decoder that let it through.
-        return SchemaError("$", f"could not be read ({type(error).__name__}): nested too "
-                           "deeply or holding a number too large", organisation_id=organisation_id)
-    finally:
-        bar.update(1)
-
-
-def _result(accounts: Iterable[str],
-            outcomes: list[CreditBalance | Exception]) -> PortfolioFetch:
-    balances = {org: outcome for org, outcome in zip(accounts, outcomes)
+def _result(outcomes: Mapping[str, CreditBalance | Exception]) -> PortfolioFetch:
+    balances = {org: outcome for org, outcome in outcomes.items()
                 if isinstance(outcome, CreditBalance)}
-    errors = {org: outcome for org, outcome in zip(accounts, outcomes)
+    errors = {org: outcome for org, outcome in outcomes.items()
               if not isinstance(outcome, CreditBalance)}
     return PortfolioFetch(balances, stack_balances(balances), _failure_table(errors), errors)
 
@@ -233,16 +211,4 @@ def _failure_table(errors: dict[str, Exception]) -> pd.DataFrame:
 
 
 def _progress_bar(total: int, wanted: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="credit balances", unit="org",
-                disable=not (wanted and _interactive()), leave=False)
-
-
-def _interactive() -> bool:
-    """A terminal, or a notebook kernel with a front end to draw a bar in."""
-    ipython = sys.modules.get("IPython")  # never imported here: only looked at if loaded
-    shell = ipython.get_ipython() if ipython is not None else None
-    if getattr(shell, "kernel", None) is not None:
-        return True
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+    return progress_bar(total, "credit balances", "org", shown=None if wanted else False)

@@ -4,7 +4,9 @@ Nothing here sends anything. ``client`` owns the httpx clients and the retry loo
 holds the decisions, so the sync and async clients make them identically:
 
 - :func:`resolve_settings` turns arguments and ``ISOMETRIC_*`` variables into :class:`Settings`,
-  and refuses, before any request, to run without a client secret;
+  and refuses, before any request, to run without a client secret; which registries there are
+  is the caller's to say (``environments``): the client adds the embedded demo registry, whose
+  transport and credentials it hands over like any other's, so nothing here knows of it;
 - :class:`RegistryAuth` adds the secret and token to each request at the last moment, so no
   httpx object that a user might print (client, request defaults) ever holds them;
 - :class:`GetOnlyTransport` wraps every transport and refuses any method but GET;
@@ -18,23 +20,19 @@ holds the decisions, so the sync and async clients make them identically:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
-from .. import demo
-from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody, bounded
 from .._environment import (
     BASE_URL_VARIABLE,
     ENVIRONMENT_VARIABLE,
@@ -43,7 +41,7 @@ from .._environment import (
     TOKENS_VARIABLE,
 )
 from .._format import terminal_text
-from .scrub import Scrubber
+from .._options import check_integer, check_seconds
 from ..errors import (
     APIConnectionError,
     APITimeoutError,
@@ -60,12 +58,40 @@ from ..errors import (
     UnprocessableEntityError,
     UnreadableResponseError,
 )
+from .bounds import ACCEPTED_ENCODINGS, BodyReader, Deadline, UndecodableBody
+from .scrub import Scrubber
 
-ENVIRONMENTS = {
+#: The live registries and their URLs.
+ENVIRONMENTS: Mapping[str, str] = {
     "sandbox": "https://api.sandbox.isometric.com/registry/v0",
     "production": "https://api.isometric.com/registry/v0",
-    "demo": demo.BASE_URL,
 }
+
+
+def environment_name(environment: str | None,
+                     environments: Collection[str] = tuple(ENVIRONMENTS)) -> str:
+    """The environment asked for: the argument, else ``ISOMETRIC_ENVIRONMENT``, else sandbox.
+
+    ``environments`` are the names there are (by default the live registries').
+
+    Examples
+    --------
+    >>> environment_name("production")
+    'production'
+    >>> environment_name("staging")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: environment='staging' is not one of 'sandbox', 'production' (from the argument ...
+    """
+    name = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
+    if name not in environments:
+        raise ValueError(
+            f"environment={name!r} is not one of {', '.join(map(repr, environments))}"
+            f" (from the argument or {ENVIRONMENT_VARIABLE})"
+        )
+    return name
+
+
 def configured_environment() -> str | None:
     """The environment the ``ISOMETRIC_*`` variables ask for; None when none is set.
 
@@ -181,29 +207,23 @@ def resolve_settings(
     backoff_max: float,
     user_agent: str,
     max_body_bytes: int = MAX_BODY_BYTES,
+    environments: Mapping[str, str] = ENVIRONMENTS,
+    from_variables: bool = True,
 ) -> Settings:
-    """Arguments first, then ``ISOMETRIC_*`` variables; raise before any request if unusable."""
-    environment = environment or os.environ.get(ENVIRONMENT_VARIABLE) or "sandbox"
-    if environment not in ENVIRONMENTS:
-        raise ValueError(
-            f"environment={environment!r} is not one of {', '.join(map(repr, ENVIRONMENTS))}"
-            f" (from the argument or {ENVIRONMENT_VARIABLE})"
-        )
-    for name, value, low in (("timeout", timeout, 0), ("retry_deadline", retry_deadline, 0),
-                             ("backoff_initial", backoff_initial, 0), ("backoff_max", backoff_max, 0)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > low):
-            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-    for name, value, low in (("max_retries", max_retries, 0), ("concurrency", concurrency, 1),
+    """Arguments first, then ``ISOMETRIC_*`` variables; raise before any request if unusable.
+
+    ``environments`` names the registries there are and their URLs; with
+    ``from_variables=False`` the credentials and the URL come from the arguments alone (a
+    registry whose credentials the caller holds, such as the embedded demo's).
+    """
+    environment = environment_name(environment, environments)
+    for name, seconds in (("timeout", timeout), ("retry_deadline", retry_deadline),
+                          ("backoff_initial", backoff_initial), ("backoff_max", backoff_max)):
+        check_seconds(name, seconds)
+    for name, count, low in (("max_retries", max_retries, 0), ("concurrency", concurrency, 1),
                              ("max_body_bytes", max_body_bytes, 1024)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if environment == "demo":
-        # The demo's own credentials, never the live ones: nothing real is sent anywhere.
-        client_secret = client_secret or demo.CLIENT_SECRET
-        if access_token is None and access_tokens is None:
-            access_token = demo.access_token(demo.DEFAULT_ORGANISATION_ID)
-            access_tokens = demo.accounts()
-    else:
+        check_integer(name, count, low)
+    if from_variables:
         client_secret = (_credential(client_secret, "client_secret", SECRET_VARIABLE)
                          or _credential(os.environ.get(SECRET_VARIABLE), SECRET_VARIABLE,
                                         SECRET_VARIABLE))
@@ -233,8 +253,8 @@ def resolve_settings(
         environment=environment,
         base_url=_checked_base_url(
             base_url
-            or (environment != "demo" and os.environ.get(BASE_URL_VARIABLE))
-            or ENVIRONMENTS[environment]),
+            or (from_variables and os.environ.get(BASE_URL_VARIABLE))
+            or environments[environment]),
         secret=Secret(client_secret),
         token=Secret(access_token) if access_token else None,
         tokens=tokens,
@@ -305,6 +325,8 @@ def _checked_base_url(url: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # only for a plain-http URL: most clients never load it
+
     if host == "localhost":
         return True
     try:
@@ -371,20 +393,17 @@ def httpx_options(
 ) -> dict[str, Any]:
     """Keyword arguments for ``httpx.Client`` / ``httpx.AsyncClient``."""
     if transport is None:
-        if settings.environment == "demo" and settings.base_url == demo.BASE_URL:
-            from ..demo.transport import transport as demo_transport
+        limits = httpx.Limits(max_connections=settings.concurrency,
+                              max_keepalive_connections=settings.concurrency)
+        kind = httpx.AsyncHTTPTransport if asynchronous else httpx.HTTPTransport
+        # Loading the CA bundle takes ~20 ms per client; plain http (loopback only) needs none.
+        secure = settings.base_url.startswith("https:")
+        transport = kind(limits=limits, verify=secure)
+        if not asynchronous:
+            # The async client bounds each attempt with asyncio.timeout instead.
+            from .network import bounded
 
-            transport = demo_transport()
-        else:
-            limits = httpx.Limits(max_connections=settings.concurrency,
-                                  max_keepalive_connections=settings.concurrency)
-            kind = httpx.AsyncHTTPTransport if asynchronous else httpx.HTTPTransport
-            # Loading the CA bundle takes ~20 ms per client; plain http (loopback only) needs none.
-            secure = settings.base_url.startswith("https:")
-            transport = kind(limits=limits, verify=secure)
-            if not asynchronous:
-                # The async client bounds each attempt with asyncio.timeout instead.
-                transport = bounded(transport)
+            transport = bounded(transport)
     return {
         "base_url": settings.base_url,
         "transport": GetOnlyTransport(transport),
@@ -537,7 +556,7 @@ def retry_wait(error: Exception, attempt: int, settings: Settings,
 
     Examples
     --------
-    >>> settings = resolve_settings("demo", client_secret=None, access_token=None,
+    >>> settings = resolve_settings("sandbox", client_secret="a-secret-key", access_token=None,
     ...     access_tokens=None, base_url=None, timeout=1, max_retries=3, retry_deadline=5,
     ...     concurrency=1, backoff_initial=4, backoff_max=10, user_agent="doc")
     >>> error = ServerError("failed", status_code=503)
@@ -569,6 +588,8 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # a date is rare; email's parser is not
+
         try:
             moment = parsedate_to_datetime(value)
         except (TypeError, ValueError):

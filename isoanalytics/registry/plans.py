@@ -19,13 +19,12 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from .http import PAGE_SIZE, Call
-from ..records.resources import Table, check_record
-from ..records.validate import INT64_MAX, decode, gc_paused
-from ..records.balance import CreditBalance, parse_balance
 from ..errors import NotFoundError, PaginationError, SchemaError
 from ..ids import check_id, is_id, resource_path
-from ..analysis.metrics import summarize
+from ..records.balance import CreditBalance, parse_balance
+from ..records.resources import Table, check_record
+from ..records.validate import INT64_MAX, decode, gc_paused
+from .http import PAGE_SIZE, Call
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]
@@ -48,16 +47,6 @@ class Parallel:
     """Run these plans concurrently (bounded by the client's ``concurrency``)."""
 
     plans: tuple[Plan[Any], ...]
-
-
-def organisation_path(organisation_id: str, tail: str = "") -> str:
-    """``/organisations/{id}{tail}`` for a checked id (``tail`` such as ``"/credit_balance"``).
-
-    Raises InvalidIdError (a ValueError naming ``organisation_id``) for anything but an
-    organisation id; ``isoanalytics.ids.resource_path`` builds the path.
-    """
-    subresources = (tail.removeprefix("/"),) if tail else ()
-    return resource_path("organisations", organisation_id, *subresources)
 
 
 def one(kind: str, call: Call, *, nullable: bool = False,
@@ -221,12 +210,20 @@ def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurre
 
 
 def _per_project_rounds(held: CreditBalance, total_count: int, concurrency: int) -> float:
-    """Round trips that listing per project would take, if batches follow kilograms."""
-    kgs = summarize(held, by="project")["total_kgs"]
-    if kgs.empty or kgs.sum() == 0:
+    """Round trips that listing per project would take, if batches follow kilograms.
+
+    Read from the balance's own tidy rows (the registry layer does no analysis): each
+    project's active plus retired kilograms.
+    """
+    rows = held.to_frame()
+    kgs = rows.loc[rows["level"] == "project", "credit_kgs"].groupby(
+        rows["entity_id"], sort=False).sum().to_numpy()
+    held_kgs = int(kgs.sum())
+    if held_kgs == 0:
         return float("inf")
-    pages_each = (total_count * kgs / kgs.sum() / PAGE_SIZE).apply(math.ceil).clip(lower=1)
-    return max(math.ceil(pages_each.sum() / concurrency), pages_each.max())
+    pages_each = [max(math.ceil(total_count * int(project_kgs) / held_kgs / PAGE_SIZE), 1)
+                  for project_kgs in kgs]
+    return max(math.ceil(sum(pages_each) / concurrency), max(pages_each))
 
 
 def sort_batches(batches: pd.DataFrame) -> pd.DataFrame:
@@ -250,7 +247,7 @@ def lookup(kind: str, ids: Iterable[str],
     found = yield Parallel(tuple(_maybe(kind, Call(resource_path(collection, record_id)),
                                         record_id)
                                  for record_id in missing))
-    for record_id, record in zip(missing, found):
+    for record_id, record in zip(missing, found, strict=False):
         cache[(kind, record_id)] = record
     return {record_id: cache[(kind, record_id)] for record_id in wanted}
 
