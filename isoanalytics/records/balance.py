@@ -14,7 +14,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from . import validate as _validate
+from .balance_schema import LISTS, STATUS_KEYS, read_balance
 from .frames import (
     COLUMNS,
     KGS_PER_CREDIT,
@@ -40,7 +40,7 @@ __all__ = [
 
 BalanceBody = Union[Mapping[str, Any], str, bytes, "CreditBalance"]
 
-_SPEC_BY_LEVEL = {spec.level: spec for spec in _validate.LISTS}
+_SPEC_BY_LEVEL = {spec.level: spec for spec in LISTS}
 
 
 def _frozen(values: Iterable[int]) -> np.ndarray:
@@ -225,7 +225,7 @@ class CreditBalance:
 def _balance_json(active_kgs: int, retired_kgs: int) -> dict[str, Any]:
     return {
         key: {"credit_kgs": kgs, "credits": round(kgs / KGS_PER_CREDIT, 3)}
-        for key, kgs in zip(_validate.STATUS_KEYS, (active_kgs, retired_kgs))
+        for key, kgs in zip(STATUS_KEYS, (active_kgs, retired_kgs))
     }
 
 
@@ -276,8 +276,7 @@ def parse_balance(body: BalanceBody, *, organisation_id: str | None = None) -> C
             f"this balance belongs to {body.organisation_id}, not {organisation_id}",
         )
     try:
-        with _validate.gc_paused():
-            parsed = _validate.read_body(_validate.decode(body))
+        parsed = read_balance(body)
     except SchemaError as error:
         raise error.with_context(organisation_id=organisation_id) from None
     entities = {

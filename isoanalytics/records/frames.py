@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .validate import INT64_MAX
+from .fields import INT64_MAX
 from ..errors import SchemaError
 
 LEVELS = ("organisation", "project", "supplier", "order")

@@ -26,7 +26,7 @@ import orjson
 import pandas as pd
 
 import isoanalytics
-from isoanalytics.records.validate import gc_paused
+from isoanalytics.records.decoding import load as _unused  # noqa: F401
 
 
 def _quantity(kgs: int) -> dict:
