@@ -23,19 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
     from . import demo
-    from .registry.enrich import aenrich, enrich
     from ._format import percent, tonnes
-    from .records.balance import (
-        COLUMNS,
-        LEVELS,
-        STATUSES,
-        CreditBalance,
-        parse_balance,
-        split_portfolio,
-        stack_balances,
-    )
-    from .registry.client import AsyncRegistryClient, RegistryClient
     from .analysis.dimensions import DIMENSIONS, breakdown, top_n
+    from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
     from .errors import (
         APIConnectionError,
         APIStatusError,
@@ -58,8 +48,18 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         UnprocessableEntityError,
         UnreadableResponseError,
     )
+    from .records.balance import (
+        COLUMNS,
+        LEVELS,
+        STATUSES,
+        CreditBalance,
+        parse_balance,
+        split_portfolio,
+        stack_balances,
+    )
+    from .registry.client import AsyncRegistryClient, RegistryClient
+    from .registry.enrich import aenrich, enrich
     from .registry.fetch import PortfolioFetch, afetch_balances, fetch_balances
-    from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
 
 # Each public name and the module it lives in; ``demo`` is a module itself.
 _HOMES = {
@@ -77,10 +77,12 @@ _HOMES = {
                "ServerError", "UnexpectedStatusError", "UnprocessableEntityError",
                "UnreadableResponseError"),
     "registry.fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
-    "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share", "summarize"),
+    "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share",
+                         "summarize"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
-# Submodules reached as attributes: ``isoanalytics.report.build(...)`` after ``import isoanalytics``.
+# Submodules reached as attributes: ``isoanalytics.report.build(...)`` after
+# ``import isoanalytics``.
 _SUBMODULES = ("demo", "plots", "report", "tables", "widgets")
 
 __all__ = [

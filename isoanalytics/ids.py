@@ -116,7 +116,8 @@ def id_pattern(kind: str) -> str:
     --------
     >>> import re
     >>> pattern = id_pattern("project")
-    >>> bool(re.search(pattern, "prj_1CTWZQGKE1S0VAXA")), bool(re.search(pattern, "prj_1CTWZQGKE1S0VAXA\\n"))
+    >>> good = "prj_1CTWZQGKE1S0VAXA"
+    >>> bool(re.search(pattern, good)), bool(re.search(pattern, good + "\\n"))
     (True, False)
     """
     return f"^{id_kind(kind).pattern.pattern}\\Z"
@@ -129,8 +130,10 @@ def is_id(value: Any, kind: str) -> bool:
     --------
     >>> is_id("org_1GB56M1ST1S0GVNA", "organisation")
     True
-    >>> is_id("org_1GB56M1ST1S0GVNA/../x", "organisation"), is_id("prj_1CTWZQGKE1S0VAXA", "supplier")
-    (False, False)
+    >>> is_id("org_1GB56M1ST1S0GVNA/../x", "organisation")
+    False
+    >>> is_id("prj_1CTWZQGKE1S0VAXA", "supplier")
+    False
     """
     return type(value) is str and id_kind(kind).pattern.fullmatch(value) is not None
 
@@ -175,9 +178,10 @@ def check_id(value: Any, kind: str, *, argument: str | None = None) -> str:
     >>> check_id("org_1GB56M1ST1S0GVNA", "organisation")
     'org_1GB56M1ST1S0GVNA'
     >>> check_id("org_1GB56M1ST1S0GVNA/../x", "organisation", argument="--org")
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    isoanalytics.errors.InvalidIdError: --org: expected an organisation id: 'org_' followed by ASCII letters and digits only, 20 to 37 characters in all (such as org_1GB56M1ST1S0GVNA), got 'org_1GB56M1ST1S0GVNA/../x' (string)
+    isoanalytics.errors.InvalidIdError: --org: expected an organisation id: 'org_' followed by ...
     """
     spec = id_kind(kind)
     if type(value) is str and spec.pattern.fullmatch(value):
@@ -193,9 +197,10 @@ def check_body_id(value: Any, path: str, kind: str) -> str:
     >>> check_body_id("prj_1CTWZQGKE1S0VAXA", "project_balances[0].project_id", "project")
     'prj_1CTWZQGKE1S0VAXA'
     >>> check_body_id("prj_AAAAAAAA/../../admin", "project_balances[0].project_id", "project")
+    ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    isoanalytics.errors.SchemaError: project_balances[0].project_id: expected a project id: 'prj_' followed by ASCII letters and digits only, 20 to 37 characters in all (such as prj_1GB56M1ST1S0GVNA), got 'prj_AAAAAAAA/../../admin' (string)
+    isoanalytics.errors.SchemaError: project_balances[0].project_id: expected a project id: ...
     """
     spec = id_kind(kind)
     if type(value) is str and spec.pattern.fullmatch(value):

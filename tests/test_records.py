@@ -16,8 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from isoanalytics import SchemaError, demo
-from isoanalytics.records.frames import _STRING_DTYPE
+from isoanalytics.ids import ID_KINDS
 from isoanalytics.records import columns as builds
+from isoanalytics.records.frames import _STRING_DTYPE
 from isoanalytics.records.kinds import KINDS_BY_NAME
 from isoanalytics.records.resources import (
     CREDIT_BATCH_STATUSES,
@@ -33,7 +34,6 @@ from isoanalytics.records.resources import (
     page_reader,
     record_frame,
 )
-from isoanalytics.ids import ID_KINDS
 
 from .conftest import KGS, entity_id
 
@@ -369,7 +369,8 @@ BAD = [
     ("credit_batch", "[0].issuance_id", "dlv_1C454ZXA61S03Z9T", "expected an issuance id"),
     ("credit_batch", "[0].delivery_id", "iss_1C454ZXA61S03Z9T", "expected a delivery id"),
     ("credit_batch", "[0].removal_id", "ret_1C454ZXA61S03Z9T", "expected a removal id"),
-    ("credit_batch", "[3].project_id", "prj_AAAAAAAA/../../../../../admin", "expected a project id"),
+    ("credit_batch", "[3].project_id", "prj_AAAAAAAA/../../../../../admin",
+     "expected a project id"),
     ("credit_batch", "[3].supplier_id", "spl_/../spl_1CC712KFS1S0YKPS", "ASCII letters and digits"),
     ("project", "[1].id", "prj_1CTWZQGKE1S0VAXA\n", "expected a project id"),
     ("supplier", "[1].organisation.id", "org_1GB56M1ST1S0GVN\u0410", "expected an organisation"),

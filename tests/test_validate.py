@@ -323,7 +323,8 @@ def test_import_stays_light():
 
     code = ("import sys, isoanalytics; "
             "print(sorted(m for m in ('matplotlib', 'ipywidgets') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
     assert result.stdout.strip() == "[]"
 
 

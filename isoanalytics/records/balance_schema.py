@@ -15,10 +15,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from ..errors import SchemaError
 from .decoding import Reader
 from .fields import OrderId, ProjectId, SupplierId
 from .quantities import CreditQuantity, check_credits, kilograms
-from ..errors import SchemaError
 
 STATUS_KEYS = ("active_credits_total", "retired_credits_total")
 
@@ -122,8 +122,8 @@ def read_balance(body: Any) -> ParsedBody:
     columns; a SchemaError names the JSON path of the first problem."""
     decoded = READER.decode(body)
     totals = decoded.total
-    for key, quantity in zip(STATUS_KEYS, (_ACTIVE(totals), _RETIRED(totals))):
-        check_credits([quantity], kilograms([quantity]), lambda _, key=key: f"total.{key}.credits")
+    for key, quantity in zip(STATUS_KEYS, (_ACTIVE(totals), _RETIRED(totals)), strict=True):
+        check_credits([quantity], kilograms([quantity]), f"total.{key}.credits")
     levels = {}
     for spec in LISTS:
         entries = getattr(decoded, spec.list_key)
@@ -147,9 +147,8 @@ def _columns(entries: Sequence[Any], spec: ListSpec) -> Columns:
             first[entity_id] = index
     totals = list(map(_TOTAL, entries))
     kgs = []
-    for key, status in zip(STATUS_KEYS, (_ACTIVE, _RETIRED)):
+    for key, status in zip(STATUS_KEYS, (_ACTIVE, _RETIRED), strict=True):
         quantities = list(map(status, totals))
         kgs.append(kilograms(quantities))
-        check_credits(quantities, kgs[-1],
-                      lambda row, key=key: f"{spec.list_key}[{row}].total.{key}.credits")
+        check_credits(quantities, kgs[-1], f"{spec.list_key}[{{row}}].total.{key}.credits")
     return Columns(ids, kgs[0], kgs[1])

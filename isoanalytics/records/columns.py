@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from .fields import ENUMS
 from .frames import _STRING_DTYPE
 from .quantities import kilograms
 
-_TIME_UNIT = "us"  # what the API writes; also spans years 1 to 9999, unlike ns
+_TIME_UNIT: Literal["us"] = "us"  # what the API writes; also spans years 1 to 9999, unlike ns
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .fields import INT64_MAX
 from ..errors import SchemaError
+from .fields import INT64_MAX
 
 LEVELS = ("organisation", "project", "supplier", "order")
 STATUSES = ("active", "retired")
 COLUMNS = ("organisation_id", "level", "entity_id", "status", "credit_kgs", "credits")
 KGS_PER_CREDIT = 1000
 
-LEVEL_DTYPE = pd.CategoricalDtype(LEVELS)
-STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
+LEVEL_DTYPE = pd.CategoricalDtype(list(LEVELS))
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 _STRING_DTYPE = pd.Series(["x"]).dtype  # pandas' default: ``str`` in pandas 3, object before
 
 
@@ -81,7 +81,8 @@ def check_tidy(frame: Any) -> pd.DataFrame:
     if missing:
         raise SchemaError(
             "frame",
-            f"missing column(s) {', '.join(missing)}; a tidy balance frame has {', '.join(COLUMNS)}",
+            f"missing column(s) {', '.join(missing)}; a tidy balance frame has "
+            f"{', '.join(COLUMNS)}",
             hint="build it with CreditBalance.to_frame() or isoanalytics.stack_balances()",
         )
     kgs = frame["credit_kgs"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -200,7 +200,7 @@ class Kind:
         """The fields that may be absent (read as null, and reported), in schema order."""
         earlier = set(self.renamed)
         return tuple(name for name, default in zip(self.schema.__struct_fields__,
-                                                   _defaults(self.schema))
+                                                   _defaults(self.schema), strict=True)
                      if default is UNSET and name not in earlier)
 
 
@@ -211,7 +211,7 @@ def _defaults(schema: type[msgspec.Struct]) -> tuple[Any, ...]:
 
 
 def _utc_day(moment: datetime) -> date:
-    return moment.astimezone(timezone.utc).date()
+    return moment.astimezone(UTC).date()
 
 _CREDIT_BATCH_STATUS, _ORDER_STATUS = enum("CreditBatchStatus"), enum("OrderStatus")
 

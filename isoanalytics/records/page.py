@@ -3,11 +3,12 @@ in its record kind: ``Page[CreditBatch]`` decodes a page and its records in one 
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from msgspec import Meta
 
+from .decoding import Reader
 from .fields import INT64_MAX
 
 T = TypeVar("T")
@@ -48,3 +49,9 @@ class Page(msgspec.Struct, Generic[T], gc=False):
     total_count: Annotated[int, Meta(ge=0, le=INT64_MAX,
                                      extra={"expected": "a non-negative 64-bit integer"})]
     page_info: PageInfo
+
+
+#: A page's envelope alone (its records taken as any JSON): on the error path, an envelope
+#: that is wrong is named before the records inside it, whichever comes first in the body.
+ENVELOPE: Reader[Page[Any]] = Reader(
+    Page[Any], "a paginated list object (nodes, total_count, page_info)")

@@ -1,4 +1,4 @@
-"""The API's ``CreditQuantity``, and its one cross-field rule: ``credits`` agrees with ``credit_kgs``.
+"""The API's ``CreditQuantity``, and its cross-field rule: ``credits`` agrees with ``credit_kgs``.
 
 ``credit_kgs`` is the truth (whole kilograms, exact at any size); ``credits`` is
 ``credit_kgs / 1000`` rounded to 3 decimals and carried as a binary float. msgspec checks each
@@ -8,7 +8,7 @@ time, by whoever holds the decoded quantities (``balance_schema``, ``kinds``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import Annotated
 
@@ -16,8 +16,8 @@ import msgspec
 import numpy as np
 from msgspec import Meta
 
-from .fields import Kilograms
 from ..errors import SchemaError
+from .fields import Kilograms
 
 _KGS, _CREDITS = attrgetter("credit_kgs"), attrgetter("credits")
 _CREDITS_HINT = "credit_kgs is authoritative; the body is inconsistent, report it to its source"
@@ -42,9 +42,9 @@ def kilograms(quantities: Sequence[CreditQuantity]) -> np.ndarray:
     return np.array(list(map(_KGS, quantities)), dtype=np.int64)
 
 
-def check_credits(quantities: Sequence[CreditQuantity], kgs: np.ndarray,
-                  where: Callable[[int], str]) -> None:
-    """Raise a SchemaError at ``where(row)`` for the first quantity whose ``credits`` is not
+def check_credits(quantities: Sequence[CreditQuantity], kgs: np.ndarray, where: str) -> None:
+    """Raise a SchemaError at ``where`` (``{row}`` in it replaced by the row, as in
+    ``"nodes[{row}].size.credits"``) for the first quantity whose ``credits`` is not
     ``credit_kgs / 1000`` within rounding: half a gram, plus a few ulps of representation.
     NaN and infinities (which only a Python-decoded body can hold) never agree."""
     credits = np.array(list(map(_CREDITS, quantities)), dtype=np.float64)
@@ -54,5 +54,7 @@ def check_credits(quantities: Sequence[CreditQuantity], kgs: np.ndarray,
     if agrees.all():
         return
     row = int(np.flatnonzero(~agrees)[0])
-    raise SchemaError(where(row), f"disagrees with credit_kgs / 1000 = {int(kgs[row]) / 1000:.3f} "
-                      "beyond rounding", value=quantities[row].credits, hint=_CREDITS_HINT)
+    expected_credits = int(kgs[row]) / 1000
+    raise SchemaError(where.format(row=row),
+                      f"disagrees with credit_kgs / 1000 = {expected_credits:.3f} beyond rounding",
+                      value=quantities[row].credits, hint=_CREDITS_HINT)

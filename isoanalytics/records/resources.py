@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from msgspec import UNSET
 
+from ..errors import SchemaError
 from .columns import build_frame, values
 from .decoding import Reader
 from .drift import ATTRIBUTE, SchemaDrift
@@ -31,7 +32,6 @@ from .fields import (
 from .kinds import KINDS_BY_NAME, Kind
 from .page import Page
 from .quantities import check_credits, kilograms
-from ..errors import SchemaError
 
 __all__ = ["CREDIT_BATCH_STATUSES", "KINDS", "ORDER_STATUSES", "PATHWAYS", "PROJECT_STATUSES",
            "RETIREMENT_PURPOSES", "Table", "check_record", "columns", "id_columns",
@@ -92,9 +92,8 @@ def _checked(kind: Kind, records: list, path: str, single: bool = False) -> Sche
         if column.build.quantity:
             quantities, _ = values(records, column.steps)
             at = column.where + ".credits"
-            check_credits(quantities, kilograms(quantities),
-                          (lambda row, at=at: at if path == "$" else f"{path}.{at}") if single
-                          else (lambda row, at=at: f"{path}[{row}].{at}"))
+            where = (at if path == "$" else f"{path}.{at}") if single else f"{path}[{{row}}].{at}"
+            check_credits(quantities, kilograms(quantities), where)
     drift = SchemaDrift()
     for earlier, (current, convert) in kind.renamed.items():
         for record in records:
@@ -210,7 +209,7 @@ class Table:
         start = len(self)
         self._records.extend(records)
         self.ids.extend(ids)
-        self._row_of.update(zip(ids, range(start, start + len(ids))))
+        self._row_of.update(zip(ids, range(start, start + len(ids)), strict=True))
         self._pages.append((start, path))
         self.drift.update(drift)
 
@@ -235,7 +234,7 @@ class Table:
         start = len(self)
         self._records.extend(other._records)
         self.ids.extend(other.ids)
-        self._row_of.update(zip(other.ids, range(start, start + len(other))))
+        self._row_of.update(zip(other.ids, range(start, start + len(other)), strict=True))
         self._pages.extend((start + first, path) for first, path in other._pages)
         self.drift.update(other.drift)
 
@@ -317,8 +316,8 @@ def read_record(kind: str, value: Any, path: str = "$") -> tuple[Any, SchemaDrif
 
     Examples
     --------
-    >>> record, drift = read_record("organisation",
-    ...                             {"id": "org_1GB56M1ST1S0GVNA", "name": "Isometric", "domain": None})
+    >>> record, drift = read_record(
+    ...     "organisation", {"id": "org_1GB56M1ST1S0GVNA", "name": "Isometric", "domain": None})
     >>> record.name, bool(drift)
     ('Isometric', False)
     """

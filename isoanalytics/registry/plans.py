@@ -19,13 +19,14 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from .http import PAGE_SIZE, Call
-from ..records.resources import Table, page_reader, read_record
-from ..records.decoding import load
-from ..records.balance import CreditBalance, parse_balance
+from ..analysis.metrics import summarize
 from ..errors import NotFoundError, PaginationError, SchemaError
 from ..ids import check_id, resource_path
-from ..analysis.metrics import summarize
+from ..records.balance import CreditBalance, parse_balance
+from ..records.decoding import load
+from ..records.page import ENVELOPE
+from ..records.resources import Table, page_reader, read_record
+from .http import PAGE_SIZE, Call
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]
@@ -70,7 +71,8 @@ def one(kind: str, call: Call, *, nullable: bool = False,
     value = _decoded((yield call), call)
     if value is None and nullable:
         raise NotFoundError(f"the registry has no {kind} with this id (it answered null)",
-                            status_code=200, **call.context())
+                            status_code=200, endpoint=call.endpoint,
+                            organisation_id=call.organisation_id)
     record = _checked(kind, value, call)
     if record_id is not None and record["id"] != record_id:
         raise SchemaError("id", f"is not the id asked for ({record_id}): the server answered "
@@ -318,7 +320,7 @@ def _checked(kind: str, value: Any, call: Call) -> dict[str, Any]:
     if drift:
         for name in drift.missing:
             value.setdefault(name, None)
-        for earlier, current in drift.renamed.items():
+        for current in drift.renamed.values():
             value.setdefault(current, getattr(record, current).isoformat())
         drift.warn(call.endpoint, stacklevel=3)
     return value
@@ -329,8 +331,14 @@ def _envelope(kind: str, body: Any, call: Call) -> Any:
     as one decode."""
     try:
         return page_reader(kind).decode(body)
-    except SchemaError as error:
-        raise error.with_context(**call.context()) from None
+    except SchemaError as page_error:
+        error = page_error
+    try:  # a wrong envelope is named before the records in it, as the frame around them
+        ENVELOPE.decode(body)
+    except SchemaError as envelope_error:
+        if not envelope_error.path.startswith("nodes["):
+            error = envelope_error
+    raise error.with_context(**call.context()) from None
 
 
 def _joined(tables: list[Table], call: Call) -> Table:
