@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -195,7 +196,7 @@ class Kind:
     #: earlier name -> (current name, conversion of an earlier value to a current one)
     renamed: Mapping[str, tuple[str, Callable[[Any], Any]]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def tolerated(self) -> tuple[str, ...]:
         """The fields that may be absent (read as null, and reported), in schema order."""
         earlier = set(self.renamed)

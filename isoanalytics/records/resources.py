@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
-from operator import attrgetter
+from functools import partial
+from operator import attrgetter, is_
 from typing import Any
 
 import pandas as pd
@@ -39,6 +40,7 @@ __all__ = ["CREDIT_BATCH_STATUSES", "KINDS", "ORDER_STATUSES", "PATHWAYS", "PROJ
 
 KINDS: tuple[str, ...] = tuple(KINDS_BY_NAME)
 _ID = attrgetter("id")
+_IS_UNSET = partial(is_, UNSET)
 
 
 class _Readers:
@@ -90,7 +92,7 @@ def _checked(kind: Kind, records: list, path: str, single: bool = False) -> Sche
     what they lacked or renamed (earlier names are mapped onto the records in place)."""
     for column in kind.columns:
         if column.build.quantity:
-            quantities, _ = values(records, column.steps)
+            quantities, _ = values(records, column.steps, column.nulls)
             at = column.where + ".credits"
             where = (at if path == "$" else f"{path}.{at}") if single else f"{path}[{{row}}].{at}"
             check_credits(quantities, kilograms(quantities), where)
@@ -101,7 +103,7 @@ def _checked(kind: Kind, records: list, path: str, single: bool = False) -> Sche
                 setattr(record, current, convert(getattr(record, earlier)))
                 drift.renamed[earlier] = current
     for name in kind.tolerated:
-        if UNSET in list(map(attrgetter(name), records)):
+        if any(map(_IS_UNSET, map(attrgetter(name), records))):
             drift.missing[name] = None
     return drift
 
@@ -252,7 +254,7 @@ class Table:
         >>> table.to_frame()["name"].tolist()
         ['Isometric']
         """
-        frame = build_frame(self._records, self._kind.columns)
+        frame = build_frame(self._records, self._kind.columns, self._kind.tolerated)
         if self.drift:
             frame.attrs[ATTRIBUTE] = self.drift.as_attribute()
         return frame
