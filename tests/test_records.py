@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from isoanalytics import SchemaError, demo
 from isoanalytics.ids import ID_KINDS
 from isoanalytics.records import columns as builds
-from isoanalytics.records.frames import _STRING_DTYPE
+from isoanalytics.records.frames import STRING_DTYPE
 from isoanalytics.records.kinds import KINDS_BY_NAME
 from isoanalytics.records.resources import (
     CREDIT_BATCH_STATUSES,
@@ -72,30 +72,30 @@ UTC = "datetime64[us, UTC]"
 DAY = "datetime64[us]"
 DTYPES = {  # column -> dtype, for the columns whose dtype matters most
     "credit_batch": {
-        "id": _STRING_DTYPE, "status": pd.CategoricalDtype(CREDIT_BATCH_STATUSES),
+        "id": STRING_DTYPE, "status": pd.CategoricalDtype(CREDIT_BATCH_STATUSES),
         "credit_kgs": "int64", "credits": "float64", "issued_at": UTC, "delivered_at": UTC,
-        "retired_at": UTC, "sequestered_on": DAY, "beneficiary_name": _STRING_DTYPE,
+        "retired_at": UTC, "sequestered_on": DAY, "beneficiary_name": STRING_DTYPE,
         "ccp_approved": "bool", "gross_carbon_removed_kg": "Int64", "losses_kg": "Int64",
-        "parent_id": _STRING_DTYPE,
+        "parent_id": STRING_DTYPE,
     },
     "project": {
         "status": pd.CategoricalDtype(PROJECT_STATUSES), "pathway": pd.CategoricalDtype(PATHWAYS),
         "crediting_period_start": DAY, "crediting_period_end": DAY, "issued_kgs": "int64",
         "retired_kgs": "int64", "issued_buffer_pool_kgs": "int64",
         "retired_buffer_pool_kgs": "int64", "latitude": "float64", "longitude": "float64",
-        "supplier_id": _STRING_DTYPE,
+        "supplier_id": STRING_DTYPE,
     },
-    "supplier": {"id": _STRING_DTYPE, "latitude": "float64", "domain": _STRING_DTYPE},
+    "supplier": {"id": STRING_DTYPE, "latitude": "float64", "domain": STRING_DTYPE},
     "order": {
         "status": pd.CategoricalDtype(ORDER_STATUSES), "effective_contract_date": DAY,
         "fulfilled_at": UTC, "ordered_kgs": "int64", "delivered_kgs": "int64",
         "remaining_kgs": "int64", "delivered_share": "float64",
     },
     "retirement": {
-        "retired_at": UTC, "retired_kgs": "int64", "purposes": _STRING_DTYPE,
-        "notes": _STRING_DTYPE,
+        "retired_at": UTC, "retired_kgs": "int64", "purposes": STRING_DTYPE,
+        "notes": STRING_DTYPE,
     },
-    "organisation": {"id": _STRING_DTYPE, "domain": _STRING_DTYPE},
+    "organisation": {"id": STRING_DTYPE, "domain": STRING_DTYPE},
 }
 KG_COLUMNS = {  # frame column -> (path of its CreditQuantity in the record)
     "credit_batch": {"credit_kgs": "size"},

@@ -22,7 +22,7 @@ import pandas as pd
 from msgspec import UNSET
 
 from .fields import ENUMS
-from .frames import _STRING_DTYPE
+from .frames import STRING_DTYPE
 from .quantities import kilograms
 
 _IS_NONE, _IS_UNSET = partial(is_, None), partial(is_, UNSET)
@@ -38,7 +38,7 @@ class Build:
 
 
 def _text(values: list, nullable: bool) -> Any:
-    return pd.Series(values, dtype=_STRING_DTYPE)
+    return pd.Series(values, dtype=STRING_DTYPE)
 
 
 def _integers(values: list, nullable: bool) -> Any:
@@ -87,7 +87,7 @@ def _days(values: list, nullable: bool) -> Any:
 
 def _joined(values: list, nullable: bool) -> Any:
     return pd.Series([None if value is None else ", ".join(value) for value in values],
-                     dtype=_STRING_DTYPE)
+                     dtype=STRING_DTYPE)
 
 
 def enum(name: str) -> Build:

@@ -115,7 +115,7 @@ class Reader(Generic[T]):
             return SchemaError(_joined(path, steps), "required key is missing",
                                hint=self.hint if len(steps) == 1 and path == "$" else None)
         value = _value_at(body, steps, raw)
-        info, extra = self._field(steps)
+        info, extra = self.field(steps)
         if not steps and isinstance(info, (mi.StructType, mi.UnionType)):
             return SchemaError(_joined(path, steps), f"expected {self.what}", value=value,
                                hint=self.hint)
@@ -123,7 +123,7 @@ class Reader(Generic[T]):
         return SchemaError(_joined(path, steps), words, value=value,
                            hint=hint or extra.get("description"))
 
-    def _field(self, steps: list[str | int]) -> tuple[Any, dict[str, Any]]:
+    def field(self, steps: list[str | int]) -> tuple[Any, dict[str, Any]]:
         """The type info of the field at ``steps`` and its metadata (extra and description)."""
         if self._info is None:
             self._info = mi.type_info(self.schema)

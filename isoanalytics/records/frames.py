@@ -22,7 +22,7 @@ KGS_PER_CREDIT = 1000
 
 LEVEL_DTYPE = pd.CategoricalDtype(list(LEVELS))
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
-_STRING_DTYPE = pd.Series(["x"]).dtype  # pandas' default: ``str`` in pandas 3, object before
+STRING_DTYPE = pd.Series(["x"]).dtype  # pandas' default: ``str`` in pandas 3, object before
 
 
 def tidy_frame(
@@ -51,7 +51,7 @@ def _strings(values: np.ndarray) -> pd.Series:
     # An organisation_id nobody gave is missing on every row: keep it as None (object).
     if len(values) and values[0] is None:
         return pd.Series(values, dtype=object)
-    return pd.Series(values, dtype=_STRING_DTYPE)
+    return pd.Series(values, dtype=STRING_DTYPE)
 
 
 def empty_frame() -> pd.DataFrame:

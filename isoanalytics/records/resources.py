@@ -307,7 +307,7 @@ def id_columns(kind: str) -> Mapping[str, tuple[str, str]]:
     for column in _kind(kind).columns:
         if column.path is None:
             continue
-        _, extra = reader._field(list(column.steps))
+        _, extra = reader.field(list(column.steps))
         if "id_kind" in extra:
             found[column.name] = (column.where, extra["id_kind"])
     return found
