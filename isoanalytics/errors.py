@@ -23,6 +23,7 @@ __all__ = [
     "ReadOnlyError",
     "RegistryError",
     "ResponseTooLargeError",
+    "SchemaDriftWarning",
     "SchemaError",
     "ServerError",
     "UnexpectedStatusError",
@@ -153,6 +154,56 @@ class SchemaError(ValueError):
             if isinstance(text, str):
                 setattr(self, name, scrub(text))
         self.args = (self._message(),)
+
+
+class SchemaDriftWarning(UserWarning):
+    """A response that differs from the package's copy of the API schema in a tolerated way.
+
+    Fields the figures rest on (ids, quantities, statuses, ``issued_at``, ``retired_at``)
+    are strict: a body without them is a :class:`SchemaError`. A descriptive field that is
+    missing is read as null, and a field under a known earlier name (``sequestered_at`` for
+    ``sequestered_on``) is mapped; each call that met either warns once, naming the
+    endpoint and the fields, and the result says the same in ``frame.attrs["schema_drift"]``
+    (the fields as ``{"missing": [...], "renamed": {old: new}}``).
+
+    Attributes
+    ----------
+    endpoint : str or None
+        Such as ``GET /organisations/org_1J7BT1V2GFMC75MZ/credit_batches``.
+    missing : tuple of str
+        The JSON paths (within a record) of the fields that were absent, read as null.
+    renamed : dict
+        Earlier name -> current name, for the fields read under an earlier name.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from isoanalytics import SchemaDriftWarning
+    >>> warning = SchemaDriftWarning("GET /projects", missing=("validator_name",))
+    >>> print(warning)  # doctest: +NORMALIZE_WHITESPACE
+    [GET /projects] the response lacks validator_name (read as null): it follows another
+    version of the API schema than this isoanalytics
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn(warning)
+    >>> caught[0].category.__name__, caught[0].message.missing
+    ('SchemaDriftWarning', ('validator_name',))
+    """
+
+    def __init__(self, endpoint: str | None, *, missing: tuple[str, ...] = (),
+                 renamed: dict[str, str] | None = None) -> None:
+        self.endpoint = endpoint
+        self.missing = tuple(missing)
+        self.renamed = dict(renamed or {})
+        parts = []
+        if self.missing:
+            parts.append(f"lacks {', '.join(self.missing)} (read as null)")
+        if self.renamed:
+            parts.append("calls " + ", ".join(f"{new} by its earlier name {old}"
+                                              for old, new in self.renamed.items()) + " (mapped)")
+        super().__init__(_located(f"the response {' and '.join(parts)}: it follows another "
+                                  "version of the API schema than this isoanalytics",
+                                  endpoint, None))
 
 
 class InvalidIdError(ValueError):

@@ -27,7 +27,7 @@ from urllib.parse import quote
 from .errors import InvalidIdError, SchemaError
 
 __all__ = ["ID_KINDS", "ID_MAX_LENGTH", "ID_MIN_LENGTH", "IdKind", "check_body_id", "check_id",
-           "is_id", "resource_path"]
+           "id_pattern", "is_id", "resource_path"]
 
 ID_MIN_LENGTH, ID_MAX_LENGTH = 20, 37
 _TAIL = "[0-9A-Za-z]"  # spelled out: \w and str.isalnum also take non-ASCII letters
@@ -104,6 +104,23 @@ def id_kind(kind: str) -> IdKind:
     except (KeyError, TypeError):
         raise ValueError(f"unknown id kind {kind!r}; expected one of {', '.join(ID_KINDS)}") \
             from None
+
+
+def id_pattern(kind: str) -> str:
+    """The one rule for ``kind`` as regular-expression text for a schema library.
+
+    Anchored for ``re.search`` (how msgspec's ``Meta(pattern=...)`` applies a pattern) with
+    ``\\Z``, never ``$``, which would also match before a trailing newline.
+
+    Examples
+    --------
+    >>> import re
+    >>> pattern = id_pattern("project")
+    >>> good = "prj_1CTWZQGKE1S0VAXA"
+    >>> bool(re.search(pattern, good)), bool(re.search(pattern, good + "\\n"))
+    (True, False)
+    """
+    return f"^{id_kind(kind).pattern.pattern}\\Z"
 
 
 def is_id(value: Any, kind: str) -> bool:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import isoanalytics as ia
 from isoanalytics import demo, ids
-from isoanalytics.records.resources import _KINDS, Table, _Id
+from isoanalytics.records.resources import KINDS, Table, id_columns
 
 from .recording_server import BASE_PATH, page, recording_server
 
@@ -146,9 +146,9 @@ def test_enrich_refuses_a_frames_hostile_ids_naming_the_column(server):
 def _sample(kind: str, records: list[dict]) -> dict:
     """A record of ``kind`` whose optional objects are all present, so every id has a place."""
     def complete(record: dict) -> bool:
-        for column in _KINDS[kind].read:
+        for where, _ in id_columns(kind).values():
             value = record
-            for key, _ in column.steps[:-1]:
+            for key in where.split(".")[:-1]:
                 value = value.get(key) if isinstance(value, dict) else None
             if not isinstance(value, dict):
                 return False
@@ -166,9 +166,8 @@ SAMPLES = {
     "organisation": _sample("organisation", REGISTRY.organisations()),
 }
 # Every id a record kind reads: (kind, its JSON path within the record, its prefix)
-ID_FIELDS = [(kind, column.where, column.rule.kind)
-             for kind, spec in _KINDS.items() for column in spec.read
-             if isinstance(column.rule, _Id)]
+ID_FIELDS = [(kind, where, id_kind)
+             for kind in KINDS for where, id_kind in id_columns(kind).values()]
 _PREFIX = {kind.name: kind.prefix for kind in ids.ID_KINDS.values()}
 
 
@@ -372,8 +371,8 @@ def test_any_text_in_any_records_id_is_refused_by_its_path_or_kept_verbatim(fiel
         return
     # Kept: then it is a prefix and ASCII letters and digits, one path segment as it is.
     assert value.startswith(_PREFIX[id_kind]) and re.fullmatch(_ID, value), value
-    column = next(c for c in _KINDS[kind].read if c.where == where)
-    assert table.to_frame()[column.name].tolist() == [value]
+    column = next(name for name, (path, _) in id_columns(kind).items() if path == where)
+    assert table.to_frame()[column].tolist() == [value]
 
 
 @pytest.mark.parametrize("kind", ["organisation", "project", "supplier"])

@@ -41,15 +41,10 @@ ALLOWED = {
 # The one registry module that may import the demo, and why.
 DEMO_IMPORTERS = {"isoanalytics.registry.client": "it hands the client the demo's transport "
                                                   "and credentials"}
-# Private names records/ still shares between its own modules: that layer's readers are being
-# replaced by declared schemas (issue 13, item 1), and these go with them. Each entry must still
-# be in use (a stale one fails the test), so the list only shrinks.
-PENDING_PRIVATE_IMPORTS = {
-    ("isoanalytics.records.resources", "isoanalytics.records.frames._STRING_DTYPE"),
-    ("isoanalytics.records.resources", "isoanalytics.records.validate._checked_quantity"),
-    ("isoanalytics.records.resources", "isoanalytics.records.validate._require"),
-    ("isoanalytics.records.resources", "isoanalytics.records.validate._require_object"),
-}
+# Private names a module may still take from another, while a rewrite is under way: (importer,
+# imported name). Each entry must still be in use (a stale one fails the test), so the set only
+# shrinks; it is empty since records/ was rebuilt on declared schemas.
+PENDING_PRIVATE_IMPORTS: set[tuple[str, str]] = set()
 TOP = frozenset({"isoanalytics", "isoanalytics.__main__", "isoanalytics.plots",
                  "isoanalytics.tables", "isoanalytics.widgets", "isoanalytics.report"})
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..errors import SchemaError
 from ..ids import check_id
-from . import validate as _validate
+from .balance_schema import LISTS, STATUS_KEYS, read_balance
 from .frames import (
     COLUMNS,
     KGS_PER_CREDIT,
@@ -40,7 +40,7 @@ __all__ = [
 
 BalanceBody = Union[Mapping[str, Any], str, bytes, "CreditBalance"]
 
-_SPEC_BY_LEVEL = {spec.level: spec for spec in _validate.LISTS}
+_SPEC_BY_LEVEL = {spec.level: spec for spec in LISTS}
 
 
 def _frozen(values: Iterable[int]) -> np.ndarray:
@@ -156,7 +156,7 @@ class CreditBalance:
                 {spec.id_key: entity_id, "total": _balance_json(int(active), int(retired))}
                 for entity_id, active, retired in zip(
                     entities.ids, entities.active_kgs.tolist(), entities.retired_kgs.tolist()
-                )
+                , strict=True)
             ]
         return body
 
@@ -208,7 +208,8 @@ class CreditBalance:
                 mine.ids == theirs.ids
                 and np.array_equal(mine.active_kgs, theirs.active_kgs)
                 and np.array_equal(mine.retired_kgs, theirs.retired_kgs)
-                for mine, theirs in zip(self._entities.values(), other._entities.values())
+                for mine, theirs in zip(self._entities.values(), other._entities.values(),
+                                        strict=True)
             )
         )
 
@@ -225,7 +226,7 @@ class CreditBalance:
 def _balance_json(active_kgs: int, retired_kgs: int) -> dict[str, Any]:
     return {
         key: {"credit_kgs": kgs, "credits": round(kgs / KGS_PER_CREDIT, 3)}
-        for key, kgs in zip(_validate.STATUS_KEYS, (active_kgs, retired_kgs))
+        for key, kgs in zip(STATUS_KEYS, (active_kgs, retired_kgs), strict=True)
     }
 
 
@@ -276,12 +277,12 @@ def parse_balance(body: BalanceBody, *, organisation_id: str | None = None) -> C
             f"this balance belongs to {body.organisation_id}, not {organisation_id}",
         )
     try:
-        with _validate.gc_paused():
-            parsed = _validate.read_body(_validate.decode(body))
+        parsed = read_balance(body)
     except SchemaError as error:
         raise error.with_context(organisation_id=organisation_id) from None
     entities = {
-        level: _Entities(tuple(columns.ids), _frozen(columns.active_kgs), _frozen(columns.retired_kgs))
+        level: _Entities(tuple(columns.ids), _frozen(columns.active_kgs),
+                         _frozen(columns.retired_kgs))
         for level, columns in parsed.levels.items()
     }
     return CreditBalance(
@@ -335,7 +336,8 @@ def stack_balances(
             )
         organisation_id, body = pair
         if organisation_id is None:
-            raise SchemaError(f"balances[{position}]", "every balance in a portfolio needs its organisation_id")
+            raise SchemaError(f"balances[{position}]",
+                              "every balance in a portfolio needs its organisation_id")
         if organisation_id in seen:
             raise SchemaError(
                 f"balances[{position}]",
@@ -364,7 +366,8 @@ def split_portfolio(frame: pd.DataFrame) -> dict[str, CreditBalance]:
     """
     frame = check_tidy(frame)
     if frame["organisation_id"].isna().any():
-        raise SchemaError("frame.organisation_id", "every row of a portfolio needs an organisation_id")
+        raise SchemaError("frame.organisation_id",
+                          "every row of a portfolio needs an organisation_id")
     return {
         str(organisation_id): CreditBalance.from_frame(part)
         for organisation_id, part in frame.groupby("organisation_id", sort=False)

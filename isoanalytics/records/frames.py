@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SchemaError
-from .validate import INT64_MAX
+from .fields import INT64_MAX
 
 LEVELS = ("organisation", "project", "supplier", "order")
 STATUSES = ("active", "retired")
 COLUMNS = ("organisation_id", "level", "entity_id", "status", "credit_kgs", "credits")
 KGS_PER_CREDIT = 1000
 
-LEVEL_DTYPE = pd.CategoricalDtype(LEVELS)
-STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
-_STRING_DTYPE = pd.Series(["x"]).dtype  # pandas' default: ``str`` in pandas 3, object before
+LEVEL_DTYPE = pd.CategoricalDtype(list(LEVELS))
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
+STRING_DTYPE = pd.Series(["x"]).dtype  # pandas' default: ``str`` in pandas 3, object before
 
 
 def tidy_frame(
@@ -51,7 +51,7 @@ def _strings(values: np.ndarray) -> pd.Series:
     # An organisation_id nobody gave is missing on every row: keep it as None (object).
     if len(values) and values[0] is None:
         return pd.Series(values, dtype=object)
-    return pd.Series(values, dtype=_STRING_DTYPE)
+    return pd.Series(values, dtype=STRING_DTYPE)
 
 
 def empty_frame() -> pd.DataFrame:
@@ -81,7 +81,8 @@ def check_tidy(frame: Any) -> pd.DataFrame:
     if missing:
         raise SchemaError(
             "frame",
-            f"missing column(s) {', '.join(missing)}; a tidy balance frame has {', '.join(COLUMNS)}",
+            f"missing column(s) {', '.join(missing)}; a tidy balance frame has "
+            f"{', '.join(COLUMNS)}",
             hint="build it with CreditBalance.to_frame() or isoanalytics.stack_balances()",
         )
     kgs = frame["credit_kgs"]

@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from ..errors import NotFoundError, PaginationError, SchemaError
-from ..ids import check_id, is_id, resource_path
+from ..ids import check_id, resource_path
 from ..records.balance import CreditBalance, parse_balance
-from ..records.resources import Table, check_record
-from ..records.validate import INT64_MAX, decode, gc_paused
+from ..records.decoding import load
+from ..records.page import ENVELOPE
+from ..records.resources import Table, page_reader, read_record
 from .http import PAGE_SIZE, Call
 
 T = TypeVar("T")
@@ -59,7 +60,8 @@ def one(kind: str, call: Call, *, nullable: bool = False,
     value = _decoded((yield call), call)
     if value is None and nullable:
         raise NotFoundError(f"the registry has no {kind} with this id (it answered null)",
-                            status_code=200, **call.context())
+                            status_code=200, endpoint=call.endpoint,
+                            organisation_id=call.organisation_id)
     record = _checked(kind, value, call)
     if record_id is not None and record["id"] != record_id:
         raise SchemaError("id", f"is not the id asked for ({record_id}): the server answered "
@@ -99,31 +101,30 @@ def pages(kind: str, call: Call, first_body: Any = None) -> Plan[Table]:
         page_call = Call(call.path, (*call.params, ("first", str(PAGE_SIZE)))
                          + ((("after", after),) if after else ()),
                          call.organisation_id, call.private, page)
-        body = first_body if page == 1 and first_body is not None else (yield page_call)
-        # A page's objects are born and die within this block; a collection in between
-        # would promote them to older generations for the full collections to sweep again
-        # (about 0.2 ms a page, measured with tests/benchmarks/bench_client.py).
-        with gc_paused():
-            nodes, count, has_next, end_cursor = _envelope(_decoded(body, page_call),
-                                                           page_call)
-            if total_count is None:
-                total_count = count
-            elif count != total_count:
+        # The page's records are decoded straight into gc=False structs: no collection
+        # runs over them, so the collector needs no pausing.
+        decoded = (first_body if page == 1 and first_body is not None
+                   else _envelope(kind, (yield page_call), page_call))
+        nodes, count = decoded.nodes, decoded.total_count
+        has_next, end_cursor = decoded.page_info.has_next_page, decoded.page_info.end_cursor
+        if total_count is None:
+            total_count = count
+        elif count != total_count:
+            raise PaginationError(
+                f"total_count changed from {total_count} to {count} between pages: the "
+                "list changed while it was read. Read it again", **page_call.context())
+        _check_bounds(len(nodes), len(table), total_count, page_call)
+        for record_id in _raw_ids(nodes):
+            if record_id in seen_ids:
                 raise PaginationError(
-                    f"total_count changed from {total_count} to {count} between pages: the "
-                    "list changed while it was read. Read it again", **page_call.context())
-            _check_bounds(len(nodes), len(table), total_count, page_call)
-            for record_id in _raw_ids(nodes, kind):
-                if record_id in seen_ids:
-                    raise PaginationError(
-                        f"{record_id} arrived again, first seen on page {seen_ids[record_id]}: "
-                        "the server's pages overlap", **page_call.context())
-                seen_ids[record_id] = page
-            try:
-                table.add(nodes)
-            except SchemaError as error:
-                raise error.with_context(**page_call.context()) from None
-            empty, body, nodes = not nodes, None, None
+                    f"{record_id} arrived again, first seen on page {seen_ids[record_id]}: "
+                    "the server's pages overlap", **page_call.context())
+            seen_ids[record_id] = page
+        try:
+            table.add_decoded(nodes)
+        except SchemaError as error:
+            raise error.with_context(**page_call.context()) from None
+        empty, decoded, nodes = not nodes, None, None
         if not has_next:
             break
         if empty or end_cursor is None or end_cursor in seen_cursors:
@@ -156,17 +157,21 @@ def _check_bounds(page_size: int, read: int, total_count: int, call: Call) -> No
             **call.context())
 
 
-def _raw_ids(nodes: list, kind: str) -> Iterator[str]:
-    # Before validation, so an overlap is named as what it is; a missing or malformed id
-    # is left for validation to name (and is never quoted in a PaginationError).
+def _raw_ids(nodes: list) -> Iterator[str]:
+    # Before the table's own check of ids added twice, so an overlap between pages is named
+    # as what it is; the page's decoding has checked each id against the id rule already.
     for node in nodes:
-        record_id = node.get("id") if isinstance(node, dict) else None
-        if is_id(record_id, kind):
-            yield record_id
+        yield node.id
 
 
 def frame(kind: str, call: Call) -> Plan[pd.DataFrame]:
-    return (yield from pages(kind, call)).to_frame()
+    return _framed((yield from pages(kind, call)), call)
+
+
+def _framed(table: Table, call: Call) -> pd.DataFrame:
+    """The table's frame; what its records lacked or renamed is warned about once, here."""
+    table.drift.warn(call.endpoint, stacklevel=3)
+    return table.to_frame()
 
 
 def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurrency: int,
@@ -186,8 +191,8 @@ def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurre
     path = resource_path("organisations", organisation_id, "credit_batches")
     call = Call(path, params, organisation_id, private=True)
     first_call = Call(path, (*params, ("first", str(PAGE_SIZE))), organisation_id, True, 1)
-    first_body = _decoded((yield first_call), first_call)
-    _, total_count, has_next, _ = _envelope(first_body, first_call)
+    first_body = _envelope("credit_batch", (yield first_call), first_call)
+    total_count, has_next = first_body.total_count, first_body.page_info.has_next_page
     chain_rounds = -(-total_count // PAGE_SIZE)
     if (has_next and "project_id" not in filters and by_project is not False
             and (by_project or chain_rounds >= PARTITION_MIN_PAGES)):
@@ -201,12 +206,12 @@ def credit_batches(organisation_id: str, filters: Mapping[str, Any], *, concurre
                 for project_id in held.entity_ids("project")))
             listed = sum(map(len, tables))
             if listed == total_count:
-                return sort_batches(_joined(tables, call).to_frame())
+                return sort_batches(_framed(_joined(tables, call), call))
             logger.info("%s: the per-project lists hold %d batches, the unfiltered list %d; "
                         "reading the unfiltered list instead", call.endpoint, listed,
                         total_count)
     table = yield from pages("credit_batch", call, first_body=first_body)
-    return sort_batches(table.to_frame())
+    return sort_batches(_framed(table, call))
 
 
 def _per_project_rounds(held: CreditBalance, total_count: int, concurrency: int) -> float:
@@ -294,45 +299,43 @@ def _moment(value: Any, name: str) -> str:
 
 def _decoded(body: Any, call: Call) -> Any:
     if not isinstance(body, (bytes, bytearray, memoryview, str)):
-        return body  # already decoded (a first page handed over by the caller)
+        return body  # already decoded
     try:
-        return decode(body)
+        return load(body)
     except SchemaError as error:
         raise error.with_context(**call.context()) from None
 
 
 def _checked(kind: str, value: Any, call: Call) -> dict[str, Any]:
+    """One record checked; for a record an earlier version of the API wrote, the dict gains
+    the tolerated fields it lacked (as None) and current names for earlier ones, and the
+    call warns once (a dict carries no attribute to say so)."""
     try:
-        return check_record(kind, value)
+        record, drift = read_record(kind, value)
     except SchemaError as error:
         raise error.with_context(**call.context()) from None
+    if drift:
+        for name in drift.missing:
+            value.setdefault(name, None)
+        for current in drift.renamed.values():
+            value.setdefault(current, getattr(record, current).isoformat())
+        drift.warn(call.endpoint, stacklevel=3)
+    return value
 
 
-def _envelope(body: Any, call: Call) -> tuple[list, int, bool, str | None]:
-    """A paginated list's nodes, total_count, has_next_page and end_cursor, checked."""
-    def bad(path: str, problem: str, value: Any) -> SchemaError:
-        return SchemaError(path, problem, value=value, **call.context())
-
-    if not isinstance(body, dict):
-        raise bad("$", "expected a paginated list object (nodes, total_count, page_info)", body)
-    for key in ("nodes", "total_count", "page_info"):
-        if key not in body:
-            raise SchemaError(key, "required key is missing", **call.context())
-    nodes, total_count, page_info = body["nodes"], body["total_count"], body["page_info"]
-    if not isinstance(nodes, list):
-        raise bad("nodes", "expected an array", nodes)
-    if type(total_count) is not int or not 0 <= total_count <= INT64_MAX:
-        raise bad("total_count", "expected a non-negative 64-bit integer", total_count)
-    if not isinstance(page_info, dict):
-        raise bad("page_info", "expected an object", page_info)
-    if "has_next_page" not in page_info:
-        raise SchemaError("page_info.has_next_page", "required key is missing", **call.context())
-    has_next, end_cursor = page_info["has_next_page"], page_info.get("end_cursor")
-    if type(has_next) is not bool:
-        raise bad("page_info.has_next_page", "expected a boolean", has_next)
-    if end_cursor is not None and (type(end_cursor) is not str or not end_cursor):
-        raise bad("page_info.end_cursor", "expected a non-empty string or null", end_cursor)
-    return nodes, total_count, has_next, end_cursor
+def _envelope(kind: str, body: Any, call: Call) -> Any:
+    """A page (``Page`` of the kind's Struct): its nodes, total_count and page_info, checked
+    as one decode."""
+    try:
+        return page_reader(kind).decode(body)
+    except SchemaError as page_error:
+        error = page_error
+    try:  # a wrong envelope is named before the records in it, as the frame around them
+        ENVELOPE.decode(body)
+    except SchemaError as envelope_error:
+        if not envelope_error.path.startswith("nodes["):
+            error = envelope_error
+    raise error.with_context(**call.context()) from None
 
 
 def _joined(tables: list[Table], call: Call) -> Table:

@@ -1,0 +1,57 @@
+"""The page envelope of every paginated list (spec: ``PaginatedListResource[...]``), generic
+in its record kind: ``Page[CreditBatch]`` decodes a page and its records in one pass."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from .decoding import Reader
+from .fields import INT64_MAX
+
+T = TypeVar("T")
+
+
+class PageInfo(msgspec.Struct, gc=False):
+    """Where a page sits in its list (spec: ``PageInfo``); the cursors going back are not read.
+
+    ``end_cursor`` may be absent, as null: a last page needs none.
+
+    Examples
+    --------
+    >>> msgspec.json.decode(b'{"has_next_page": false, "end_cursor": null}', type=PageInfo)
+    PageInfo(has_next_page=False, end_cursor=None)
+    """
+
+    has_next_page: Annotated[bool, Meta(extra={"expected": "a boolean"})]
+    # An empty cursor cannot be followed: a string of at least one character, or null.
+    end_cursor: Annotated[str, Meta(min_length=1,
+                                    extra={"expected": "a non-empty string or null"})] | None = None
+
+
+class Page(msgspec.Struct, Generic[T], gc=False):
+    """One page of a Relay-paginated list: its records, the list's size, the way on.
+
+    Examples
+    --------
+    >>> from isoanalytics.records.kinds import Organisation
+    >>> page = msgspec.json.decode(
+    ...     b'{"nodes": [{"id": "org_1GB56M1ST1S0GVNA", "name": "Isometric", "domain": null}],'
+    ...     b' "total_count": 1, "page_info": {"has_next_page": false, "end_cursor": null}}',
+    ...     type=Page[Organisation])
+    >>> page.total_count, page.nodes[0].name
+    (1, 'Isometric')
+    """
+
+    nodes: list[T]
+    total_count: Annotated[int, Meta(ge=0, le=INT64_MAX,
+                                     extra={"expected": "a non-negative 64-bit integer"})]
+    page_info: PageInfo
+
+
+#: A page's envelope alone (its records taken as any JSON): on the error path, an envelope
+#: that is wrong is named before the records inside it, whichever comes first in the body.
+ENVELOPE: Reader[Page[Any]] = Reader(
+    Page[Any], "a paginated list object (nodes, total_count, page_info)")
