@@ -367,6 +367,8 @@ class _IssuanceRecord(NamedTuple):
     period_end: date
     batch_ids: tuple[str, ...]  # the supplier's original batches: the demo buyers' roots
     buffer_ids: tuple[str, ...]  # the original buffer-pool batches
+    supplier_kg: int
+    buffer_kg: int
 
 
 class _History(NamedTuple):
@@ -975,8 +977,7 @@ class DemoRegistry:
                 "credit_batch_size_total": _quantity(r.kg), "notes": r.notes}
 
     def _issuance_dict(self, i: _IssuanceRecord) -> dict[str, Any]:
-        supplier_kg = sum(self._all_batches[b].kg for b in i.batch_ids)
-        buffer_kg = sum(self._all_batches[b].kg for b in i.buffer_ids)
+        supplier_kg, buffer_kg = i.supplier_kg, i.buffer_kg
         return {"id": i.issuance.id, "issued_at": _stamp(i.issuance.issued_at),
                 "supplier": _supplier_dict(self._suppliers[i.supplier_id]),
                 "project_id": i.project_id,
@@ -1605,7 +1606,8 @@ def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org
         end = sequestered + (issuance.issued_at.date() - sequestered) // 2
         begin = max(_started_on, sequestered - 90 * _DAY)
         issuances.append(_IssuanceRecord(issuance, project.id, first.supplier_id, begin, end,
-                                         tuple(b.id for b in roots), (buffer.id,)))
+                                         tuple(b.id for b in roots), (buffer.id,), supplier_kg,
+                                         buffer.kg))
 
     kestrel, lumina = clients[0], clients[1]
     typical, large = buyers["typical"], buyers["large"]
