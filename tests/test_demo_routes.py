@@ -300,7 +300,8 @@ def test_filters(client):
 
 def test_paging_backwards_and_forwards_agree(client):
     forwards = nodes(client, "/issuances", None)
-    backwards, before = [], None
+    backwards: list[dict] = []
+    before = None
     while True:
         page = ok(client, "/issuances", None, last=50, **({"before": before} if before else {}))
         backwards = page["nodes"] + backwards
