@@ -296,6 +296,7 @@ def test_deliveries_spread_over_2023_to_2026(reg):
     years = Counter(d["delivered_at"][:4] for d in reg.deliveries())
     assert set(years) == {"2023", "2024", "2025", "2026"}
     assert len(reg.deliveries()) == len({d["id"] for d in reg.deliveries()})
+    assert len(reg.deliveries()) == 446  # the figure the demo module's docstring gives
 
 
 def behind(order: dict, deliveries: list[dict]) -> bool:

@@ -22,15 +22,31 @@ contrasting portfolios:
     Holds nothing and has no orders.
 ``large``
     A marketplace: a few thousand batches from 500+ projects and most suppliers, some
-    retired on behalf of its clients.
+    retired on behalf of its clients (Kestrel Outdoor Co., Lumina Ledger, Tern Analytics);
+    it received a buffer-pool refund and passed it on to Kestrel by a transfer.
 ``typical``
     A mid-size corporate buyer: one order still ``placed`` (zero rows in its balance)
-    and one batch received by transfer, so its order balances sum to less than its total.
+    and one batch received by transfer from Lumina Ledger, so its order balances sum to
+    less than its total. Its order in progress is the one behind schedule: contracted on
+    2023-10-16, 57% delivered in a single delivery on 2024-10-05, nothing since.
 
 Quantities are integer kilograms (``credit_kgs``); ``credits`` is always
 ``round(credit_kgs / 1000, 3)`` and every total is an integer sum. Balances are derived
 from the credit batches on request, never stored separately. All activity lies between
 2023-01-01 and :data:`AS_OF`; the clock is never read, so output never changes with time.
+
+The history behind the batches is there too, each record in the API's shape and consistent
+with the balances by construction: a ``Delivery`` per delivery (446 in the default registry,
+2023 to 2026; each order's deliveries sum to its ``credits_delivered``), an ``Issuance`` per
+issuance with its reporting period and a buffer-pool share held by the Registry Buffer Pool,
+``Transfer`` records into and out of buyers' accounts, a ``BufferPoolRefund``, the
+retirements' credit batches (every ``RetirementPurpose``; some for beneficiaries other than
+their owner) and split lineage (a split parent holds what its two children hold). Replaying a
+buyer's deliveries, transfers in and out, refunds and retirements gives its
+``credit_balance`` to the kilogram, per project, supplier and order. The history is read off
+the finished batches, so it changes none of them. What the demo does not itemise: the
+credits its suppliers sold to organisations other than the buyers (they are in the projects'
+totals, not in any issuance's batches).
 
 The package's HTTP client reaches this registry through the same code path as the live
 API: a transport answers requests to :data:`BASE_URL` that carry the demo's client secret
