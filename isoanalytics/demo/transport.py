@@ -513,10 +513,12 @@ def _record(call: _Call, lookup: Callable[[str], _T], kind: _Kind,
         found = lookup(key)
     except LookupError:
         found = None
-    if found is None or (visible is not None and not visible(found)):
-        raise _Refusal(404, f"No {kind.name} {key} that this organisation may see: the id is "
-                            f"unknown, or the {kind.name} belongs to another organisation")
-    return found
+    if found is not None and (visible is None or visible(found)):
+        return found
+    if visible is None:  # a public record: only an unknown id misses
+        raise _Refusal(404, f"No {kind.name} {key} in the registry: check the id")
+    raise _Refusal(404, f"No {kind.name} {key} that this organisation may see: the id is "
+                        f"unknown, or the {kind.name} belongs to another organisation")
 
 
 def _sees(call: _Call, *organisations: dict[str, Any]) -> bool:
