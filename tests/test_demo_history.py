@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -365,6 +366,11 @@ def test_history_is_deterministic_and_leaves_todays_demo_alone(reg):
                           sort_keys=True)
 
     assert history(demo.generate()) == history(reg)
+    # Written on first use by a pure maker: writing it again, or from threads, gives the same.
+    fresh = demo.generate()
+    with ThreadPoolExecutor(4) as pool:
+        written = list(pool.map(lambda _: fresh._make_history(), range(4)))
+    assert all(w == reg._make_history() == reg._history for w in written)
     assert history(demo.generate(demo.DEFAULT_SEED + 1)) != history(reg)
     # The buffer pool holds no credits of a buyer: the buyers' batches are all they had.
     pool = reg.refunds()[0]["from_buffer_pool_organisation"]

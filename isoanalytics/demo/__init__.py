@@ -86,7 +86,7 @@ import hashlib
 import math
 import random
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
@@ -504,8 +504,19 @@ class DemoRegistry:
     _orders: Mapping[str, tuple[_Order, ...]] = field(repr=False)
     _batches: Mapping[str, tuple[_Batch, ...]] = field(repr=False)
     _retirements: tuple[_Retirement, ...] = field(repr=False)
-    _history: _History = field(repr=False)
-    _all_batches: Mapping[str, _Batch] = field(repr=False)  # every batch by id, buyers' or not
+    # The history is written on first use (generation stays as fast as it was); the maker is
+    # pure, so every call, from any thread, writes the same history.
+    _make_history: Callable[[], _History] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def _history(self) -> _History:
+        return self._make_history()
+
+    @functools.cached_property
+    def _all_batches(self) -> Mapping[str, _Batch]:
+        """Every batch by id: the buyers' and the others' (buffer pool, passed-on credits)."""
+        return MappingProxyType({b.id: b for batches in self._batches.values() for b in batches}
+                                | self._history.others)
 
     def organisations(self) -> list[dict[str, Any]]:
         """The buyers' ``Organisation`` objects, in :data:`ROLES` order.
@@ -1074,10 +1085,10 @@ def generate(seed: int = DEFAULT_SEED) -> DemoRegistry:
     book = _Book(rng, new_id, projects)
     _fill_portfolios(book, buyers, clients, suppliers)
     projects = _settle_projects(rng, projects, book, suppliers)
-    # The history is read off the finished batches and draws nothing more from rng than
-    # new ids, after everything else: every batch, order and total is as it was without it.
+    # The history is read off the finished batches with a generator of its own: every batch,
+    # order and total is as it was without it.
     pool = _Org(_stable_id("org", "buffer-pool"), *_BUFFER_POOL)
-    history = _write_history(book, projects, buyers, clients, pool)
+    history = functools.partial(_write_history, book, projects, buyers, clients, pool, seed)
 
     orders: dict[str, list[_Order]] = {org.id: [] for org in buyers.values()}
     for order in book.orders:
@@ -1100,8 +1111,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoRegistry:
             for key, value in batches.items()}),
         _retirements=tuple(sorted(book.retirements,
                                   key=lambda r: (-r.retired_at.timestamp(), r.id))),
-        _history=history,
-        _all_batches=MappingProxyType({**book.batches, **history.others}),
+        _make_history=history,
     )
 
 
@@ -1186,6 +1196,11 @@ class _IdMaker:
 
     def __init__(self, rng: random.Random, taken: list[str]) -> None:
         self._rng, self._taken = rng, set(taken)
+
+    @property
+    def taken(self) -> frozenset[str]:
+        """Every id made or reserved so far."""
+        return frozenset(self._taken)
 
     def __call__(self, prefix: str) -> str:
         while True:
@@ -1580,7 +1595,7 @@ def _newest_first(records: list[Any], when: str) -> dict[str, Any]:
 
 
 def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org],
-                   clients: list[_Org], pool: _Org) -> _History:
+                   clients: list[_Org], pool: _Org, seed: int) -> _History:
     """Deliveries, issuances, transfers and a buffer-pool refund, read off the batches.
 
     Nothing here changes a buyer's batch or order: deliveries and issuances group the
@@ -1589,6 +1604,8 @@ def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org
     and a refund from one of them to the marketplace that it passed on to a client at once,
     belong to organisations that are not buyers, so no buyer's balance moves.
     """
+    # Reads the book, never writes it; its own ids avoid every id generation gave out.
+    new_id = _IdMaker(random.Random(f"isoanalytics-demo-history/{seed}"), list(book.new_id.taken))
     delivered: dict[str, list[_Batch]] = defaultdict(list)
     issued: dict[str, list[_Batch]] = defaultdict(list)
     serial_end: dict[str, int] = defaultdict(int)
@@ -1612,7 +1629,7 @@ def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org
         issuance, supplier_kg = first.issuance, sum(b.kg for b in roots)
         rate = project.buffer_issued_kg / max(1, project.issued_kg - project.buffer_issued_kg)
         start = serial_end[project.id] + 1_000
-        buffer = _Batch(book.new_id("ctb"), "active", max(2, round(supplier_kg * rate)),
+        buffer = _Batch(new_id("ctb"), "active", max(2, round(supplier_kg * rate)),
                         first.serial_prefix, start, issuance, project.id, first.supplier_id,
                         first.country, first.ccp, pool.id, None, None, None)
         serial_end[project.id] = start + buffer.kg
@@ -1631,7 +1648,7 @@ def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org
     received = [b for b in book.batches.values() if b.owner_id == typical.id
                 and b.parent_id is None and b.delivery_id is None]
     for b in received:
-        transfers.append(_Transfer(book.new_id("tfr"), book.since[b.id], lumina.id, typical.id,
+        transfers.append(_Transfer(new_id("tfr"), book.since[b.id], lumina.id, typical.id,
                                    (b.id,), b.kg, "Surplus credits from a client of ours"))
     # The refund: half the largest buffer-pool share of the marketplace's older issuances,
     # returned to it and passed on to its client Kestrel three weeks later.
@@ -1645,18 +1662,18 @@ def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org
         parent = others[chosen.buffer_ids[0]]
         refunded_at = chosen.issuance.issued_at + 200 * _DAY
         passed_at = refunded_at + 21 * _DAY + timedelta(hours=3)
-        left = parent._replace(id=book.new_id("ctb"), kg=parent.kg // 2, parent_id=parent.id,
+        left = parent._replace(id=new_id("ctb"), kg=parent.kg // 2, parent_id=parent.id,
                                owner_id=kestrel.id)
-        right = parent._replace(id=book.new_id("ctb"), kg=parent.kg - left.kg,
+        right = parent._replace(id=new_id("ctb"), kg=parent.kg - left.kg,
                                 serial_start=parent.serial_start + left.kg, parent_id=parent.id)
         others[parent.id] = parent._replace(status="split", left_child_id=left.id,
                                             right_child_id=right.id)
         others[left.id], others[right.id] = left, right
-        refund_id = book.new_id("bpr")
+        refund_id = new_id("bpr")
         refunds.append(_Refund(refund_id, refunded_at, pool.id, large.id, (left.id,), left.kg,
                                "Buffer-pool credits returned after a reversal review found "
                                "no loss"))
-        transfers.append(_Transfer(book.new_id("tfr"), passed_at, large.id, kestrel.id,
+        transfers.append(_Transfer(new_id("tfr"), passed_at, large.id, kestrel.id,
                                    (left.id,), left.kg, f"Refund {refund_id} passed on"))
     return _History(
         deliveries=_newest_first(deliveries, "delivered_at"),
