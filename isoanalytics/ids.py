@@ -69,7 +69,9 @@ _KINDS = (
     IdKind("supplier", "supplier", "spl_"), IdKind("organisation", "organisation", "org_"),
     IdKind("order", "order", "ord_"), IdKind("retirement", "retirement", "ret_"),
     IdKind("issuance", "issuance", "iss_"), IdKind("delivery", "delivery", "dlv_"),
-    IdKind("removal", "removal", "rmv_"),
+    IdKind("removal", "removal", "rmv_"), IdKind("transfer", "transfer", "tfr_"),
+    IdKind("refund", "buffer-pool refund", "bpr_"),
+    IdKind("project_document", "project document", "pjd_"),
 )
 #: Every kind of id the package reads, by name (``"organisation"``, ``"credit_batch"``...).
 ID_KINDS: Mapping[str, IdKind] = MappingProxyType({kind.name: kind for kind in _KINDS})

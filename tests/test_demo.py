@@ -254,7 +254,7 @@ def test_other_buyers_reconcile_exactly(reg):
     for role in ("concentrated", "diversified", "fully_retired", "nothing_retired", "large"):
         body = reg.credit_balance(reg.buyers[role])
         for level in ("project", "supplier", "order"):
-            listed = tuple(map(sum, zip(*rows(body, level).values())))
+            listed = tuple(map(sum, zip(*rows(body, level).values(), strict=True)))
             assert listed == (kg(body, "active"), kg(body, "retired")), (role, level)
 
 

@@ -350,9 +350,11 @@ def test_id_filters(client, reg, field):
             tried += 1
     assert tried
     value = values.most_common(1)[0][0]
-    missing = {"active", "retired", "split"} - {b["status"] for b in everything if b[field] == value}
+    missing = {"active", "retired", "split"} - {b["status"] for b in everything
+                                                if b[field] == value}
     if missing:
-        assert nodes(client, batches_path(org), org, status=sorted(missing), **{field: value}) == []
+        assert nodes(client, batches_path(org), org, status=sorted(missing),
+                     **{field: value}) == []
 
 
 @pytest.mark.parametrize("role", ["concentrated", "typical", "large"])
@@ -609,7 +611,7 @@ def test_async_client_pages_every_buyer_concurrently(reg):
             results = await asyncio.gather(*(collect(session, org) for org in orgs))
             forbidden = await session.get(batches_path(ORG), headers=headers(orgs[1]))
             assert forbidden.status_code == 403
-        return dict(zip(orgs, results))
+        return dict(zip(orgs, results, strict=True))
 
     for org, found in asyncio.run(main()).items():
         assert found == ids(reg.credit_batches(org))[::-1]

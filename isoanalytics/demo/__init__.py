@@ -22,15 +22,31 @@ contrasting portfolios:
     Holds nothing and has no orders.
 ``large``
     A marketplace: a few thousand batches from 500+ projects and most suppliers, some
-    retired on behalf of its clients.
+    retired on behalf of its clients (Kestrel Outdoor Co., Lumina Ledger, Tern Analytics);
+    it received a buffer-pool refund and passed it on to Kestrel by a transfer.
 ``typical``
     A mid-size corporate buyer: one order still ``placed`` (zero rows in its balance)
-    and one batch received by transfer, so its order balances sum to less than its total.
+    and one batch received by transfer from Lumina Ledger, so its order balances sum to
+    less than its total. Its order in progress is the one behind schedule: contracted on
+    2023-10-16, 57% delivered in a single delivery on 2024-10-05, nothing since.
 
 Quantities are integer kilograms (``credit_kgs``); ``credits`` is always
 ``round(credit_kgs / 1000, 3)`` and every total is an integer sum. Balances are derived
 from the credit batches on request, never stored separately. All activity lies between
 2023-01-01 and :data:`AS_OF`; the clock is never read, so output never changes with time.
+
+The history behind the batches is there too, each record in the API's shape and consistent
+with the balances by construction: a ``Delivery`` per delivery (446 in the default registry,
+2023 to 2026; each order's deliveries sum to its ``credits_delivered``), an ``Issuance`` per
+issuance with its reporting period and a buffer-pool share held by the Registry Buffer Pool,
+``Transfer`` records into and out of buyers' accounts, a ``BufferPoolRefund``, the
+retirements' credit batches (every ``RetirementPurpose``; some for beneficiaries other than
+their owner) and split lineage (a split parent holds what its two children hold). Replaying a
+buyer's deliveries, transfers in and out, refunds and retirements gives its
+``credit_balance`` to the kilogram, per project, supplier and order. The history is read off
+the finished batches, so it changes none of them. What the demo does not itemise: the
+credits its suppliers sold to organisations other than the buyers (they are in the projects'
+totals, not in any issuance's batches).
 
 The package's HTTP client reaches this registry through the same code path as the live
 API: a transport answers requests to :data:`BASE_URL` that carry the demo's client secret
@@ -70,7 +86,7 @@ import hashlib
 import math
 import random
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
@@ -106,6 +122,8 @@ _BUYERS = {  # role -> (name, domain)
 # Clients of the "large" marketplace, beneficiaries of some of its retirements.
 _CLIENTS = (("Kestrel Outdoor Co.", "kestrel.example"), ("Lumina Ledger", "lumina.example"),
             ("Tern Analytics", None))
+# Holds every issuance's buffer-pool share, and refunds from it.
+_BUFFER_POOL = ("Registry Buffer Pool", "registry.example")
 
 _BCRS, _EW, _MARINE = "biomass_carbon_removal_and_storage", "enhanced_weathering", "marine"
 _PROCESSES = {  # -> (pathway, process_key, protocol_slug, serial code, project label)
@@ -327,6 +345,58 @@ class _Retirement(NamedTuple):
     notes: str | None
 
 
+class _Delivery(NamedTuple):
+    id: str
+    delivered_at: datetime
+    order_id: str
+    supplier_id: str
+    buyer_id: str
+    batch_ids: tuple[str, ...]  # the original (root) batches delivered
+    kg: int
+
+
+class _Transfer(NamedTuple):
+    id: str
+    transferred_at: datetime
+    from_id: str
+    to_id: str
+    batch_ids: tuple[str, ...]
+    kg: int
+    notes: str | None
+
+
+class _Refund(NamedTuple):
+    id: str
+    refunded_at: datetime
+    from_id: str  # the buffer pool's organisation
+    to_id: str
+    batch_ids: tuple[str, ...]
+    kg: int
+    notes: str
+
+
+class _IssuanceRecord(NamedTuple):
+    issuance: _Issuance
+    project_id: str
+    supplier_id: str
+    period_start: date
+    period_end: date
+    batch_ids: tuple[str, ...]  # the supplier's original batches: the demo buyers' roots
+    buffer_ids: tuple[str, ...]  # the original buffer-pool batches
+    supplier_kg: int
+    buffer_kg: int
+
+
+class _History(NamedTuple):
+    """Every movement behind today's batches, derived after the batches are final."""
+
+    deliveries: dict[str, _Delivery]
+    transfers: dict[str, _Transfer]
+    refunds: dict[str, _Refund]
+    issuances: dict[str, _IssuanceRecord]
+    others: dict[str, _Batch]  # batches no demo buyer holds: buffer pool, passed-on credits
+
+
 # -- API shapes ---------------------------------------------------------------------------------
 
 def _quantity(kg: int) -> dict[str, Any]:
@@ -434,6 +504,19 @@ class DemoRegistry:
     _orders: Mapping[str, tuple[_Order, ...]] = field(repr=False)
     _batches: Mapping[str, tuple[_Batch, ...]] = field(repr=False)
     _retirements: tuple[_Retirement, ...] = field(repr=False)
+    # The history is written on first use (generation stays as fast as it was); the maker is
+    # pure, so every call, from any thread, writes the same history.
+    _make_history: Callable[[], _History] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def _history(self) -> _History:
+        return self._make_history()
+
+    @functools.cached_property
+    def _all_batches(self) -> Mapping[str, _Batch]:
+        """Every batch by id: the buyers' and the others' (buffer pool, passed-on credits)."""
+        return MappingProxyType({b.id: b for batches in self._batches.values() for b in batches}
+                                | self._history.others)
 
     def organisations(self) -> list[dict[str, Any]]:
         """The buyers' ``Organisation`` objects, in :data:`ROLES` order.
@@ -514,13 +597,7 @@ class DemoRegistry:
         'placed'
         """
         buyer = self._buyer(organisation_id)
-        return [{
-            "id": o.id, "effective_contract_date": o.contract_date.isoformat(),
-            "fulfilled_at": _stamp(o.fulfilled_at), "buyer_organisation": _org_dict(buyer),
-            "supplier": _supplier_dict(self._suppliers[o.supplier_id]), "status": o.status,
-            "credits_ordered": _quantity(o.ordered_kg),
-            "credits_delivered": _quantity(o.delivered_kg),
-        } for o in self._orders[buyer.id]]
+        return [self._order_dict(o) for o in self._orders[buyer.id]]
 
     def credit_batches(self, organisation_id: str, *,
                        include_split: bool = False) -> list[dict[str, Any]]:
@@ -581,12 +658,375 @@ class DemoRegistry:
         >>> min(r["credit_batch_size_total"]["credit_kgs"] for r in demo.registry().retirements())
         2
         """
-        return [{
+        return [self._retirement_dict(r) for r in self._retirements]
+
+    def retirement(self, retirement_id: str) -> dict[str, Any]:
+        """One ``Retirement`` by id.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> newest = reg.retirements()[0]
+        >>> reg.retirement(newest["id"]) == newest
+        True
+        """
+        self._check_id(retirement_id, "retirement", "ret_")
+        for r in self._retirements:
+            if r.id == retirement_id:
+                return self._retirement_dict(r)
+        raise self._unknown(retirement_id, "retirement", [r.id for r in self._retirements])
+
+    def retirement_credit_batches(self, retirement_id: str) -> list[dict[str, Any]]:
+        """The ``CreditBatch`` objects a retirement retired, sorted by issued_at then id.
+
+        Their kilograms sum to the retirement's ``credit_batch_size_total``.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> r = reg.retirements()[0]
+        >>> batches = reg.retirement_credit_batches(r["id"])
+        >>> sum(b["size"]["credit_kgs"] for b in batches) == r["credit_batch_size_total"][
+        ...     "credit_kgs"]
+        True
+        """
+        owner = self.retirement(retirement_id)["owner"]["id"]
+        return [_batch_dict(b, self._orgs) for b in self._batches[owner]
+                if b.retirement_id == retirement_id]
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """One ``Order`` by id (any buyer's).
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> first = reg.orders(reg.buyers["typical"])[0]
+        >>> reg.order(first["id"]) == first
+        True
+        """
+        self._check_id(order_id, "order", "ord_")
+        for orders in self._orders.values():
+            for o in orders:
+                if o.id == order_id:
+                    return self._order_dict(o)
+        raise self._unknown(order_id, "order",
+                            [o.id for orders in self._orders.values() for o in orders])
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every ``Delivery`` to the demo buyers, most recently delivered first (ties by id).
+
+        Each order's deliveries sum to its ``credits_delivered``.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> sorted({d["delivered_at"][:4] for d in reg.deliveries()})
+        ['2023', '2024', '2025', '2026']
+        """
+        return [self._delivery_dict(d) for d in self._history.deliveries.values()]
+
+    def delivery(self, delivery_id: str) -> dict[str, Any]:
+        """One ``Delivery`` by id.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> newest = reg.deliveries()[0]
+        >>> reg.delivery(newest["id"]) == newest
+        True
+        """
+        return self._delivery_dict(
+            self._find(self._history.deliveries, delivery_id, "delivery", "dlv_"))
+
+    def delivery_credit_batches(self, delivery_id: str) -> list[dict[str, Any]]:
+        """The original ``CreditBatch`` objects of a delivery (some since split).
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> d = reg.deliveries()[0]
+        >>> sum(b["size"]["credit_kgs"] for b in reg.delivery_credit_batches(d["id"])) == d[
+        ...     "credit_batch_size_total"]["credit_kgs"]
+        True
+        """
+        found = self._find(self._history.deliveries, delivery_id, "delivery", "dlv_")
+        return self._batch_list(found.batch_ids)
+
+    def transfers(self) -> list[dict[str, Any]]:
+        """Every ``Transfer`` into or out of a demo buyer, most recent first.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> typical = reg.buyers["typical"]
+        >>> [t["to_organisation"]["id"] == typical for t in reg.transfers()]
+        [False, True]
+        """
+        return [self._transfer_dict(t) for t in self._history.transfers.values()]
+
+    def transfer(self, transfer_id: str) -> dict[str, Any]:
+        """One ``Transfer`` by id.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> t = reg.transfers()[-1]
+        >>> reg.transfer(t["id"])["from_organisation"]["name"]
+        'Lumina Ledger'
+        """
+        return self._transfer_dict(
+            self._find(self._history.transfers, transfer_id, "transfer", "tfr_"))
+
+    def transfer_credit_batches(self, transfer_id: str) -> list[dict[str, Any]]:
+        """The ``CreditBatch`` objects a transfer moved, as they are now.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> t = reg.transfers()[-1]
+        >>> [b["owner"] for b in reg.transfer_credit_batches(t["id"])] == [t["to_organisation"]]
+        True
+        """
+        found = self._find(self._history.transfers, transfer_id, "transfer", "tfr_")
+        return self._batch_list(found.batch_ids)
+
+    def refunds(self) -> list[dict[str, Any]]:
+        """Every ``BufferPoolRefund`` to a demo buyer, most recent first.
+
+        The API has no list of refunds (only ``/refunds/{id}``); this is where the demo's
+        refund ids can be found.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> [r["to_organisation"]["id"] == reg.buyers["large"] for r in reg.refunds()]
+        [True]
+        """
+        return [self._refund_dict(r) for r in self._history.refunds.values()]
+
+    def refund(self, refund_id: str) -> dict[str, Any]:
+        """One ``BufferPoolRefund`` by id.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> r = reg.refunds()[0]
+        >>> reg.refund(r["id"])["from_buffer_pool_organisation"]["name"]
+        'Registry Buffer Pool'
+        """
+        return self._refund_dict(self._find(self._history.refunds, refund_id, "refund", "bpr_"))
+
+    def refund_credit_batches(self, refund_id: str) -> list[dict[str, Any]]:
+        """The ``CreditBatch`` objects a refund gave, as they are now.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> r = reg.refunds()[0]
+        >>> [b["parent_id"] is not None for b in reg.refund_credit_batches(r["id"])]
+        [True]
+        """
+        found = self._find(self._history.refunds, refund_id, "refund", "bpr_")
+        return self._batch_list(found.batch_ids)
+
+    def issuances(self) -> list[dict[str, Any]]:
+        """Every ``Issuance`` behind the demo buyers' credits, most recently issued first.
+
+        An issuance's totals are those of its listed batches: the demo buyers' original
+        batches and the buffer pool's share. (Projects' ``issued_credits_total`` also count
+        the credits sold to the rest of the market, which the demo does not itemise.)
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> i = demo.registry().issuances()[0]
+        >>> i["reporting_period_start_at"] <= i["reporting_period_end_at"] < i["issued_at"]
+        True
+        """
+        return [self._issuance_dict(i) for i in self._history.issuances.values()]
+
+    def issuance(self, issuance_id: str) -> dict[str, Any]:
+        """One ``Issuance`` by id.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> i = reg.issuances()[-1]
+        >>> reg.issuance(i["id"]) == i
+        True
+        """
+        return self._issuance_dict(
+            self._find(self._history.issuances, issuance_id, "issuance", "iss_"))
+
+    def issuance_credit_batches(self, issuance_id: str) -> dict[str, Any]:
+        """An issuance's ``IssuanceCreditBatches``: its supplier and buffer-pool batches.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> body = reg.issuance_credit_batches(reg.issuances()[0]["id"])
+        >>> [b["owner"]["name"] for b in body["buffer_pool_credit_batches"]]
+        ['Registry Buffer Pool']
+        """
+        found = self._find(self._history.issuances, issuance_id, "issuance", "iss_")
+        supplier_kg = sum(self._all_batches[b].kg for b in found.batch_ids)
+        buffer_kg = sum(self._all_batches[b].kg for b in found.buffer_ids)
+        return {
+            "issuance_id": found.issuance.id,
+            "supplier_credit_batches": self._batch_list(found.batch_ids),
+            "supplier_credit_batch_size_total": _quantity(supplier_kg),
+            "buffer_pool_credit_batches": self._batch_list(found.buffer_ids),
+            "buffer_pool_credit_batch_size_total": _quantity(buffer_kg),
+            "credit_batch_size_total": _quantity(supplier_kg + buffer_kg),
+        }
+
+    def credit_batch(self, credit_batch_id: str) -> dict[str, Any]:
+        """One ``CreditBatch`` by id: any buyer's, or one of the buffer pool's.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> first = reg.credit_batches(demo.DEFAULT_ORGANISATION_ID)[0]
+        >>> reg.credit_batch(first["id"]) == first
+        True
+        """
+        return _batch_dict(self._find(self._all_batches, credit_batch_id, "credit batch", "ctb_"),
+                           self._orgs)
+
+    def project_documents(self, project_id: str) -> list[dict[str, Any]]:
+        """A project's ``ProjectDocument`` objects, sorted by display name (ties by id).
+
+        Every project has a design document; validated projects a validation report and
+        one verification report per year of issuance.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> [d["display_name"] for d in reg.project_documents(reg.projects()[0]["id"])][:2]
+        ['Project Design Document', 'Validation Report']
+        """
+        project = self._find(self._projects, project_id, "project", "prj_")
+        names = ["Project Design Document"]
+        if project.status in ("validated", "validation_unsuccessful"):
+            names.append("Validation Report")
+        years = {i.issuance.issued_at.year for i in self._history.issuances.values()
+                 if i.project_id == project.id}
+        names += [f"Verification Report {year}" for year in sorted(years)]
+        documents = []
+        for name in names:
+            doc_id = _stable_id("pjd", f"{project.id}/{name}")
+            documents.append({"id": doc_id, "display_name": name, "project_id": project.id,
+                              "url": f"{_URL}/projects/{project.id}/documents/{doc_id}"})
+        return sorted(documents, key=lambda d: (d["display_name"], d["id"]))
+
+    def beneficiaries(self, organisation_id: str) -> list[dict[str, Any]]:
+        """The ``Organisation`` objects a buyer has retired credits on behalf of, by name.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> [o["name"] for o in reg.beneficiaries(reg.buyers["large"])]
+        ['Kestrel Outdoor Co.', 'Lumina Ledger', 'Tern Analytics']
+        >>> reg.beneficiaries(demo.DEFAULT_ORGANISATION_ID)
+        []
+        """
+        buyer = self._buyer(organisation_id)
+        ids = {r.beneficiary_id for r in self._retirements
+               if r.owner_id == buyer.id and r.beneficiary_id != buyer.id}
+        return sorted((_org_dict(self._orgs[i]) for i in ids), key=lambda o: (o["name"], o["id"]))
+
+    def transferees(self, organisation_id: str) -> list[dict[str, Any]]:
+        """The ``Organisation`` objects a buyer has transferred credits to, by name.
+
+        Examples
+        --------
+        >>> from isoanalytics import demo
+        >>> reg = demo.registry()
+        >>> [o["name"] for o in reg.transferees(reg.buyers["large"])]
+        ['Kestrel Outdoor Co.']
+        """
+        buyer = self._buyer(organisation_id)
+        ids = {t.to_id for t in self._history.transfers.values() if t.from_id == buyer.id}
+        return sorted((_org_dict(self._orgs[i]) for i in ids), key=lambda o: (o["name"], o["id"]))
+
+    def _order_dict(self, o: _Order) -> dict[str, Any]:
+        return {
+            "id": o.id, "effective_contract_date": o.contract_date.isoformat(),
+            "fulfilled_at": _stamp(o.fulfilled_at),
+            "buyer_organisation": _org_dict(self._orgs[o.buyer_id]),
+            "supplier": _supplier_dict(self._suppliers[o.supplier_id]), "status": o.status,
+            "credits_ordered": _quantity(o.ordered_kg),
+            "credits_delivered": _quantity(o.delivered_kg),
+        }
+
+    def _retirement_dict(self, r: _Retirement) -> dict[str, Any]:
+        return {
             "id": r.id, "retired_at": _stamp(r.retired_at), "purposes": list(r.purposes),
             "beneficiary": _org_dict(self._orgs[r.beneficiary_id]),
             "owner": _org_dict(self._orgs[r.owner_id]), "credit_batch_size_total": _quantity(r.kg),
             "url": f"{_URL}/retirements/{r.id}", "notes": r.notes,
-        } for r in self._retirements]
+        }
+
+    def _delivery_dict(self, d: _Delivery) -> dict[str, Any]:
+        return {"id": d.id, "delivered_at": _stamp(d.delivered_at), "order_id": d.order_id,
+                "from_supplier": _supplier_dict(self._suppliers[d.supplier_id]),
+                "to_organisation": _org_dict(self._orgs[d.buyer_id]),
+                "credit_batch_size_total": _quantity(d.kg), "url": f"{_URL}/deliveries/{d.id}",
+                "notes": None}
+
+    def _transfer_dict(self, t: _Transfer) -> dict[str, Any]:
+        return {"id": t.id, "transferred_at": _stamp(t.transferred_at),
+                "from_organisation": _org_dict(self._orgs[t.from_id]),
+                "to_organisation": _org_dict(self._orgs[t.to_id]),
+                "credit_batch_size_total": _quantity(t.kg), "notes": t.notes}
+
+    def _refund_dict(self, r: _Refund) -> dict[str, Any]:
+        return {"id": r.id, "refunded_at": _stamp(r.refunded_at),
+                "from_buffer_pool_organisation": _org_dict(self._orgs[r.from_id]),
+                "to_organisation": _org_dict(self._orgs[r.to_id]),
+                "credit_batch_size_total": _quantity(r.kg), "notes": r.notes}
+
+    def _issuance_dict(self, i: _IssuanceRecord) -> dict[str, Any]:
+        supplier_kg, buffer_kg = i.supplier_kg, i.buffer_kg
+        return {"id": i.issuance.id, "issued_at": _stamp(i.issuance.issued_at),
+                "supplier": _supplier_dict(self._suppliers[i.supplier_id]),
+                "project_id": i.project_id,
+                "reporting_period_start_at": i.period_start.isoformat(),
+                "reporting_period_end_at": i.period_end.isoformat(),
+                "supplier_credit_batch_size_total": _quantity(supplier_kg),
+                "buffer_pool_credit_batch_size_total": _quantity(buffer_kg),
+                "credit_batch_size_total": _quantity(supplier_kg + buffer_kg)}
+
+    def _batch_list(self, batch_ids: tuple[str, ...]) -> list[dict[str, Any]]:
+        found = sorted((self._all_batches[b] for b in batch_ids),
+                       key=lambda b: (b.issuance.issued_at, b.id))
+        return [_batch_dict(b, self._orgs) for b in found]
+
+    def _check_id(self, key: str, kind: str, prefix: str) -> None:
+        if not isinstance(key, str) or not key.startswith(prefix):
+            raise LookupError(
+                f"{key!r} is not an id of the right kind: {kind} ids start with {prefix!r}")
+
+    def _unknown(self, key: str, kind: str, known: list[str]) -> LookupError:
+        return LookupError(f"{key} is not a demo {kind}; demo {kind}s: {', '.join(known[:3])}, "
+                           f"... ({len(known)} in all)")
 
     def _buyer(self, organisation_id: str) -> _Org:
         org = self._find(self._orgs, organisation_id, "organisation", "org_")
@@ -605,12 +1045,20 @@ class DemoRegistry:
                 f"{key!r} is not an id of the right kind: {kind} ids start with {prefix!r}")
         if key in table:
             return table[key]
+        plural = _plural(kind)
         if kind == "organisation":
             available = (f"{self._buyer_list()}; plus {len(table) - len(self.buyers)} "
-                         "supplier and beneficiary organisations")
+                         "supplier, beneficiary and buffer-pool organisations")
         else:
-            available = f"{', '.join(list(table)[:3])}, ... ({len(table)} in all, see {kind}s())"
-        raise LookupError(f"{key} is not a demo {kind}; demo {kind}s: {available}")
+            available = (f"{', '.join(list(table)[:3])}, ... ({len(table)} in all, "
+                         f"see {plural.replace(' ', '_')}())")
+        raise LookupError(f"{key} is not a demo {kind}; demo {plural}: {available}")
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith("y"):
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith("ch") else "s")
 
 
 def generate(seed: int = DEFAULT_SEED) -> DemoRegistry:
@@ -637,6 +1085,10 @@ def generate(seed: int = DEFAULT_SEED) -> DemoRegistry:
     book = _Book(rng, new_id, projects)
     _fill_portfolios(book, buyers, clients, suppliers)
     projects = _settle_projects(rng, projects, book, suppliers)
+    # The history is read off the finished batches with a generator of its own: every batch,
+    # order and total is as it was without it.
+    pool = _Org(_stable_id("org", "buffer-pool"), *_BUFFER_POOL)
+    history = functools.partial(_write_history, book, projects, buyers, clients, pool, seed)
 
     orders: dict[str, list[_Order]] = {org.id: [] for org in buyers.values()}
     for order in book.orders:
@@ -644,7 +1096,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoRegistry:
     batches: dict[str, list[_Batch]] = {org.id: [] for org in buyers.values()}
     for batch in book.batches.values():
         batches[batch.owner_id].append(batch)
-    orgs = [*buyers.values(), *(s.org for s in suppliers), *clients]
+    orgs = [*buyers.values(), *(s.org for s in suppliers), *clients, pool]
     return DemoRegistry(
         seed=seed, as_of=AS_OF,
         buyers=MappingProxyType({role: org.id for role, org in buyers.items()}),
@@ -659,6 +1111,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoRegistry:
             for key, value in batches.items()}),
         _retirements=tuple(sorted(book.retirements,
                                   key=lambda r: (-r.retired_at.timestamp(), r.id))),
+        _make_history=history,
     )
 
 
@@ -743,6 +1196,11 @@ class _IdMaker:
 
     def __init__(self, rng: random.Random, taken: list[str]) -> None:
         self._rng, self._taken = rng, set(taken)
+
+    @property
+    def taken(self) -> frozenset[str]:
+        """Every id made or reserved so far."""
+        return frozenset(self._taken)
 
     def __call__(self, prefix: str) -> str:
         while True:
@@ -1127,3 +1585,100 @@ def _settle_projects(rng: random.Random, projects: list[_Project], book: _Book,
         settled.append(p._replace(issued_kg=supplier_kg + buffer, buffer_issued_kg=buffer,
                                   retired_kg=retired[p.id] + int(others * rng.uniform(0, 0.5))))
     return settled
+
+
+# -- history: the movements behind today's batches ----------------------------------------------
+
+def _newest_first(records: list[Any], when: str) -> dict[str, Any]:
+    ordered = sorted(records, key=lambda r: (-getattr(r, when).timestamp(), r.id))
+    return {r.id: r for r in ordered}
+
+
+def _write_history(book: _Book, projects: list[_Project], buyers: dict[str, _Org],
+                   clients: list[_Org], pool: _Org, seed: int) -> _History:
+    """Deliveries, issuances, transfers and a buffer-pool refund, read off the batches.
+
+    Nothing here changes a buyer's batch or order: deliveries and issuances group the
+    batches' own ``delivery_id`` and ``issuance`` fields; the typical buyer's batch without a
+    delivery is a transfer from one of the marketplace's clients; the buffer-pool batches,
+    and a refund from one of them to the marketplace that it passed on to a client at once,
+    belong to organisations that are not buyers, so no buyer's balance moves.
+    """
+    # Reads the book, never writes it; its own ids avoid every id generation gave out.
+    new_id = _IdMaker(random.Random(f"isoanalytics-demo-history/{seed}"), list(book.new_id.taken))
+    delivered: dict[str, list[_Batch]] = defaultdict(list)
+    issued: dict[str, list[_Batch]] = defaultdict(list)
+    serial_end: dict[str, int] = defaultdict(int)
+    for b in book.batches.values():
+        serial_end[b.project_id] = max(serial_end[b.project_id], b.serial_start + b.kg)
+        if b.parent_id is None:  # the original batches, split since or not
+            issued[b.issuance.id].append(b)
+            if b.delivery_id is not None:
+                delivered[b.delivery_id].append(b)
+    deliveries = [
+        _Delivery(delivery_id, roots[0].delivered_at, roots[0].order_id, roots[0].supplier_id,
+                  roots[0].owner_id, tuple(b.id for b in roots), sum(b.kg for b in roots))
+        for delivery_id, roots in delivered.items()
+        if roots[0].delivered_at is not None and roots[0].order_id is not None]
+
+    # Each issuance's buffer-pool share, at its project's buffer rate, in serials of its own.
+    by_project = {p.id: p for p in projects}
+    issuances, others = [], {}
+    for roots in issued.values():
+        first, project = roots[0], by_project[roots[0].project_id]
+        issuance, supplier_kg = first.issuance, sum(b.kg for b in roots)
+        rate = project.buffer_issued_kg / max(1, project.issued_kg - project.buffer_issued_kg)
+        start = serial_end[project.id] + 1_000
+        buffer = _Batch(new_id("ctb"), "active", max(2, round(supplier_kg * rate)),
+                        first.serial_prefix, start, issuance, project.id, first.supplier_id,
+                        first.country, first.ccp, pool.id, None, None, None)
+        serial_end[project.id] = start + buffer.kg
+        others[buffer.id] = buffer
+        # The reporting period runs from before the vintage to between it and the issuance.
+        sequestered, _started_on = issuance.sequestered_on, _started(project)
+        end = sequestered + (issuance.issued_at.date() - sequestered) // 2
+        begin = max(_started_on, sequestered - 90 * _DAY)
+        issuances.append(_IssuanceRecord(issuance, project.id, first.supplier_id, begin, end,
+                                         tuple(b.id for b in roots), (buffer.id,), supplier_kg,
+                                         buffer.kg))
+
+    kestrel, lumina = clients[0], clients[1]
+    typical, large = buyers["typical"], buyers["large"]
+    transfers = []
+    received = [b for b in book.batches.values() if b.owner_id == typical.id
+                and b.parent_id is None and b.delivery_id is None]
+    for b in received:
+        transfers.append(_Transfer(new_id("tfr"), book.since[b.id], lumina.id, typical.id,
+                                   (b.id,), b.kg, "Surplus credits from a client of ours"))
+    # The refund: half the largest buffer-pool share of the marketplace's older issuances,
+    # returned to it and passed on to its client Kestrel three weeks later.
+    refunds = []
+    held = {b.issuance.id for b in book.batches.values() if b.owner_id == large.id}
+    latest = AS_OF - 400 * _DAY
+    candidates = [i for i in issuances
+                  if i.issuance.id in held and i.issuance.issued_at < latest]
+    if candidates:
+        chosen = max(candidates, key=lambda i: (others[i.buffer_ids[0]].kg, i.issuance.id))
+        parent = others[chosen.buffer_ids[0]]
+        refunded_at = chosen.issuance.issued_at + 200 * _DAY
+        passed_at = refunded_at + 21 * _DAY + timedelta(hours=3)
+        left = parent._replace(id=new_id("ctb"), kg=parent.kg // 2, parent_id=parent.id,
+                               owner_id=kestrel.id)
+        right = parent._replace(id=new_id("ctb"), kg=parent.kg - left.kg,
+                                serial_start=parent.serial_start + left.kg, parent_id=parent.id)
+        others[parent.id] = parent._replace(status="split", left_child_id=left.id,
+                                            right_child_id=right.id)
+        others[left.id], others[right.id] = left, right
+        refund_id = new_id("bpr")
+        refunds.append(_Refund(refund_id, refunded_at, pool.id, large.id, (left.id,), left.kg,
+                               "Buffer-pool credits returned after a reversal review found "
+                               "no loss"))
+        transfers.append(_Transfer(new_id("tfr"), passed_at, large.id, kestrel.id,
+                                   (left.id,), left.kg, f"Refund {refund_id} passed on"))
+    return _History(
+        deliveries=_newest_first(deliveries, "delivered_at"),
+        transfers=_newest_first(transfers, "transferred_at"),
+        refunds=_newest_first(refunds, "refunded_at"),
+        issuances={i.issuance.id: i for i in sorted(
+            issuances, key=lambda i: (-i.issuance.issued_at.timestamp(), i.issuance.id))},
+        others=others)

@@ -6,11 +6,29 @@ and the transport built here answers them from :func:`demo.registry`. So request
 authentication and error handling go through the code that serves real users, and the
 demo exercises it.
 
-The handler implements the read-only routes the package uses, with the API's shapes:
+The handler implements every GET operation of the API that an organisation's token can
+use (all but ``/supplier`` and ``/stripe/configuration``, which need a supplier's), with
+the API's shapes:
 
 ``/organisation``, ``/organisations/{id}``, ``/organisations/{id}/credit_balance``,
 ``/organisations/{id}/credit_batches``, ``/organisations/{id}/orders``, ``/projects``,
-``/projects/{id}``, ``/suppliers``, ``/suppliers/{id}`` and ``/retirements``.
+``/projects/{id}``, ``/projects/{id}/documents``, ``/suppliers``, ``/suppliers/{id}``,
+``/suppliers/{id}/projects``, ``/suppliers/{id}/issuances``, ``/suppliers/{id}/deliveries``,
+``/suppliers/{id}/orders``, ``/retirements``, ``/retirements/{id}``,
+``/retirements/{id}/credit_batches``, ``/credit_batches/{id}``, ``/orders/{id}``,
+``/orders/{id}/deliveries``, ``/deliveries``, ``/deliveries/{id}``,
+``/deliveries/{id}/credit_batches``, ``/transfers``, ``/transfers/{id}``,
+``/transfers/{id}/credit_batches``, ``/refunds/{id}``, ``/refunds/{id}/credit_batches``,
+``/issuances``, ``/issuances/{id}``, ``/issuances/{id}/credit_batches``, ``/beneficiaries``
+and ``/transferees``.
+
+Public records (organisations, projects and their documents, suppliers, retirements,
+issuances) answer with or without a token. An organisation sees only its own orders, the
+deliveries it received, the transfers into or out of its account, the refunds it received
+and the batches it owns or that were retired on its behalf; another organisation's record
+answers 404, exactly as an unknown id does. The ``/organisations/{id}`` routes of another
+organisation's private data answer 403, as before. Unknown ids answer null where the API's
+schema allows it (``/organisations/{id}``, ``/projects/{id}``, ``/suppliers/{id}``), else 404.
 
 Every route needs the ``x-client-secret`` header (:data:`demo.CLIENT_SECRET`); the routes
 of one organisation's private data also need its access token (:func:`demo.access_token`)
@@ -38,7 +56,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 import orjson
@@ -46,6 +64,7 @@ import orjson
 from .. import demo
 from ..ids import ID_KINDS, ID_MAX_LENGTH, ID_MIN_LENGTH, IdKind, is_id
 
+_T = TypeVar("_T")
 _PAGE_SIZE, _PAGE_MAX = 10, 50  # the API's default and maximum for first and last
 _STATUSES = ("active", "split", "retired")
 _UNSPLIT = frozenset({"active", "retired"})  # the API leaves split parents out by default
@@ -57,12 +76,15 @@ _JSON = "application/json"
 
 _ORGANISATION, _PROJECT, _SUPPLIER = (ID_KINDS["organisation"], ID_KINDS["project"],
                                       ID_KINDS["supplier"])
+_BATCH, _DELIVERY, _ISSUANCE, _ORDER = (ID_KINDS["credit_batch"], ID_KINDS["delivery"],
+                                       ID_KINDS["issuance"], ID_KINDS["order"])
+_REFUND, _RETIREMENT, _TRANSFER = (ID_KINDS["refund"], ID_KINDS["retirement"],
+                                   ID_KINDS["transfer"])
 # credit_batches' id filters: (query parameter, kind). Each but order_id is also a field of
 # CreditBatch; the order is on the registry's own records (see _index_batches).
 _BATCH_FILTERS = (
-    ("supplier_id", _SUPPLIER), ("project_id", _PROJECT), ("issuance_id", ID_KINDS["issuance"]),
-    ("delivery_id", ID_KINDS["delivery"]), ("order_id", ID_KINDS["order"]),
-    ("retirement_id", ID_KINDS["retirement"]),
+    ("supplier_id", _SUPPLIER), ("project_id", _PROJECT), ("issuance_id", _ISSUANCE),
+    ("delivery_id", _DELIVERY), ("order_id", _ORDER), ("retirement_id", _RETIREMENT),
 )
 
 
@@ -132,10 +154,10 @@ class _Params:
             self.problems.append(_problem(
                 loc, "string_too_long", f"String should have at most {ID_MAX_LENGTH} characters",
                 value, {"max_length": ID_MAX_LENGTH}))
-        elif not is_id(value, kind.name):
+        elif not _is_kind(value, kind):
             self.problems.append(_problem(
                 loc, "value_error",
-                f"Value error, expected {_article(kind.name)} {kind.name} id: {kind.prefix!r} "
+                f"Value error, expected {_article(kind.noun)} {kind.noun} id: {kind.prefix!r} "
                 "followed by ASCII letters and digits only", value))
         else:
             return value
@@ -222,6 +244,10 @@ class _Params:
         if item_id is None:
             self.problems.append(_bad_cursor(name, value))
         return item_id
+
+
+def _is_kind(value: str, kind: IdKind) -> bool:
+    return is_id(value, kind.name)
 
 
 def _article(noun: str) -> str:
@@ -457,6 +483,206 @@ def _retirements(call: _Call) -> Any:
     return _paginate(kept, page)
 
 
+# -- the history's routes -----------------------------------------------------------------------
+# Who sees what: everyone sees the public record (retirements, issuances, projects and their
+# documents); an organisation sees its own orders, the deliveries it received, the transfers
+# into and out of its account, the refunds it received, and the batches it owns or that were
+# retired on its behalf. Another organisation's record answers 404, as an unknown id does, so
+# a response never tells whether a private id exists.
+
+def _record(call: _Call, lookup: Callable[[str], _T], kind: IdKind,
+            visible: Callable[[_T], bool] | None = None) -> _T:
+    """The record of the path's id, or a 404 when it is unknown or not the caller's to see."""
+    call.ready()
+    key = call.path_id
+    assert key is not None  # the route's kind is set, so ready() checked the id
+    try:
+        found = lookup(key)
+    except LookupError:
+        found = None
+    if found is not None and (visible is None or visible(found)):
+        return found
+    if visible is None:  # a public record: only an unknown id misses
+        raise _Refusal(404, f"No {kind.noun} {key} in the registry: check the id")
+    raise _Refusal(404, f"No {kind.noun} {key} that this organisation may see: the id is "
+                        f"unknown, or the {kind.noun} belongs to another organisation")
+
+
+def _sees(call: _Call, *organisations: dict[str, Any]) -> bool:
+    return call.caller is not None and any(o["id"] == call.caller for o in organisations)
+
+
+def _batch_listing(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ListResource of credit batches: every one, no paging (as the API's schema says)."""
+    return {"nodes": batches, "total_count": len(batches)}
+
+
+def _retirement(call: _Call) -> Any:
+    return _record(call, call.registry.retirement, _RETIREMENT)
+
+
+def _retirement_credit_batches(call: _Call) -> Any:
+    found = _record(call, call.registry.retirement, _RETIREMENT)
+    return _batch_listing(call.registry.retirement_credit_batches(found["id"]))
+
+
+def _credit_batch(call: _Call) -> Any:
+    return _record(call, call.registry.credit_batch, _BATCH,
+                   lambda b: _sees(call, b["owner"], *filter(None, [b["beneficiary"]])))
+
+
+def _own_order(call: _Call) -> dict[str, Any]:
+    return _record(call, call.registry.order, _ORDER,
+                   lambda o: _sees(call, o["buyer_organisation"]))
+
+
+def _order(call: _Call) -> Any:
+    return _own_order(call)
+
+
+def _newest(records: list[dict[str, Any]], when: str) -> list[dict[str, Any]]:
+    # The registry lists them newest first; re-sorted here so the order is this route's own.
+    return sorted(records, key=lambda r: (r[when], r["id"]), reverse=True)
+
+
+def _order_deliveries(call: _Call) -> Any:
+    page = call.params.page()
+    order = _own_order(call)
+    kept = [d for d in call.registry.deliveries() if d["order_id"] == order["id"]]
+    return _paginate(_newest(kept, "delivered_at"), page)
+
+
+def _deliveries(call: _Call) -> Any:
+    params = call.params
+    supplier = params.optional_id("from_supplier_id", _SUPPLIER)
+    receiver = params.optional_id("to_organisation_id", _ORGANISATION)
+    page = params.page()
+    call.ready()
+    kept = [d for d in call.registry.deliveries()
+            if _sees(call, d["to_organisation"]) and supplier in (None, d["from_supplier"]["id"])
+            and receiver in (None, d["to_organisation"]["id"])]
+    return _paginate(_newest(kept, "delivered_at"), page)
+
+
+def _own_delivery(call: _Call) -> dict[str, Any]:
+    return _record(call, call.registry.delivery, _DELIVERY,
+                   lambda d: _sees(call, d["to_organisation"]))
+
+
+def _delivery(call: _Call) -> Any:
+    return _own_delivery(call)
+
+
+def _delivery_credit_batches(call: _Call) -> Any:
+    return _batch_listing(call.registry.delivery_credit_batches(_own_delivery(call)["id"]))
+
+
+def _transfers(call: _Call) -> Any:
+    params = call.params
+    sender = params.optional_id("from_organisation_id", _ORGANISATION)
+    receiver = params.optional_id("to_organisation_id", _ORGANISATION)
+    page = params.page()
+    call.ready()
+    kept = [t for t in call.registry.transfers()
+            if _sees(call, t["from_organisation"], t["to_organisation"])
+            and sender in (None, t["from_organisation"]["id"])
+            and receiver in (None, t["to_organisation"]["id"])]
+    return _paginate(_newest(kept, "transferred_at"), page)
+
+
+def _own_transfer(call: _Call) -> dict[str, Any]:
+    return _record(call, call.registry.transfer, _TRANSFER,
+                   lambda t: _sees(call, t["from_organisation"], t["to_organisation"]))
+
+
+def _transfer(call: _Call) -> Any:
+    return _own_transfer(call)
+
+
+def _transfer_credit_batches(call: _Call) -> Any:
+    return _batch_listing(call.registry.transfer_credit_batches(_own_transfer(call)["id"]))
+
+
+def _own_refund(call: _Call) -> dict[str, Any]:
+    return _record(call, call.registry.refund, _REFUND,
+                   lambda r: _sees(call, r["to_organisation"]))
+
+
+def _refund(call: _Call) -> Any:
+    return _own_refund(call)
+
+
+def _refund_credit_batches(call: _Call) -> Any:
+    return _batch_listing(call.registry.refund_credit_batches(_own_refund(call)["id"]))
+
+
+def _issuances(call: _Call) -> Any:
+    page = call.params.page()
+    call.ready()
+    return _paginate(_newest(call.registry.issuances(), "issued_at"), page)
+
+
+def _issuance(call: _Call) -> Any:
+    return _record(call, call.registry.issuance, _ISSUANCE)
+
+
+def _issuance_credit_batches(call: _Call) -> Any:
+    return _record(call, call.registry.issuance_credit_batches, _ISSUANCE)
+
+
+def _project_documents(call: _Call) -> Any:
+    page = call.params.page()
+    return _paginate(_record(call, call.registry.project_documents, _PROJECT), page)
+
+
+def _supplier_of(call: _Call) -> str:
+    return _record(call, call.registry.supplier, _SUPPLIER)["id"]
+
+
+def _supplier_projects(call: _Call) -> Any:
+    page = call.params.page()
+    supplier = _supplier_of(call)
+    kept = [p for p in call.registry.projects() if p["supplier"]["id"] == supplier]
+    # Most recently created first: the demo dates a project by its crediting period's start
+    # (none yet: created last of all, so listed last).
+    kept.sort(key=lambda p: (p["crediting_period_start"] or "", p["id"]), reverse=True)
+    return _paginate(kept, page)
+
+
+def _supplier_issuances(call: _Call) -> Any:
+    page = call.params.page()
+    supplier = _supplier_of(call)
+    kept = [i for i in call.registry.issuances() if i["supplier"]["id"] == supplier]
+    return _paginate(_newest(kept, "issued_at"), page)
+
+
+def _supplier_deliveries(call: _Call) -> Any:
+    page = call.params.page()
+    supplier = _supplier_of(call)
+    kept = [d for d in call.registry.deliveries()
+            if d["from_supplier"]["id"] == supplier and _sees(call, d["to_organisation"])]
+    return _paginate(_newest(kept, "delivered_at"), page)
+
+
+def _supplier_orders(call: _Call) -> Any:
+    page = call.params.page()
+    supplier = _supplier_of(call)
+    kept = [o for o in call.registry.orders(call.caller_id) if o["supplier"]["id"] == supplier]
+    return _paginate(kept, page)  # orders() is newest contract first, as the API lists them
+
+
+def _beneficiaries(call: _Call) -> Any:
+    page = call.params.page()
+    call.ready()
+    return _paginate(call.registry.beneficiaries(call.caller_id), page)
+
+
+def _transferees(call: _Call) -> Any:
+    page = call.params.page()
+    call.ready()
+    return _paginate(call.registry.transferees(call.caller_id), page)
+
+
 class _Route(NamedTuple):
     pattern: tuple[str, ...]  # path segments; "{id}" matches any one non-empty segment
     view: Callable[[_Call], Any]
@@ -477,6 +703,34 @@ _ROUTES = (
     _Route(("suppliers",), _suppliers, _Access.PUBLIC),
     _Route(("suppliers", "{id}"), _supplier, _Access.PUBLIC, _SUPPLIER),
     _Route(("retirements",), _retirements, _Access.PUBLIC),
+    _Route(("retirements", "{id}"), _retirement, _Access.PUBLIC, _RETIREMENT),
+    _Route(("retirements", "{id}", "credit_batches"), _retirement_credit_batches, _Access.PUBLIC,
+           _RETIREMENT),
+    _Route(("credit_batches", "{id}"), _credit_batch, _Access.TOKEN, _BATCH),
+    _Route(("orders", "{id}"), _order, _Access.TOKEN, _ORDER),
+    _Route(("orders", "{id}", "deliveries"), _order_deliveries, _Access.TOKEN, _ORDER),
+    _Route(("deliveries",), _deliveries, _Access.TOKEN),
+    _Route(("deliveries", "{id}"), _delivery, _Access.TOKEN, _DELIVERY),
+    _Route(("deliveries", "{id}", "credit_batches"), _delivery_credit_batches, _Access.TOKEN,
+           _DELIVERY),
+    _Route(("transfers",), _transfers, _Access.TOKEN),
+    _Route(("transfers", "{id}"), _transfer, _Access.TOKEN, _TRANSFER),
+    _Route(("transfers", "{id}", "credit_batches"), _transfer_credit_batches, _Access.TOKEN,
+           _TRANSFER),
+    _Route(("refunds", "{id}"), _refund, _Access.TOKEN, _REFUND),
+    _Route(("refunds", "{id}", "credit_batches"), _refund_credit_batches, _Access.TOKEN,
+           _REFUND),
+    _Route(("issuances",), _issuances, _Access.PUBLIC),
+    _Route(("issuances", "{id}"), _issuance, _Access.PUBLIC, _ISSUANCE),
+    _Route(("issuances", "{id}", "credit_batches"), _issuance_credit_batches, _Access.PUBLIC,
+           _ISSUANCE),
+    _Route(("projects", "{id}", "documents"), _project_documents, _Access.PUBLIC, _PROJECT),
+    _Route(("suppliers", "{id}", "projects"), _supplier_projects, _Access.PUBLIC, _SUPPLIER),
+    _Route(("suppliers", "{id}", "issuances"), _supplier_issuances, _Access.PUBLIC, _SUPPLIER),
+    _Route(("suppliers", "{id}", "deliveries"), _supplier_deliveries, _Access.TOKEN, _SUPPLIER),
+    _Route(("suppliers", "{id}", "orders"), _supplier_orders, _Access.TOKEN, _SUPPLIER),
+    _Route(("beneficiaries",), _beneficiaries, _Access.TOKEN),
+    _Route(("transferees",), _transferees, _Access.TOKEN),
 )
 
 
