@@ -83,7 +83,8 @@ def bodies(draw) -> dict:
     suppliers = draw(entities("spl"))
     orders = draw(entities("ord", max_size=4))
     total = (draw(KGS), draw(KGS)) if draw(st.booleans()) else None
-    return make_body(projects, suppliers, orders, total, with_orders=draw(st.booleans()) or bool(orders))
+    with_orders = draw(st.booleans()) or bool(orders)
+    return make_body(projects, suppliers, orders, total, with_orders=with_orders)
 
 
 @pytest.fixture

@@ -161,7 +161,8 @@ def test_a_fresh_binder_environment_of_that_python_runs_every_notebook(
 
     extensions = run([python, "-m", "jupyter", "server", "extension", "list"], binder_clone, env)
     listing = extensions.stdout + extensions.stderr
-    assert "jupyterlab" in listing and "voila.server_extension" in listing  # lab, and the Voila link
+    # JupyterLab, and the Voila link
+    assert "jupyterlab" in listing and "voila.server_extension" in listing
 
     result = run([python, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
                   "--nbval", "--nbval-current-env",

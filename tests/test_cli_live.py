@@ -1,4 +1,4 @@
-"""``isoanalytics summary`` against the live API's shape: a real loopback server, ISOMETRIC_* vars."""
+"""``isoanalytics summary`` against the live API's shape: a loopback server, ISOMETRIC_* vars."""
 
 from __future__ import annotations
 

@@ -681,7 +681,7 @@ def test_enrich_names_organisations():
     with ia.RegistryClient.demo() as client:
         named = ia.enrich(summary, client)
         expected = {org: client.organisation(org)["name"] for org in accounts}
-    assert dict(zip(named.index, named["organisation_name"])) == expected
+    assert dict(zip(named.index, named["organisation_name"], strict=False)) == expected
     assert named[summary.columns].equals(summary)
 
 

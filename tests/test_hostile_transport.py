@@ -305,7 +305,8 @@ def test_one_organisation_cannot_take_a_portfolio_down(hostile, asynchronous):
     result = (asyncio.run(ia.afetch_balances(accounts, **options)) if asynchronous
               else ia.fetch_balances(accounts, **options))
     assert list(result.balances) == [good]
-    assert dict(zip(result.failures["organisation_id"], result.failures["error"])) == bad
+    failures = result.failures
+    assert dict(zip(failures["organisation_id"], failures["error"], strict=True)) == bad
     assert not leaks(list(result.failures["message"]), SECRET, TOKEN)
 
 

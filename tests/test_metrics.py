@@ -87,7 +87,8 @@ def test_summary_agrees_with_a_from_scratch_calculation(body, by):
 @given(body=bodies())
 def test_concentration_agrees_with_a_from_scratch_calculation(body, status):
     rows = _scratch_rows(body, "supplier")
-    pick = {"active": lambda a, r: a, "retired": lambda a, r: r, "total": lambda a, r: a + r}[status]
+    pick = {"active": lambda a, r: a, "retired": lambda a, r: r,
+            "total": lambda a, r: a + r}[status]
     values = [pick(a, r) for a, r in rows.values()]
     figures = concentration(parse_balance(body), by="supplier", status=status)
     if sum(values) == 0:
@@ -147,7 +148,8 @@ def test_merger_guideline_levels(values, level):
 
 def test_one_entity_and_equal_entities():
     one = concentration(pd.Series([7]))
-    assert (one.n, one.hhi, one.hhi_normalized, one.effective_n, one.gini) == (1, 10_000, 1.0, 1.0, 0.0)
+    assert (one.n, one.hhi, one.hhi_normalized, one.effective_n, one.gini) == (
+        1, 10_000, 1.0, 1.0, 0.0)
     equal = concentration(pd.Series([5] * 4))
     assert (equal.hhi, equal.hhi_normalized, equal.effective_n, equal.gini) == (2500, 0.0, 4.0, 0.0)
 
@@ -267,7 +269,8 @@ def test_reconcile_a_portfolio_per_organisation():
     table = reconcile(frame)
     assert set(table["organisation_id"]) == {ORG, OTHER_ORG}
     project_active = table[(table.level == "project") & (table.status == "active")]
-    assert project_active.set_index("organisation_id")["difference_kgs"].to_dict() == {ORG: 0, OTHER_ORG: -1}
+    differences = project_active.set_index("organisation_id")["difference_kgs"]
+    assert differences.to_dict() == {ORG: 0, OTHER_ORG: -1}
 
 
 # -- frames as input ----------------------------------------------------------------------------

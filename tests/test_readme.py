@@ -14,7 +14,8 @@ README = (REPO / "README.md").read_text()
 
 
 def _between(marker: str) -> str:
-    block = re.search(rf"<!-- {marker} -->\n```\w*\n(.*?)\n```\n<!-- /{marker} -->", README, re.DOTALL)
+    block = re.search(rf"<!-- {marker} -->\n```\w*\n(.*?)\n```\n<!-- /{marker} -->", README,
+                      re.DOTALL)
     assert block, f"README.md has no <!-- {marker} --> block"
     return block.group(1).strip()
 
@@ -22,7 +23,8 @@ def _between(marker: str) -> str:
 def test_readme_names_the_two_commands():
     main_command = _between("main-command")
     test_command = _between("test-command")
-    assert "pip install" in main_command and "isoanalytics" in main_command and "--demo" in main_command
+    assert "pip install" in main_command and "isoanalytics" in main_command
+    assert "--demo" in main_command
     assert 'pip install -e ".[test]"' in test_command and "pytest" in test_command
     assert "\n" not in main_command and "\n" not in test_command  # one line each, to copy
 
@@ -30,7 +32,8 @@ def test_readme_names_the_two_commands():
 def test_readme_names_the_docs_command():
     docs_command = _between("docs-command")
     assert "\n" not in docs_command
-    assert "sphinx" in docs_command and " -W " in docs_command and "docs/_build/html" in docs_command
+    assert "sphinx" in docs_command and " -W " in docs_command
+    assert "docs/_build/html" in docs_command
     # after the test command, in its virtualenv: the test extras bring the docs tools
     assert '"isoanalytics[docs]"' in (REPO / "pyproject.toml").read_text()
 
@@ -117,7 +120,8 @@ def test_the_readme_shows_the_report():
 
 def test_the_readme_plotting_example_runs(tmp_path):
     start = README.index("panel = connect()")
-    block = README[README.rindex("```python", 0, start) + len("```python"):README.index("```", start)]
+    opening = README.rindex("```python", 0, start) + len("```python")
+    block = README[opening:README.index("```", start)]
     script = tmp_path / "example.py"
     script.write_text("import matplotlib\nmatplotlib.use('Agg')\n" + block)
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,

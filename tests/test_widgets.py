@@ -270,7 +270,8 @@ def test_the_explorer_frame_reads_a_stacked_mapping():
 @given(st.data())
 def test_whatever_the_controls_say_the_table_adds_up_exactly(portfolio, data):
     fetched, _, app = portfolio
-    app.organisation.value = data.draw(st.sampled_from([value for _, value in app.organisation.options]))
+    organisations = [value for _, value in app.organisation.options]
+    app.organisation.value = data.draw(st.sampled_from(organisations))
     app.dimension.value = data.draw(st.sampled_from([value for _, value in app.dimension.options]))
     app.status.value = data.draw(st.sampled_from(["total", "active", "retired"]))
     app.units.value = data.draw(st.sampled_from(["tCO2e", "kg"]))
@@ -299,7 +300,7 @@ def test_the_explorer_draws_registry_names_as_text_at_its_own_size():
         balance = client.credit_balance(demo.DEFAULT_ORGANISATION_ID)
         projects = client.projects()
     suppliers = list(pd.unique(projects["supplier_id"]))
-    renamed = dict(zip(suppliers, hostile * (len(suppliers) // len(hostile) + 1)))
+    renamed = dict(zip(suppliers, hostile * (len(suppliers) // len(hostile) + 1), strict=False))
     projects = projects.assign(supplier_name=projects["supplier_id"].map(renamed),
                                name=[hostile[i % len(hostile)] for i in range(len(projects))])
     with warnings.catch_warnings(record=True) as caught:

@@ -17,7 +17,7 @@ import pandas as pd
 from .._format import name_or_id
 from .._options import check_choice, check_integer
 from ..records.frames import check_columns
-from .metrics import Source, Status, ratio, summarize, summary_frame, totals
+from .metrics import Level, Source, Status, ratio, summarize, summary_frame, totals
 
 __all__ = ["DIMENSIONS", "breakdown", "check_summary", "entity_noun", "label", "top_n"]
 
@@ -85,13 +85,13 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
     """
     check_choice("by", by, DIMENSIONS)
     table = _check_projects(projects, by)
-    level = "supplier" if by == "supplier" else "project"
+    level: Level = "supplier" if by == "supplier" else "project"
     summary = summarize(source, by=level)
     if table is None:
         return summary
     if by == "supplier":
         names = table.drop_duplicates("supplier_id").set_index("supplier_id")["supplier_name"]
-        return summary.assign(supplier_name=summary.index.map(names).astype(object))
+        return summary.assign(supplier_name=summary.index.map(names.to_dict()).astype(object))
     known = summary.index.isin(table.index)
     if not known.all():
         unknown = summary.index[~known].tolist()
@@ -115,7 +115,7 @@ def breakdown(source: Source, by: Dimension = "supplier", *,
     if by == "country":
         names = (table.dropna(subset=["country_code"])
                  .drop_duplicates("country_code").set_index("country_code")["country_name"])
-        result = result.assign(country_name=result.index.map(names).astype(object))
+        result = result.assign(country_name=result.index.map(names.to_dict()).astype(object))
     return result
 
 
@@ -163,7 +163,8 @@ def top_n(summary: pd.DataFrame, n: int = 10, *, status: Status = "total") -> pd
 def entity_noun(frame: pd.DataFrame) -> str:
     """What a summary's rows are, from its index: "supplier", "pathway", "organisation"..."""
     nouns = {index: dimension for dimension, index in _INDEX.items()}
-    return nouns.get(frame.index.name, frame.index.name or "entity")
+    index_name = str(frame.index.name) if frame.index.name is not None else None
+    return nouns.get(index_name, index_name) if index_name else "entity"
 
 
 def label(frame: pd.DataFrame) -> pd.Series:
@@ -186,7 +187,7 @@ def label(frame: pd.DataFrame) -> pd.Series:
     if index_name == "pathway":
         named = ids.where(ids == UNKNOWN, ids.str.replace("_", " ").str.capitalize())
     else:
-        column = _NAME.get(index_name)
+        column = _NAME.get(str(index_name))
         if column is None or column not in frame.columns:
             return ids
         names = frame[column].astype(object)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,7 @@ def _frame(source: Source) -> pd.DataFrame:
     return check_tidy(source)
 
 
-def ratio(numerator: int, denominator: int) -> float:
+def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator`` in one correctly rounded division; NaN over zero.
 
     Python divides integers exactly however large they are, so a share of kilograms is never
@@ -266,7 +266,7 @@ def _concentration_level(hhi: float) -> str | None:
 def _series_quantities(values: pd.Series) -> list[int] | list[float]:
     if not (pd.api.types.is_numeric_dtype(values.dtype) or values.dtype == object):
         raise ValueError(f"concentration needs numeric quantities; got dtype {values.dtype}")
-    bad = [label for label, value in values.items()
+    bad: list[Any] = [label for label, value in values.items()
            if isinstance(value, bool)
            or not isinstance(value, (int, float, np.integer, np.floating))
            or not (value >= 0)
@@ -274,7 +274,7 @@ def _series_quantities(values: pd.Series) -> list[int] | list[float]:
     if bad:
         raise ValueError(
             f"concentration needs finite non-negative quantities; entry {bad[0]!r} is "
-            f"{values[bad[0]]!r}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
+            f"{values.loc[bad[0]]!r}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")
         )
     if pd.api.types.is_integer_dtype(values.dtype) or all(
         isinstance(value, (int, np.integer)) for value in values
@@ -306,14 +306,12 @@ def concentration(
     (4600.0, 0.6, 'high')
     """
     if isinstance(source, pd.Series):
-        quantities = _series_quantities(source)
-        by = status = None
-    else:
-        check_choice("by", by, LEVELS)
-        check_choice("status", status, (*STATUSES, "total"))
-        entities = entity_totals(_frame(source), by)
-        columns = ["active_kgs", "retired_kgs"] if status == "total" else [f"{status}_kgs"]
-        quantities = [int(value) for value in entities[columns].sum(axis=1).tolist()]
+        return _concentration(_series_quantities(source), by=None, status=None)
+    check_choice("by", by, LEVELS)
+    check_choice("status", status, (*STATUSES, "total"))
+    entities = entity_totals(_frame(source), by)
+    columns = ["active_kgs", "retired_kgs"] if status == "total" else [f"{status}_kgs"]
+    quantities = [int(value) for value in entities[columns].sum(axis=1).tolist()]
     return _concentration(quantities, by=by, status=status)
 
 
@@ -400,7 +398,7 @@ def reconcile(balance: Source) -> pd.DataFrame:
                         "status": status,
                         "listed_kgs": listed_kgs,
                         "total_kgs": total,
-                        "difference_kgs": None if absent else listed_kgs - total,
+                        "difference_kgs": None if listed_kgs is None else listed_kgs - total,
                         "balanced": None if absent else listed_kgs == total,
                         "note": "order_balances absent from the response" if absent else "",
                     }
@@ -409,8 +407,8 @@ def reconcile(balance: Source) -> pd.DataFrame:
                "difference_kgs", "balanced", "note"]
     # Build each column from Python values with its final dtype: letting pandas infer a
     # column that holds None would pass the kilograms through float64 first.
-    dtypes = {"listed_kgs": "Int64", "total_kgs": "int64", "difference_kgs": "Int64",
-              "balanced": "boolean"}
+    dtypes: dict[str, Any] = {"listed_kgs": "Int64", "total_kgs": "int64",
+                              "difference_kgs": "Int64", "balanced": "boolean"}
     return pd.DataFrame(
         {
             column: pd.array([row[column] for row in rows], dtype=dtypes.get(column, object))

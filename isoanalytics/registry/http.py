@@ -247,7 +247,9 @@ def resolve_settings(
         if not isinstance(token, str) or not token.strip():
             raise MissingCredentialsError(f"{what} is not a non-empty string",
                                           variable=TOKEN_VARIABLE, organisation_id=organisation_id)
-        tokens[organisation_id] = Secret(_credential(token, what, TOKENS_VARIABLE))
+        checked = _credential(token, what, TOKENS_VARIABLE)
+        assert checked is not None  # a non-empty string, checked above, is never None
+        tokens[organisation_id] = Secret(checked)
     credentials = [client_secret, access_token, *(token.reveal() for token in tokens.values())]
     return Settings(
         environment=environment,
@@ -480,7 +482,7 @@ def answer(response: httpx.Response, body: bytes, cut: bool, call: Call, setting
         return body
     detail = _detail(body, cut, settings.scrubber)
     request_id = response.headers.get("x-request-id")
-    common = {
+    common: dict[str, Any] = {
         "status_code": status, "detail": detail, "attempts": attempts,
         "request_id": None if request_id is None else _server_text(
             request_id, settings.scrubber, 200),

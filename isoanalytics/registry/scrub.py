@@ -115,7 +115,8 @@ class Scrubber:
         folded = text.casefold()
         if len(folded) != len(text):  # casefold changed lengths (ß -> ss): fold per character
             folded = "".join(character.casefold()[:1] or character for character in text)
-        pieces, spans = self._pieces, []
+        pieces = self._pieces
+        spans: list[list[int]] = []  # [start, end) of each run to redact, merged
         for start in range(len(folded) - PIECE + 1):
             if folded[start:start + PIECE] in pieces:
                 end = start + PIECE

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--repeat", type=int, default=3,
                         help="rounds; each figure is the median (the machine is shared)")
     args = parser.parse_args(argv)
-    accounts = {f"org_1BENCH{index:010d}": f"token-{index:06d}" for index in range(args.organisations)}
+    accounts = {f"org_1BENCH{index:010d}": f"token-{index:06d}"
+                for index in range(args.organisations)}
     options = {"client_secret": "bench-secret", "access_token": "bench-token"}
     runs: dict[str, list[float]] = {}
 
