@@ -32,8 +32,8 @@ import httpx
 import pandas as pd
 
 from .._version import version
-from ..errors import RegistryError, SchemaError
-from ..ids import check_id, resource_path
+from ..errors import InvalidIdError, RegistryError, SchemaError
+from ..ids import ID_MAX_LENGTH, ID_MIN_LENGTH, check_id, is_id, resource_path
 from ..records.balance import CreditBalance
 from . import bounds as _bounds
 from . import plans as _plans
@@ -269,6 +269,20 @@ class _BaseClient:
     def _lookup(self, kind: str, ids: Iterable[str]) -> Plan[dict[str, dict | None]]:
         return _plans.lookup(kind, ids, self._cache)
 
+    def _credit_batches_of(self, record_ids: Iterable[str], organisation_id: str | None,
+                           on_each: Callable[[str], object] | None,
+                           ) -> Plan[dict[str, pd.DataFrame]]:
+        if isinstance(record_ids, str):
+            raise TypeError("record_ids must be several ids (a list), not one string")
+        # Checked, all of them, before any request: a malformed id fails the call at once.
+        wanted = [_batch_list(record_id) for record_id in dict.fromkeys(record_ids)]
+        frames = yield Parallel(tuple(
+            _counted(self._list_of("credit_batch", resource, record_id, "credit_batches",
+                                   token=token, reader=organisation_id, paged=False),
+                     record_id, on_each)
+            for record_id, resource, token in wanted))
+        return dict(zip((record_id for record_id, _, _ in wanted), frames, strict=True))
+
     def _credit_balances(self, organisation_ids: Iterable[str],
                          on_each: Callable[[str], object] | None) -> Plan[dict[str, Any]]:
         # Checked, all of them, before any request: a malformed id fails the call at once.
@@ -317,6 +331,31 @@ def _id_params(*filters: tuple[str, str, str | None]) -> tuple[tuple[str, str], 
         (name, check_id(value, "supplier" if name == "from_supplier_id" else "organisation",
                         argument=argument))
         for name, argument, value in filters if value is not None)
+
+
+# The records whose credit batches credit_batches_of reads: (id kind, the API's collection,
+# whether the route needs the organisation's token; a retirement is public).
+_BATCH_LISTS = (("delivery", "deliveries", True), ("transfer", "transfers", True),
+                ("retirement", "retirements", False), ("refund", "refunds", True))
+
+
+def _batch_list(record_id: Any) -> tuple[str, str, bool]:
+    """The id, the collection its batches are listed under and whether it needs a token."""
+    for kind, resource, token in _BATCH_LISTS:
+        if is_id(record_id, kind):
+            return record_id, resource, token
+    raise InvalidIdError("record_ids", "expected a delivery, transfer, retirement or "
+                         "buffer-pool refund id: 'dlv_', 'tfr_', 'ret_' or 'bpr_' followed by "
+                         f"ASCII letters and digits only, {ID_MIN_LENGTH} to {ID_MAX_LENGTH} "
+                         "characters in all", value=record_id)
+
+
+def _counted(plan: Plan[Any], record_id: str,
+             on_each: Callable[[str], object] | None) -> Plan[Any]:
+    result = yield from plan
+    if on_each is not None:
+        on_each(record_id)
+    return result
 
 
 def _balance_or_failure(plan: Plan[CreditBalance], organisation_id: str,
@@ -622,6 +661,46 @@ class RegistryClient(_BaseClient):
         return self._run(self._list_of("credit_batch", "refunds", refund_id, "credit_batches",
                                        token=True,
             reader=organisation_id, paged=False))
+
+    def credit_batches_of(self, record_ids: Iterable[str], *,
+                          organisation_id: str | None = None,
+                          on_each: Callable[[str], object] | None = None,
+                          ) -> dict[str, pd.DataFrame]:
+        """The credit batches of many deliveries, transfers, retirements and buffer-pool refunds,
+        read concurrently (at most ``concurrency`` requests at once).
+
+        Each id's kind is read from its prefix (``dlv_``, ``tfr_``, ``ret_``, ``bpr_``); an
+        id named twice is read once; a malformed id is refused (InvalidIdError) before any
+        request. The first list that fails fails the call and stops the others.
+
+        Parameters
+        ----------
+        record_ids : iterable of str
+            The records, of any of the four kinds, mixed.
+        organisation_id : str, optional
+            Whose access token reads the private lists (deliveries, transfers, refunds).
+        on_each : callable, optional
+            Called with each id as its list arrives (a progress bar's ``update``), from
+            worker threads.
+
+        Returns
+        -------
+        dict of record id to DataFrame
+            Each record's batches (the columns of :meth:`credit_batches`), in the order the
+            ids were given; the same frames as :meth:`delivery_credit_batches` and the like.
+
+        Examples
+        --------
+        >>> from isoanalytics import RegistryClient, demo
+        >>> org = demo.registry().buyers["typical"]
+        >>> with RegistryClient.demo() as client:
+        ...     retirements = client.retirements(owner_organisation_id=org)
+        ...     batches = client.credit_batches_of(retirements["id"], organisation_id=org)
+        >>> sum(int(frame["credit_kgs"].sum()) for frame in batches.values()) == int(
+        ...     retirements["retired_kgs"].sum())
+        True
+        """
+        return self._run(self._credit_batches_of(record_ids, organisation_id, on_each))
 
     def issuances(self) -> pd.DataFrame:
         """Every issuance on the registry (public): one row each, with its project, supplier,
@@ -969,6 +1048,13 @@ class AsyncRegistryClient(_BaseClient):
         return await self._run(self._list_of("credit_batch", "refunds", refund_id, "credit_batches",
                                              token=True,
             reader=organisation_id, paged=False))
+
+    async def credit_batches_of(self, record_ids: Iterable[str], *,
+                                organisation_id: str | None = None,
+                                on_each: Callable[[str], object] | None = None,
+                                ) -> dict[str, pd.DataFrame]:
+        """See :meth:`RegistryClient.credit_batches_of` (``on_each`` runs on the event loop)."""
+        return await self._run(self._credit_batches_of(record_ids, organisation_id, on_each))
 
     async def issuances(self) -> pd.DataFrame:
         """See :meth:`RegistryClient.issuances`."""
