@@ -290,7 +290,9 @@ class _Lineage:
 
     def delivery(self, batch: _Batch) -> str | None:
         """The organisation's delivery that brought the batch's credits, if one did."""
-        path, current, found = [], batch, None
+        path: list[str] = []
+        current: _Batch | None = batch
+        found: str | None = None
         while current is not None and current.id not in self._delivery:
             path.append(current.id)
             if current.delivery_id is not None:
@@ -317,7 +319,8 @@ def _frame(organisation_id: str, rows: list[_Row], lineage: _Lineage) -> pd.Data
         return empty_ledger()
     event_codes = {event: code for code, event in enumerate(EVENTS)}
     at = pd.to_datetime(pd.Series([row.at for row in rows], dtype=object), utc=True)
-    ids = {name: [] for name in ("delivery_id", "transfer_id", "retirement_id", "refund_id")}
+    ids: dict[str, list[str | None]] = {
+        name: [] for name in ("delivery_id", "transfer_id", "retirement_id", "refund_id")}
     deliveries = [lineage.delivery(row.batch) for row in rows]
     for row, delivery in zip(rows, deliveries, strict=True):
         id_column = _RECORDS[row.event][2]
@@ -396,7 +399,8 @@ def _unexplained(rows: list[_Row], held: list[_Batch], index: Mapping[str, _Batc
             inbound[row.batch.id] += row.batch.credit_kgs
     ends = [batch for batch in held if batch.status != "split"]
     ends += [row.batch for row in rows if row.event == "transferred_out"]
-    found, ended = [], defaultdict(int)
+    found: list[dict[str, Any]] = []
+    ended: dict[str, int] = defaultdict(int)
     for batch in ends:
         current: _Batch | None = batch
         seen = set()
