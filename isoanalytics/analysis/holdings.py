@@ -74,10 +74,13 @@ def _cutoff(when: Any) -> pd.Timestamp | None:
 
 
 def _event_codes(events: pd.Series, function: str) -> np.ndarray:
-    if isinstance(events.dtype, pd.CategoricalDtype) and tuple(events.cat.categories) == EVENTS:
-        codes = events.cat.codes.to_numpy()
+    known = pd.Index(EVENTS)
+    if isinstance(events.dtype, pd.CategoricalDtype):  # look the categories up, not each row
+        raw = events.cat.codes.to_numpy()
+        lookup = np.append(known.get_indexer(events.cat.categories), -1)  # [-1]: a missing one
+        codes = raw if tuple(events.cat.categories) == EVENTS else lookup[raw]
     else:
-        codes = pd.Categorical(events, categories=EVENTS).codes
+        codes = known.get_indexer(events)
     bad = codes < 0
     if bad.any():
         row = events.index[bad][0]
