@@ -80,7 +80,7 @@ def _event_codes(events: pd.Series, function: str) -> np.ndarray:
         lookup = np.append(known.get_indexer(events.cat.categories), -1)  # [-1]: a missing one
         codes = raw if tuple(events.cat.categories) == EVENTS else lookup[raw]
     else:
-        codes = known.get_indexer(events)
+        codes = known.get_indexer(pd.Index(events))
     bad = codes < 0
     if bad.any():
         row = events.index[bad][0]
