@@ -93,9 +93,17 @@ _COLUMN_PATTERNS = {
 _RESOURCES: Mapping[str, tuple[str | None, tuple[str, ...]]] = {
     "organisation": (None, ()),
     "organisations": ("organisation", ("credit_balance", "credit_batches", "orders")),
-    "projects": ("project", ()),
-    "suppliers": ("supplier", ()),
-    "retirements": (None, ()),
+    "projects": ("project", ("documents",)),
+    "suppliers": ("supplier", ("projects", "issuances", "deliveries", "orders")),
+    "retirements": ("retirement", ("credit_batches",)),
+    "orders": ("order", ("deliveries",)),
+    "deliveries": ("delivery", ("credit_batches",)),
+    "transfers": ("transfer", ("credit_batches",)),
+    "refunds": ("refund", ("credit_batches",)),
+    "issuances": ("issuance", ("credit_batches",)),
+    "credit_batches": ("credit_batch", ()),
+    "beneficiaries": (None, ()),
+    "transferees": (None, ()),
 }
 
 

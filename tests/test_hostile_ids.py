@@ -30,14 +30,22 @@ REGISTRY_BALANCE = ia.parse_balance(REGISTRY.credit_balance(ORG), organisation_i
 GOOD = {"org_": ORG, "prj_": "prj_1CTWZQGKE1S0VAXA", "spl_": "spl_1CC712KFS1S0YKPS",
         "ctb_": "ctb_1CA2D3S73SBXYN70", "ord_": "ord_1DBVRQDHBSBXWBWP",
         "ret_": "ret_1CGV2XADRSBX1CHB", "iss_": "iss_1CSVDDHH3SBXRP6K",
-        "dlv_": "dlv_1C454ZXA61S03Z9T", "rmv_": "rmv_1E3V4J2EWSBX5E82"}
+        "dlv_": "dlv_1C454ZXA61S03Z9T", "rmv_": "rmv_1E3V4J2EWSBX5E82",
+        "tfr_": "tfr_1FJGWSY271S0QSMR", "bpr_": "bpr_1E5BH6AG21S0SKTW",
+        "pjd_": "pjd_1ESC3V76T1S0S6J3"}
 
 # Written out here, independently of isoanalytics.ids: what a request may look like.
 _ID = r"[a-z]{3}_[0-9A-Za-z]{16,33}"
+_TAIL = r"[0-9A-Za-z]{16,33}"
 ALLOWED = re.compile(
-    re.escape(BASE_PATH) + r"/(?:organisation|projects|suppliers|retirements"
-    r"|organisations/org_[0-9A-Za-z]{16,33}(?:/(?:credit_balance|credit_batches|orders))?"
-    r"|projects/prj_[0-9A-Za-z]{16,33}|suppliers/spl_[0-9A-Za-z]{16,33})")
+    re.escape(BASE_PATH) + r"/(?:organisation|projects|suppliers|retirements|deliveries"
+    r"|transfers|issuances|beneficiaries|transferees"
+    rf"|organisations/org_{_TAIL}(?:/(?:credit_balance|credit_batches|orders))?"
+    rf"|projects/prj_{_TAIL}(?:/documents)?"
+    rf"|suppliers/spl_{_TAIL}(?:/(?:projects|issuances|deliveries|orders))?"
+    rf"|retirements/ret_{_TAIL}(?:/credit_batches)?|orders/ord_{_TAIL}(?:/deliveries)?"
+    rf"|(?:deliveries/dlv|transfers/tfr|refunds/bpr|issuances/iss)_{_TAIL}(?:/credit_batches)?"
+    rf"|credit_batches/ctb_{_TAIL})")
 
 
 def hostile_ids(prefix: str) -> list[str]:
@@ -164,6 +172,12 @@ SAMPLES = {
     "order": _sample("order", REGISTRY.orders(REGISTRY.buyers["large"])),
     "retirement": _sample("retirement", REGISTRY.retirements()),
     "organisation": _sample("organisation", REGISTRY.organisations()),
+    "delivery": _sample("delivery", REGISTRY.deliveries()),
+    "transfer": _sample("transfer", REGISTRY.transfers()),
+    "refund": _sample("refund", REGISTRY.refunds()),
+    "issuance": _sample("issuance", REGISTRY.issuances()),
+    "project_document": _sample("project_document",
+                                REGISTRY.project_documents(REGISTRY.projects()[0]["id"])),
 }
 # Every id a record kind reads: (kind, its JSON path within the record, its prefix)
 ID_FIELDS = [(kind, where, id_kind)
@@ -193,6 +207,15 @@ READS = {
     "retirement": [("/retirements", lambda c: c.retirements(), True)],
     "organisation": [(f"/organisations/{ORG}", lambda c: c.organisation(ORG), False),
                      ("/organisation", lambda c: c.current_organisation(), False)],
+    "delivery": [("/deliveries", lambda c: c.deliveries(), True),
+                 (f"/deliveries/{GOOD['dlv_']}", lambda c: c.delivery(GOOD["dlv_"]), False)],
+    "transfer": [("/transfers", lambda c: c.transfers(), True),
+                 (f"/transfers/{GOOD['tfr_']}", lambda c: c.transfer(GOOD["tfr_"]), False)],
+    "refund": [(f"/refunds/{GOOD['bpr_']}", lambda c: c.refund(GOOD["bpr_"]), False)],
+    "issuance": [("/issuances", lambda c: c.issuances(), True),
+                 (f"/issuances/{GOOD['iss_']}", lambda c: c.issuance(GOOD["iss_"]), False)],
+    "project_document": [(f"/projects/{GOOD['prj_']}/documents",
+                          lambda c: c.project_documents(GOOD["prj_"]), True)],
 }
 
 

@@ -52,7 +52,9 @@ def test_paths_are_only_the_apis():
         f"/organisations/{demo.DEFAULT_ORGANISATION_ID}/orders")
     for bad in [("admin",), ("organisations", demo.DEFAULT_ORGANISATION_ID, "../admin"),
                 ("projects", "prj_1CTWZQGKE1S0VAXA", "credit_balance"),
-                ("retirements", "ret_1CGV2XADRSBX1CHB")]:
+                ("beneficiaries", demo.DEFAULT_ORGANISATION_ID), ("supplier",),
+                ("stripe", "configuration"),
+                ("retirements", "ret_1CGV2XADRSBX1CHB", "documents")]:
         with pytest.raises(ValueError) as caught:
             ids.resource_path(*bad)
         assert not isinstance(caught.value, ia.InvalidIdError)

@@ -66,6 +66,23 @@ MINIMUM = {
         "url notes"
     ),
     "organisation": "id name domain",
+    "delivery": (
+        "id delivered_at order_id supplier_id supplier_name to_organisation_id "
+        "to_organisation_name delivered_kgs url notes"
+    ),
+    "transfer": (
+        "id transferred_at from_organisation_id from_organisation_name to_organisation_id "
+        "to_organisation_name transferred_kgs notes"
+    ),
+    "refund": (
+        "id refunded_at from_organisation_id from_organisation_name to_organisation_id "
+        "to_organisation_name refunded_kgs notes"
+    ),
+    "issuance": (
+        "id issued_at supplier_id supplier_name project_id reporting_period_start "
+        "reporting_period_end issued_kgs supplier_kgs buffer_pool_kgs"
+    ),
+    "project_document": "id display_name project_id url",
 }
 
 UTC = "datetime64[us, UTC]"
@@ -96,6 +113,13 @@ DTYPES = {  # column -> dtype, for the columns whose dtype matters most
         "notes": STRING_DTYPE,
     },
     "organisation": {"id": STRING_DTYPE, "domain": STRING_DTYPE},
+    "delivery": {"delivered_at": UTC, "delivered_kgs": "int64", "order_id": STRING_DTYPE,
+                 "notes": STRING_DTYPE},
+    "transfer": {"transferred_at": UTC, "transferred_kgs": "int64"},
+    "refund": {"refunded_at": UTC, "refunded_kgs": "int64", "notes": STRING_DTYPE},
+    "issuance": {"issued_at": UTC, "reporting_period_start": DAY, "reporting_period_end": DAY,
+                 "issued_kgs": "int64", "supplier_kgs": "int64", "buffer_pool_kgs": "int64"},
+    "project_document": {"id": STRING_DTYPE, "url": STRING_DTYPE},
 }
 KG_COLUMNS = {  # frame column -> (path of its CreditQuantity in the record)
     "credit_batch": {"credit_kgs": "size"},
@@ -106,6 +130,12 @@ KG_COLUMNS = {  # frame column -> (path of its CreditQuantity in the record)
     },
     "order": {"ordered_kgs": "credits_ordered", "delivered_kgs": "credits_delivered"},
     "retirement": {"retired_kgs": "credit_batch_size_total"},
+    "delivery": {"delivered_kgs": "credit_batch_size_total"},
+    "transfer": {"transferred_kgs": "credit_batch_size_total"},
+    "refund": {"refunded_kgs": "credit_batch_size_total"},
+    "issuance": {"issued_kgs": "credit_batch_size_total",
+                 "supplier_kgs": "supplier_credit_batch_size_total",
+                 "buffer_pool_kgs": "buffer_pool_credit_batch_size_total"},
 }
 
 
@@ -120,6 +150,12 @@ def _demo_json(kind: str) -> bytes:
         "order": lambda: registry.orders(large),
         "retirement": registry.retirements,
         "organisation": registry.organisations,
+        "delivery": registry.deliveries,
+        "transfer": registry.transfers,
+        "refund": registry.refunds,
+        "issuance": registry.issuances,
+        "project_document": lambda: [document for project in registry.projects()
+                                     for document in registry.project_documents(project["id"])],
     }[kind]()
     return orjson.dumps(records)
 
@@ -142,7 +178,8 @@ def _path(column_path: str) -> str:
 # -- the frames -------------------------------------------------------------------------------
 
 def test_the_kinds():
-    assert KINDS == ("credit_batch", "project", "supplier", "order", "retirement", "organisation")
+    assert KINDS == ("credit_batch", "project", "supplier", "order", "retirement", "organisation",
+                     "delivery", "transfer", "refund", "issuance", "project_document")
     assert tuple(KINDS_BY_NAME) == KINDS
 
 

@@ -10,7 +10,12 @@ keeps a second copy of the body.
 
 Bodies msgspec does not read (NaN, nesting beyond msgspec's recursion limit) are read the
 way the package always read them (orjson, then Python's json), then converted, so the answer
-is the same whichever decoder met them first.
+is the same whichever decoder met them first. How deep msgspec reads depends on the Python:
+on 3.11 its limit is Python's recursion limit, on 3.12 and later the interpreter's C stack
+limit, which is deeper than :data:`MAX_DEPTH`. So a value nested past 1024 levels in a field
+the schema does not define (msgspec skips it, building nothing) is ignored like any unknown
+field where msgspec reads that deep, and is a SchemaError where it does not; a body nested
+past it in a field the schema reads, or past any decoder's limit, is always a SchemaError.
 """
 
 from __future__ import annotations

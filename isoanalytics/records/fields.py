@@ -32,6 +32,9 @@ RetirementId = Annotated[str, _id("retirement")]
 IssuanceId = Annotated[str, _id("issuance")]
 DeliveryId = Annotated[str, _id("delivery")]
 RemovalId = Annotated[str, _id("removal")]
+TransferId = Annotated[str, _id("transfer")]
+RefundId = Annotated[str, _id("refund")]
+ProjectDocumentId = Annotated[str, _id("project_document")]
 
 #: Whole kilograms of CO2e: the API's bigint, never negative. msgspec refuses floats and
 #: booleans here and reads integers of any size exactly before it applies the bounds.

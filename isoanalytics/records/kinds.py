@@ -53,12 +53,15 @@ from .fields import (
     OrderStatus,
     OrganisationId,
     Pathway,
+    ProjectDocumentId,
     ProjectId,
     ProjectStatus,
+    RefundId,
     RemovalId,
     RetirementId,
     RetirementPurpose,
     SupplierId,
+    TransferId,
 )
 from .quantities import CreditQuantity
 
@@ -184,6 +187,64 @@ class Retirement(msgspec.Struct, gc=False):
     credit_batch_size_total: CreditQuantity
     url: str
     notes: str | None
+
+
+class Delivery(msgspec.Struct, gc=False):
+    """A delivery of credits from a supplier to a buyer against an order (spec: ``Delivery``)."""
+
+    id: DeliveryId
+    delivered_at: Instant
+    order_id: OrderId
+    from_supplier: Supplier
+    to_organisation: Organisation
+    credit_batch_size_total: CreditQuantity
+    url: str
+    notes: str | None
+
+
+class Transfer(msgspec.Struct, gc=False):
+    """A transfer of credits between two organisations (spec: ``Transfer``)."""
+
+    id: TransferId
+    transferred_at: Instant
+    from_organisation: Organisation
+    to_organisation: Organisation
+    credit_batch_size_total: CreditQuantity
+    notes: str | None
+
+
+class BufferPoolRefund(msgspec.Struct, gc=False):
+    """Credits refunded from a buffer pool to an organisation (spec: ``BufferPoolRefund``)."""
+
+    id: RefundId
+    refunded_at: Instant
+    from_buffer_pool_organisation: Organisation
+    to_organisation: Organisation
+    credit_batch_size_total: CreditQuantity
+    notes: str
+
+
+class Issuance(msgspec.Struct, gc=False):
+    """An issuance of credits for a project's reporting period (spec: ``Issuance``)."""
+
+    id: IssuanceId
+    issued_at: Instant
+    supplier: Supplier
+    project_id: ProjectId
+    reporting_period_start_at: Day
+    reporting_period_end_at: Day
+    supplier_credit_batch_size_total: CreditQuantity
+    buffer_pool_credit_batch_size_total: CreditQuantity
+    credit_batch_size_total: CreditQuantity
+
+
+class ProjectDocument(msgspec.Struct, gc=False):
+    """A public document of a project (spec: ``ProjectDocument``)."""
+
+    id: ProjectDocumentId
+    display_name: str
+    project_id: ProjectId
+    url: str
 
 
 @dataclass(frozen=True)
@@ -315,5 +376,55 @@ KINDS_BY_NAME: Mapping[str, Kind] = {kind.name: kind for kind in (
         Column("id", "id"),
         Column("name", "name"),
         Column("domain", "domain?"),
+    )),
+    Kind("delivery", Delivery, (
+        Column("id", "id"),
+        Column("delivered_at", "delivered_at", INSTANT),
+        Column("order_id", "order_id"),
+        Column("supplier_id", "from_supplier.id"),
+        Column("supplier_name", "from_supplier.organisation.name"),
+        Column("to_organisation_id", "to_organisation.id"),
+        Column("to_organisation_name", "to_organisation.name"),
+        Column("delivered_kgs", "credit_batch_size_total", KGS),
+        Column("url", "url"),
+        Column("notes", "notes?"),
+    )),
+    Kind("transfer", Transfer, (
+        Column("id", "id"),
+        Column("transferred_at", "transferred_at", INSTANT),
+        Column("from_organisation_id", "from_organisation.id"),
+        Column("from_organisation_name", "from_organisation.name"),
+        Column("to_organisation_id", "to_organisation.id"),
+        Column("to_organisation_name", "to_organisation.name"),
+        Column("transferred_kgs", "credit_batch_size_total", KGS),
+        Column("notes", "notes?"),
+    )),
+    Kind("refund", BufferPoolRefund, (
+        Column("id", "id"),
+        Column("refunded_at", "refunded_at", INSTANT),
+        Column("from_organisation_id", "from_buffer_pool_organisation.id"),
+        Column("from_organisation_name", "from_buffer_pool_organisation.name"),
+        Column("to_organisation_id", "to_organisation.id"),
+        Column("to_organisation_name", "to_organisation.name"),
+        Column("refunded_kgs", "credit_batch_size_total", KGS),
+        Column("notes", "notes"),
+    )),
+    Kind("issuance", Issuance, (
+        Column("id", "id"),
+        Column("issued_at", "issued_at", INSTANT),
+        Column("supplier_id", "supplier.id"),
+        Column("supplier_name", "supplier.organisation.name"),
+        Column("project_id", "project_id"),
+        Column("reporting_period_start", "reporting_period_start_at", DAY),
+        Column("reporting_period_end", "reporting_period_end_at", DAY),
+        Column("issued_kgs", "credit_batch_size_total", KGS),
+        Column("supplier_kgs", "supplier_credit_batch_size_total", KGS),
+        Column("buffer_pool_kgs", "buffer_pool_credit_batch_size_total", KGS),
+    )),
+    Kind("project_document", ProjectDocument, (
+        Column("id", "id"),
+        Column("display_name", "display_name"),
+        Column("project_id", "project_id"),
+        Column("url", "url"),
     )),
 )}

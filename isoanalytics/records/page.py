@@ -1,5 +1,6 @@
-"""The page envelope of every paginated list (spec: ``PaginatedListResource[...]``), generic
-in its record kind: ``Page[CreditBatch]`` decodes a page and its records in one pass."""
+"""The envelopes of the API's lists, generic in their record kind: a page of a paginated list
+(spec: ``PaginatedListResource[...]``; ``Page[CreditBatch]`` decodes a page and its records in
+one pass), a list answered whole (``ListResource[...]``) and an issuance's two lists of batches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import msgspec
 from msgspec import Meta
 
 from .decoding import Reader
-from .fields import INT64_MAX
+from .fields import INT64_MAX, IssuanceId
+from .quantities import CreditQuantity
 
 T = TypeVar("T")
 
@@ -55,3 +57,32 @@ class Page(msgspec.Struct, Generic[T], gc=False):
 #: that is wrong is named before the records inside it, whichever comes first in the body.
 ENVELOPE: Reader[Page[Any]] = Reader(
     Page[Any], "a paginated list object (nodes, total_count, page_info)")
+
+
+class Listing(msgspec.Struct, Generic[T], gc=False):
+    """A list answered whole, without pages (spec: ``ListResource[...]``): records and count.
+
+    Examples
+    --------
+    >>> from isoanalytics.records.kinds import Organisation
+    >>> listing = msgspec.json.decode(b'{"nodes": [], "total_count": 0}',
+    ...                               type=Listing[Organisation])
+    >>> listing.total_count
+    0
+    """
+
+    nodes: list[T]
+    total_count: Annotated[int, Meta(ge=0, le=INT64_MAX,
+                                     extra={"expected": "a non-negative 64-bit integer"})]
+
+
+class IssuanceBatches(msgspec.Struct, Generic[T], gc=False):
+    """An issuance's credit batches, the supplier's and the buffer pool's (spec:
+    ``IssuanceCreditBatches``); the totals are the sums of each list's sizes."""
+
+    issuance_id: IssuanceId
+    supplier_credit_batches: list[T]
+    supplier_credit_batch_size_total: CreditQuantity
+    buffer_pool_credit_batches: list[T]
+    buffer_pool_credit_batch_size_total: CreditQuantity
+    credit_batch_size_total: CreditQuantity

@@ -30,13 +30,13 @@ from .fields import (
     PROJECT_STATUSES,
     RETIREMENT_PURPOSES,
 )
-from .kinds import KINDS_BY_NAME, Kind
-from .page import Page
+from .kinds import KINDS_BY_NAME, CreditBatch, Kind
+from .page import IssuanceBatches, Listing, Page
 from .quantities import check_credits, kilograms
 
 __all__ = ["CREDIT_BATCH_STATUSES", "KINDS", "ORDER_STATUSES", "PATHWAYS", "PROJECT_STATUSES",
-           "RETIREMENT_PURPOSES", "Table", "check_record", "columns", "id_columns",
-           "page_reader", "read_record", "record_frame"]
+           "RETIREMENT_PURPOSES", "ISSUANCE_BATCHES", "Table", "check_record", "columns",
+           "id_columns", "listing_reader", "page_reader", "read_record", "record_frame"]
 
 KINDS: tuple[str, ...] = tuple(KINDS_BY_NAME)
 _ID = attrgetter("id")
@@ -54,6 +54,8 @@ class _Readers:
         self.list: Reader[Any] = Reader(list[kind.schema],  # type: ignore[name-defined]
                                         f"an array of {name} objects")
         self.one: Reader[Any] = Reader(kind.schema, "an object")
+        self.listing: Reader[Any] = Reader(Listing[kind.schema],  # type: ignore[name-defined]
+                                           "a list object (nodes, total_count)")
 
 
 _READERS: dict[str, _Readers] = {}
@@ -85,6 +87,23 @@ def page_reader(kind: str) -> Reader[Any]:
     (0, None)
     """
     return _readers(kind).page
+
+
+def listing_reader(kind: str) -> Reader[Any]:
+    """The reader of a list of ``kind`` records answered whole (a ``Listing``), made once.
+
+    Examples
+    --------
+    >>> listing_reader("credit_batch").decode(b'{"nodes": [], "total_count": 0}').total_count
+    0
+    """
+    return _readers(kind).listing
+
+
+#: The reader of ``GET /issuances/{id}/credit_batches``: the supplier's and the pool's batches.
+ISSUANCE_BATCHES: Reader[Any] = Reader(
+    IssuanceBatches[CreditBatch],
+    "an IssuanceCreditBatches object")
 
 
 def _checked(kind: Kind, records: list, path: str, single: bool = False) -> SchemaDrift:

@@ -240,13 +240,31 @@ class _BaseClient:
 
     def _retirements(self, owner_organisation_id: str | None,
                      beneficiary_organisation_id: str | None) -> Plan[pd.DataFrame]:
-        params = tuple(
-            (name, check_id(value, "organisation", argument=argument))
-            for name, argument, value in (
-                ("owner_org_id", "owner_organisation_id", owner_organisation_id),
-                ("beneficiary_org_id", "beneficiary_organisation_id", beneficiary_organisation_id),
-            ) if value is not None)
+        params = _id_params(("owner_org_id", "owner_organisation_id", owner_organisation_id),
+                            ("beneficiary_org_id", "beneficiary_organisation_id",
+                             beneficiary_organisation_id))
         return _plans.frame("retirement", Call(resource_path("retirements"), params))
+
+    # The history's routes. ``reader`` is whose access token reads a route that needs one
+    # (a client with several tokens picks by it); public routes send the client's token, if any.
+
+    def _by_id(self, kind: str, resource: str, record_id: str, *, token: bool = False,
+               reader: str | None = None) -> Plan[dict]:
+        path = resource_path(resource, record_id)
+        return _plans.one(kind, _call(path, (), token, reader), record_id=record_id)
+
+    def _list_of(self, kind: str, resource: str, record_id: str | None = None,
+                 sub: str | None = None, params: tuple[tuple[str, str], ...] = (), *,
+                 token: bool = False, reader: str | None = None,
+                 paged: bool = True) -> Plan[pd.DataFrame]:
+        path = (resource_path(resource) if record_id is None else
+                resource_path(resource, record_id, *((sub,) if sub else ())))
+        call = _call(path, params, token, reader)
+        return _plans.frame(kind, call) if paged else _plans.listing(kind, call)
+
+    def _issuance_credit_batches(self, issuance_id: str) -> Plan[pd.DataFrame]:
+        path = resource_path("issuances", issuance_id, "credit_batches")
+        return _plans.issuance_batches(issuance_id, Call(path))
 
     def _lookup(self, kind: str, ids: Iterable[str]) -> Plan[dict[str, dict | None]]:
         return _plans.lookup(kind, ids, self._cache)
@@ -280,6 +298,25 @@ class _BaseClient:
         if isinstance(outcome, (RegistryError, SchemaError)):
             return redact_error(outcome, self._settings.scrubber)
         return outcome
+
+
+def _call(path: str, params: tuple[tuple[str, str], ...], token: bool,
+          reader: str | None) -> Call:
+    """A call of a route; one that needs a token sends ``reader``'s (the client's default token
+    without one), and fails before any request when the client holds none."""
+    if reader is not None:
+        reader = check_id(reader, "organisation", argument="organisation_id")
+    return Call(path, params, organisation_id=reader, private=token)
+
+
+def _id_params(*filters: tuple[str, str, str | None]) -> tuple[tuple[str, str], ...]:
+    """The query of the id filters given: (API name, argument name, value or None) each, every
+    value checked by the id rule, naming its argument. The ids of these filters name
+    organisations, except ``from_supplier_id``."""
+    return tuple(
+        (name, check_id(value, "supplier" if name == "from_supplier_id" else "organisation",
+                        argument=argument))
+        for name, argument, value in filters if value is not None)
 
 
 def _balance_or_failure(plan: Plan[CreditBalance], organisation_id: str,
@@ -494,6 +531,150 @@ class RegistryClient(_BaseClient):
         """Retirements, optionally only those owned by, or made for, an organisation."""
         return self._run(self._retirements(owner_organisation_id, beneficiary_organisation_id))
 
+    def retirement(self, retirement_id: str) -> dict[str, Any]:
+        """``GET /retirements/{id}``: one retirement (public); NotFoundError for an unknown id."""
+        return self._run(self._by_id("retirement", "retirements", retirement_id))
+
+    def retirement_credit_batches(self, retirement_id: str) -> pd.DataFrame:
+        """The credit batches a retirement retired, one row each (the columns of
+        :meth:`credit_batches`); public, like the retirement."""
+        return self._run(self._list_of("credit_batch", "retirements", retirement_id,
+                                       "credit_batches", paged=False))
+
+    def credit_batch(self, credit_batch_id: str, *, organisation_id: str | None = None) -> dict[str,
+                                                                                                Any]:
+        """``GET /credit_batches/{id}``: one batch its owner (or a retirement's beneficiary) can
+        see; ``organisation_id`` picks whose access token reads it."""
+        return self._run(self._by_id("credit_batch", "credit_batches", credit_batch_id, token=True,
+                                     reader=organisation_id))
+
+    def order(self, order_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+        """``GET /orders/{id}``: one of the buyer's orders (``organisation_id``: whose token)."""
+        return self._run(self._by_id("order", "orders", order_id, token=True,
+                                     reader=organisation_id))
+
+    def order_deliveries(self, order_id: str, *,
+                         organisation_id: str | None = None) -> pd.DataFrame:
+        """The deliveries made against an order, one row each, newest first."""
+        return self._run(self._list_of("delivery", "orders", order_id, "deliveries", token=True,
+                                       reader=organisation_id))
+
+    def deliveries(self, *, from_supplier_id: str | None = None,
+                   to_organisation_id: str | None = None,
+                   organisation_id: str | None = None) -> pd.DataFrame:
+        """Deliveries the token's organisation received (filtered by supplier, recipient).
+
+        One row per delivery: ``id, delivered_at, order_id, supplier_id, supplier_name,
+        to_organisation_id, to_organisation_name, delivered_kgs, url, notes``. The token sent is
+        ``organisation_id``'s, else ``to_organisation_id``'s, else the client's own."""
+        return self._run(self._list_of("delivery", "deliveries", params=_id_params(
+            ("from_supplier_id", "from_supplier_id", from_supplier_id),
+            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
+            token=True, reader=organisation_id or to_organisation_id))
+
+    def delivery(self, delivery_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+        """``GET /deliveries/{id}``: one delivery the token's organisation received."""
+        return self._run(self._by_id("delivery", "deliveries", delivery_id, token=True,
+                                     reader=organisation_id))
+
+    def delivery_credit_batches(self, delivery_id: str, *,
+                                organisation_id: str | None = None) -> pd.DataFrame:
+        """The credit batches of a delivery as they were delivered (some may be split since)."""
+        return self._run(self._list_of("credit_batch", "deliveries", delivery_id, "credit_batches",
+                                       token=True,
+            reader=organisation_id, paged=False))
+
+    def transfers(self, *, from_organisation_id: str | None = None,
+                  to_organisation_id: str | None = None,
+                  organisation_id: str | None = None) -> pd.DataFrame:
+        """Transfers into or out of the token's organisation's account.
+
+        One row per transfer: ``id, transferred_at, from_organisation_id, from_organisation_name,
+        to_organisation_id, to_organisation_name, transferred_kgs, notes``. The token sent is
+        ``organisation_id``'s, else the sender's, else the recipient's, else the client's own."""
+        return self._run(self._list_of("transfer", "transfers", params=_id_params(
+            ("from_organisation_id", "from_organisation_id", from_organisation_id),
+            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
+            token=True, reader=organisation_id or from_organisation_id or to_organisation_id))
+
+    def transfer(self, transfer_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+        """``GET /transfers/{id}``: one transfer into or out of the token's organisation."""
+        return self._run(self._by_id("transfer", "transfers", transfer_id, token=True,
+                                     reader=organisation_id))
+
+    def transfer_credit_batches(self, transfer_id: str, *,
+                                organisation_id: str | None = None) -> pd.DataFrame:
+        """The credit batches a transfer moved, one row each."""
+        return self._run(self._list_of("credit_batch", "transfers", transfer_id, "credit_batches",
+                                       token=True,
+            reader=organisation_id, paged=False))
+
+    def refund(self, refund_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+        """``GET /refunds/{id}``: a buffer-pool refund the token's organisation received.
+
+        The API lists no refunds: a refund is read by an id its recipient knows."""
+        return self._run(self._by_id("refund", "refunds", refund_id, token=True,
+                                     reader=organisation_id))
+
+    def refund_credit_batches(self, refund_id: str, *,
+                              organisation_id: str | None = None) -> pd.DataFrame:
+        """The credit batches a buffer-pool refund gave, one row each."""
+        return self._run(self._list_of("credit_batch", "refunds", refund_id, "credit_batches",
+                                       token=True,
+            reader=organisation_id, paged=False))
+
+    def issuances(self) -> pd.DataFrame:
+        """Every issuance on the registry (public): one row each, with its project, supplier,
+        reporting period (``reporting_period_start``, ``reporting_period_end``, inclusive) and
+        ``issued_kgs`` = ``supplier_kgs`` + ``buffer_pool_kgs``."""
+        return self._run(self._list_of("issuance", "issuances"))
+
+    def issuance(self, issuance_id: str) -> dict[str, Any]:
+        """``GET /issuances/{id}``: one issuance (public)."""
+        return self._run(self._by_id("issuance", "issuances", issuance_id))
+
+    def issuance_credit_batches(self, issuance_id: str) -> pd.DataFrame:
+        """An issuance's credit batches, the supplier's and the buffer pool's, as one frame with a
+        ``pool`` column (``"supplier"`` or ``"buffer_pool"``); each part is checked against
+        its stated total to the kilogram."""
+        return self._run(self._issuance_credit_batches(issuance_id))
+
+    def project_documents(self, project_id: str) -> pd.DataFrame:
+        """A project's public documents: ``id, display_name, project_id, url``."""
+        return self._run(self._list_of("project_document", "projects", project_id, "documents"))
+
+    def supplier_projects(self, supplier_id: str) -> pd.DataFrame:
+        """A supplier's projects (the columns of :meth:`projects`)."""
+        return self._run(self._list_of("project", "suppliers", supplier_id, "projects"))
+
+    def supplier_issuances(self, supplier_id: str) -> pd.DataFrame:
+        """A supplier's issuances (the columns of :meth:`issuances`)."""
+        return self._run(self._list_of("issuance", "suppliers", supplier_id, "issuances"))
+
+    def supplier_deliveries(self, supplier_id: str, *,
+                            organisation_id: str | None = None) -> pd.DataFrame:
+        """The deliveries from a supplier that the token's organisation received."""
+        return self._run(self._list_of("delivery", "suppliers", supplier_id, "deliveries",
+                                       token=True, reader=organisation_id))
+
+    def supplier_orders(self, supplier_id: str, *,
+                        organisation_id: str | None = None) -> pd.DataFrame:
+        """The token's organisation's orders from a supplier (the columns of :meth:`orders`)."""
+        return self._run(self._list_of("order", "suppliers", supplier_id, "orders", token=True,
+                                       reader=organisation_id))
+
+    def beneficiaries(self, *, organisation_id: str | None = None) -> pd.DataFrame:
+        """The organisations the token's organisation has retired credits for: ``id, name,
+        domain``."""
+        return self._run(self._list_of("organisation", "beneficiaries", token=True,
+                                       reader=organisation_id))
+
+    def transferees(self, *, organisation_id: str | None = None) -> pd.DataFrame:
+        """The organisations the token's organisation has transferred credits to: ``id, name,
+        domain``."""
+        return self._run(self._list_of("organisation", "transferees", token=True,
+                                       reader=organisation_id))
+
     # -- driving plans -------------------------------------------------------------------------
 
     def _run(self, plan: Plan[Any]) -> Any:
@@ -706,6 +887,135 @@ class AsyncRegistryClient(_BaseClient):
         """See :meth:`RegistryClient.retirements`."""
         return await self._run(self._retirements(owner_organisation_id,
                                                  beneficiary_organisation_id))
+
+    async def retirement(self, retirement_id: str) -> dict[str, Any]:
+        """See :meth:`RegistryClient.retirement`."""
+        return await self._run(self._by_id("retirement", "retirements", retirement_id))
+
+    async def retirement_credit_batches(self, retirement_id: str) -> pd.DataFrame:
+        """See :meth:`RegistryClient.retirement_credit_batches`."""
+        return await self._run(self._list_of("credit_batch", "retirements", retirement_id,
+                                             "credit_batches", paged=False))
+
+    async def credit_batch(self, credit_batch_id: str, *,
+                           organisation_id: str | None = None) -> dict[str, Any]:
+        """See :meth:`RegistryClient.credit_batch`."""
+        return await self._run(self._by_id("credit_batch", "credit_batches", credit_batch_id,
+                                           token=True, reader=organisation_id))
+
+    async def order(self, order_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+        """See :meth:`RegistryClient.order`."""
+        return await self._run(self._by_id("order", "orders", order_id, token=True,
+                                           reader=organisation_id))
+
+    async def order_deliveries(self, order_id: str, *,
+                               organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.order_deliveries`."""
+        return await self._run(self._list_of("delivery", "orders", order_id, "deliveries",
+                                             token=True, reader=organisation_id))
+
+    async def deliveries(self, *, from_supplier_id: str | None = None,
+                         to_organisation_id: str | None = None,
+                         organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.deliveries`."""
+        return await self._run(self._list_of("delivery", "deliveries", params=_id_params(
+            ("from_supplier_id", "from_supplier_id", from_supplier_id),
+            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
+            token=True, reader=organisation_id or to_organisation_id))
+
+    async def delivery(self, delivery_id: str, *, organisation_id: str | None = None) -> dict[str,
+                                                                                              Any]:
+        """See :meth:`RegistryClient.delivery`."""
+        return await self._run(self._by_id("delivery", "deliveries", delivery_id, token=True,
+                                           reader=organisation_id))
+
+    async def delivery_credit_batches(self, delivery_id: str, *,
+                                      organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.delivery_credit_batches`."""
+        return await self._run(self._list_of("credit_batch", "deliveries", delivery_id,
+                                             "credit_batches", token=True,
+            reader=organisation_id, paged=False))
+
+    async def transfers(self, *, from_organisation_id: str | None = None,
+                        to_organisation_id: str | None = None,
+                        organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.transfers`."""
+        return await self._run(self._list_of("transfer", "transfers", params=_id_params(
+            ("from_organisation_id", "from_organisation_id", from_organisation_id),
+            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
+            token=True, reader=organisation_id or from_organisation_id or to_organisation_id))
+
+    async def transfer(self, transfer_id: str, *, organisation_id: str | None = None) -> dict[str,
+                                                                                              Any]:
+        """See :meth:`RegistryClient.transfer`."""
+        return await self._run(self._by_id("transfer", "transfers", transfer_id, token=True,
+                                           reader=organisation_id))
+
+    async def transfer_credit_batches(self, transfer_id: str, *,
+                                      organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.transfer_credit_batches`."""
+        return await self._run(self._list_of("credit_batch", "transfers", transfer_id,
+                                             "credit_batches", token=True,
+            reader=organisation_id, paged=False))
+
+    async def refund(self, refund_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+        """See :meth:`RegistryClient.refund`."""
+        return await self._run(self._by_id("refund", "refunds", refund_id, token=True,
+                                           reader=organisation_id))
+
+    async def refund_credit_batches(self, refund_id: str, *,
+                                    organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.refund_credit_batches`."""
+        return await self._run(self._list_of("credit_batch", "refunds", refund_id, "credit_batches",
+                                             token=True,
+            reader=organisation_id, paged=False))
+
+    async def issuances(self) -> pd.DataFrame:
+        """See :meth:`RegistryClient.issuances`."""
+        return await self._run(self._list_of("issuance", "issuances"))
+
+    async def issuance(self, issuance_id: str) -> dict[str, Any]:
+        """See :meth:`RegistryClient.issuance`."""
+        return await self._run(self._by_id("issuance", "issuances", issuance_id))
+
+    async def issuance_credit_batches(self, issuance_id: str) -> pd.DataFrame:
+        """See :meth:`RegistryClient.issuance_credit_batches`."""
+        return await self._run(self._issuance_credit_batches(issuance_id))
+
+    async def project_documents(self, project_id: str) -> pd.DataFrame:
+        """See :meth:`RegistryClient.project_documents`."""
+        return await self._run(self._list_of("project_document", "projects", project_id,
+                                             "documents"))
+
+    async def supplier_projects(self, supplier_id: str) -> pd.DataFrame:
+        """See :meth:`RegistryClient.supplier_projects`."""
+        return await self._run(self._list_of("project", "suppliers", supplier_id, "projects"))
+
+    async def supplier_issuances(self, supplier_id: str) -> pd.DataFrame:
+        """See :meth:`RegistryClient.supplier_issuances`."""
+        return await self._run(self._list_of("issuance", "suppliers", supplier_id, "issuances"))
+
+    async def supplier_deliveries(self, supplier_id: str, *,
+                                  organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.supplier_deliveries`."""
+        return await self._run(self._list_of("delivery", "suppliers", supplier_id, "deliveries",
+                                             token=True, reader=organisation_id))
+
+    async def supplier_orders(self, supplier_id: str, *,
+                              organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.supplier_orders`."""
+        return await self._run(self._list_of("order", "suppliers", supplier_id, "orders",
+                                             token=True, reader=organisation_id))
+
+    async def beneficiaries(self, *, organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.beneficiaries`."""
+        return await self._run(self._list_of("organisation", "beneficiaries", token=True,
+                                             reader=organisation_id))
+
+    async def transferees(self, *, organisation_id: str | None = None) -> pd.DataFrame:
+        """See :meth:`RegistryClient.transferees`."""
+        return await self._run(self._list_of("organisation", "transferees", token=True,
+                                             reader=organisation_id))
 
     async def _run(self, plan: Plan[Any]) -> Any:
         try:

@@ -24,7 +24,13 @@ from ..ids import check_id, resource_path
 from ..records.balance import CreditBalance, parse_balance
 from ..records.decoding import load
 from ..records.page import ENVELOPE
-from ..records.resources import Table, page_reader, read_record
+from ..records.resources import (
+    ISSUANCE_BATCHES,
+    Table,
+    listing_reader,
+    page_reader,
+    read_record,
+)
 from .http import PAGE_SIZE, Call
 
 T = TypeVar("T")
@@ -166,6 +172,70 @@ def _raw_ids(nodes: list) -> Iterator[str]:
 
 def frame(kind: str, call: Call) -> Plan[pd.DataFrame]:
     return _framed((yield from pages(kind, call)), call)
+
+
+def listing(kind: str, call: Call) -> Plan[pd.DataFrame]:
+    """A list the API answers whole (``ListResource``: ``nodes`` and ``total_count``, no pages).
+
+    Checked as a page is, and a ``total_count`` other than the number of records is a
+    SchemaError at ``total_count``: the list is incomplete or padded.
+    """
+    body = yield call
+    decoded = _read(listing_reader(kind), body, call)
+    table = Table(kind)
+    _add(table, decoded.nodes, "nodes", call)
+    if decoded.total_count != len(table):
+        raise SchemaError("total_count", f"says {decoded.total_count} but nodes holds "
+                          f"{len(table)} records", value=decoded.total_count, **call.context())
+    return _framed(table, call)
+
+
+def issuance_batches(issuance_id: str, call: Call) -> Plan[pd.DataFrame]:
+    """An issuance's batches as one credit-batch frame with a ``pool`` column (``"supplier"``
+    or ``"buffer_pool"``); each list must add up to its stated total, to the kilogram."""
+    body = yield call
+    decoded = _read(ISSUANCE_BATCHES, body, call)
+    if decoded.issuance_id != issuance_id:
+        raise SchemaError("issuance_id", f"is not the id asked for ({issuance_id}): the "
+                          "server answered with another issuance's batches", **call.context())
+    table = Table("credit_batch")
+    pools = []
+    for pool, nodes, total in (
+            ("supplier", decoded.supplier_credit_batches,
+             decoded.supplier_credit_batch_size_total),
+            ("buffer_pool", decoded.buffer_pool_credit_batches,
+             decoded.buffer_pool_credit_batch_size_total)):
+        _add(table, nodes, f"{pool}_credit_batches", call)
+        listed = sum(node.size.credit_kgs for node in nodes)  # Python ints: exact
+        if listed != total.credit_kgs:
+            raise SchemaError(f"{pool}_credit_batch_size_total.credit_kgs",
+                              f"says {total.credit_kgs} but the batches listed hold {listed} kg",
+                              value=total.credit_kgs, **call.context())
+        pools.extend([pool] * len(nodes))
+    both = (decoded.supplier_credit_batch_size_total.credit_kgs
+            + decoded.buffer_pool_credit_batch_size_total.credit_kgs)
+    if decoded.credit_batch_size_total.credit_kgs != both:
+        raise SchemaError("credit_batch_size_total.credit_kgs",
+                          f"says {decoded.credit_batch_size_total.credit_kgs} but the supplier's "
+                          f"and the pool's totals add up to {both} kg",
+                          value=decoded.credit_batch_size_total.credit_kgs, **call.context())
+    frame = _framed(table, call)
+    frame["pool"] = pd.Categorical(pools, categories=("supplier", "buffer_pool"))
+    return frame
+
+
+def _read(reader: Any, body: Any, call: Call) -> Any:
+    try:
+        return reader.decode(body)
+    except SchemaError as error:
+        raise error.with_context(**call.context()) from None
+
+
+def _add(table: Table, nodes: list, path: str, call: Call) -> None:
+    try:
+        table.add_decoded(nodes, path)
+    except SchemaError as error:
+        raise error.with_context(**call.context()) from None
 
 
 def _framed(table: Table, call: Call) -> pd.DataFrame:
