@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..records.balance import CreditBalance
-from ..records.frames import KGS_PER_CREDIT, STRING_DTYPE, check_columns, check_sum_fits
+from ..records.frames import KGS_PER_CREDIT, check_columns, check_sum_fits, strings
 from .metrics import ratio, summarize, totals
 
 __all__ = ["SUMMARY_COLUMNS", "claims_summary"]
@@ -131,9 +131,9 @@ def claims_summary(
         active = totals(summarize(holdings, by="organisation")).active_kgs
         rows.append(_row("held", "total", "all", active, active, None))
     return pd.DataFrame({
-        "section": pd.array([row["section"] for row in rows], dtype=STRING_DTYPE),
-        "dimension": pd.array([row["dimension"] for row in rows], dtype=STRING_DTYPE),
-        "value": pd.array([row["value"] for row in rows], dtype=STRING_DTYPE),
+        "section": strings([row["section"] for row in rows]),
+        "dimension": strings([row["dimension"] for row in rows]),
+        "value": strings([row["value"] for row in rows]),
         "credit_kgs": np.array([row["credit_kgs"] for row in rows], dtype=np.int64),
         "credits": np.array([row["credit_kgs"] for row in rows], dtype=np.int64)
         / KGS_PER_CREDIT,

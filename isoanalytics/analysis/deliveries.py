@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..records.deliveries import DeliverySchedule
-from ..records.frames import KGS_PER_CREDIT, STRING_DTYPE, check_columns, check_sum_fits
+from ..records.frames import KGS_PER_CREDIT, check_columns, check_sum_fits, strings
 from .metrics import Concentration, concentration
 
 __all__ = ["EXPOSURE_COLUMNS", "DeliveryExposure", "delivery_exposure"]
@@ -53,11 +53,8 @@ class DeliveryExposure:
     ...     "ordered_kgs": [10_000, 5_000, 4_000], "delivered_kgs": [4_000, 0, 3_000],
     ...     "remaining_kgs": [6_000, 5_000, 1_000], "behind": [True, False, False]})
     >>> exposure = delivery_exposure(orders)
-    >>> exposure.suppliers[["remaining_kgs", "behind_kgs", "share"]]
-                 remaining_kgs  behind_kgs     share
-    supplier_id
-    spl_S                11000        6000  0.916667
-    spl_T                 1000           0  0.083333
+    >>> exposure.suppliers["remaining_kgs"].to_dict(), exposure.suppliers["behind_kgs"].tolist()
+    ({'spl_S': 11000, 'spl_T': 1000}, [6000, 0])
     >>> round(exposure.concentration.hhi), exposure.concentration.level
     (8472, 'high')
     """
@@ -123,7 +120,7 @@ def delivery_exposure(schedule: DeliverySchedule | pd.DataFrame) -> DeliveryExpo
     left = summed(remaining)
     whole = int(left.sum())
     suppliers = pd.DataFrame({
-        "supplier_name": pd.array([names[supplier] for supplier in ids], dtype=STRING_DTYPE),
+        "supplier_name": strings(names[supplier] for supplier in ids).array,
         "orders": summed(np.ones(len(orders), dtype=np.int64)),
         "open_orders": summed(open_order.astype(np.int64)),
         "behind_orders": summed(behind.astype(np.int64)),
@@ -133,7 +130,7 @@ def delivery_exposure(schedule: DeliverySchedule | pd.DataFrame) -> DeliveryExpo
         "behind_kgs": summed(np.where(behind, remaining, 0)),
         "share": left / whole if whole else np.full(count, np.nan),
         "remaining_credits": left / KGS_PER_CREDIT,
-    }, index=pd.Index(pd.array(list(ids), dtype=STRING_DTYPE), name="supplier_id"))
+    }, index=pd.Index(strings(list(ids)), name="supplier_id"))
     suppliers = suppliers.sort_index(kind="stable").sort_values(
         "remaining_kgs", ascending=False, kind="stable")
     figures = dataclasses.replace(concentration(suppliers["remaining_kgs"]), by="supplier",

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .._options import check_integer
 from .claims import utc_bound
-from .frames import STRING_DTYPE, check_columns
+from .frames import check_columns, strings
 
 __all__ = ["DELIVERY_COLUMNS", "ORDER_COLUMNS", "PROBLEM_COLUMNS", "PROGRESS_COLUMNS",
            "SCHEDULE_COLUMNS", "DeliverySchedule", "delivery_progress", "schedule"]
@@ -193,15 +193,8 @@ def schedule(orders: pd.DataFrame, deliveries: pd.DataFrame, *, as_of: Any = Non
     >>> registry = demo.registry()
     >>> typical = registry.buyers["typical"]
     >>> orders = record_frame("order", registry.orders(typical))
-    >>> import pandas as pd
-    >>> rows = [d for d in registry.deliveries() if d["to_organisation"]["id"] == typical]
-    >>> deliveries = pd.DataFrame({
-    ...     "id": [d["id"] for d in rows],
-    ...     "delivered_at": pd.to_datetime([d["delivered_at"] for d in rows], utc=True),
-    ...     "order_id": [d["order_id"] for d in rows],
-    ...     "supplier_id": [d["from_supplier"]["id"] for d in rows],
-    ...     "supplier_name": [d["from_supplier"]["organisation"]["name"] for d in rows],
-    ...     "delivered_kgs": [d["credit_batch_size_total"]["credit_kgs"] for d in rows]})
+    >>> deliveries = record_frame("delivery", [
+    ...     d for d in registry.deliveries() if d["to_organisation"]["id"] == typical])
     >>> result = schedule(orders, deliveries, as_of=demo.AS_OF)
     >>> result.orders.loc[result.orders["behind"], "order_id"].tolist()
     ['ord_18YKA4VE6WVXTGK3']
@@ -255,9 +248,9 @@ def schedule(orders: pd.DataFrame, deliveries: pd.DataFrame, *, as_of: Any = Non
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(ordered == 0, np.nan, delivered / np.maximum(ordered, 1))
     result = pd.DataFrame({
-        "order_id": pd.array(order_ids, dtype=STRING_DTYPE),
-        "supplier_id": pd.array(orders["supplier_id"].astype(object), dtype=STRING_DTYPE),
-        "supplier_name": pd.array(orders["supplier_name"].astype(object), dtype=STRING_DTYPE),
+        "order_id": strings(order_ids),
+        "supplier_id": strings(orders["supplier_id"].astype(object)),
+        "supplier_name": strings(orders["supplier_name"].astype(object)),
         "status": orders["status"].to_numpy(),
         "effective_contract_date": pd.to_datetime(orders["effective_contract_date"]).to_numpy(),
         "fulfilled_at": _instants(orders["fulfilled_at"], "orders.fulfilled_at").to_numpy(),
@@ -274,11 +267,10 @@ def schedule(orders: pd.DataFrame, deliveries: pd.DataFrame, *, as_of: Any = Non
         "behind": behind,
         "order_delivered_kgs": own,
         "mismatch_kgs": mismatch,
-        "problem": pd.array([
+        "problem": strings([
             "" if not difference else f"its deliveries hold {int(counted)} kg, the order says "
                                       f"{int(stated)} kg delivered"
-            for difference, counted, stated in zip(mismatch, delivered, own, strict=True)],
-            dtype=STRING_DTYPE),
+            for difference, counted, stated in zip(mismatch, delivered, own, strict=True)]),
     })
     if isinstance(orders["status"].dtype, pd.CategoricalDtype):
         result["status"] = pd.Categorical(result["status"], dtype=orders["status"].dtype)
@@ -287,10 +279,10 @@ def schedule(orders: pd.DataFrame, deliveries: pd.DataFrame, *, as_of: Any = Non
     result = result.sort_values(["effective_contract_date", "order_id"],
                                 ascending=[False, True], kind="stable", ignore_index=True)
     problem_frame = pd.DataFrame({
-        "order_id": pd.array([row["order_id"] for row in problems], dtype=STRING_DTYPE),
-        "delivery_id": pd.array([row["delivery_id"] for row in problems], dtype=STRING_DTYPE),
+        "order_id": strings([row["order_id"] for row in problems]),
+        "delivery_id": strings([row["delivery_id"] for row in problems]),
         "kgs": np.array([row["kgs"] for row in problems], dtype=np.int64),
-        "problem": pd.array([row["problem"] for row in problems], dtype=STRING_DTYPE),
+        "problem": strings([row["problem"] for row in problems]),
     }, columns=list(PROBLEM_COLUMNS))
     if problems:
         shown = "; ".join(f"{row['order_id'] or row['delivery_id']}: {row['problem']}"
@@ -370,8 +362,8 @@ def delivery_progress(orders: pd.DataFrame, deliveries: pd.DataFrame, *,
                               strict=True):
         names[supplier] = name  # an order's name last: it wins
     empty = pd.DataFrame({
-        "supplier_id": pd.array([], dtype=STRING_DTYPE),
-        "supplier_name": pd.array([], dtype=STRING_DTYPE),
+        "supplier_id": strings([]),
+        "supplier_name": strings([]),
         "month": pd.DatetimeIndex([], dtype="datetime64[us, UTC]"),
         **{column: np.zeros(0, dtype=np.int64) for column in PROGRESS_COLUMNS[3:]}})
     months_seen = np.concatenate([contract_months, delivery_months])
@@ -380,8 +372,9 @@ def delivery_progress(orders: pd.DataFrame, deliveries: pd.DataFrame, *,
     end = int(months_seen.max())
     if as_of is not None:
         end = max(end, int(_months(pd.Series([_as_of(as_of)]))[0]))
-    supplier_of_order = suppliers.get_indexer(orders["supplier_id"].astype(object))
-    supplier_of_delivery = suppliers.get_indexer(deliveries["supplier_id"].astype(object))
+    supplier_of_order = suppliers.get_indexer(pd.Index(orders["supplier_id"].astype(object)))
+    supplier_of_delivery = suppliers.get_indexer(
+        pd.Index(deliveries["supplier_id"].astype(object)))
     begin = np.full(len(suppliers), end, dtype=np.int64)
     np.minimum.at(begin, supplier_of_order, contract_months)
     np.minimum.at(begin, supplier_of_delivery, delivery_months)
@@ -411,6 +404,6 @@ def delivery_progress(orders: pd.DataFrame, deliveries: pd.DataFrame, *,
             "remaining_kgs": ordered_to_date[index, offset:] - cumulative[index, offset:],
         }))
     frame = pd.concat(frames, ignore_index=True)
-    frame["supplier_id"] = pd.array(frame["supplier_id"].astype(object), dtype=STRING_DTYPE)
-    frame["supplier_name"] = pd.array(frame["supplier_name"].astype(object), dtype=STRING_DTYPE)
+    frame["supplier_id"] = strings(frame["supplier_id"].astype(object))
+    frame["supplier_name"] = strings(frame["supplier_name"].astype(object))
     return frame[list(PROGRESS_COLUMNS)]
