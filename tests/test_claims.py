@@ -20,7 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isoanalytics import AsyncRegistryClient, RegistryClient, demo, timeline
+from isoanalytics import (
+    AsyncRegistryClient,
+    PermissionDeniedError,
+    RegistryClient,
+    demo,
+    timeline,
+)
 from isoanalytics.analysis.claims import claims_summary
 from isoanalytics.records.claims import CLAIM_COLUMNS, claims_frame, in_period, utc_bound
 from isoanalytics.records.resources import RETIREMENT_PURPOSES, record_frame
@@ -137,6 +143,14 @@ def test_arguments_are_checked_before_any_request(client):
         claims(client, organisation, start=2025, progress=False)
     with pytest.raises(TypeError, match="use `await aclaims"):
         claims(AsyncRegistryClient.demo(), organisation)  # type: ignore[arg-type]
+
+
+def test_a_failed_request_fails_the_call(client):
+    stranger = "org_00000000000000000000"  # no token of the demo client opens its batches
+    with pytest.raises(PermissionDeniedError, match="credit_batches"):
+        claims(client, stranger, progress=False)
+    # its public side reads: nobody retired anything for it
+    assert claims(client, stranger, role="beneficiary", progress=False).empty
 
 
 # -- the period rule ----------------------------------------------------------------------------

@@ -128,7 +128,9 @@ def claims(
         raise TypeError("claims() takes a RegistryClient; with an AsyncRegistryClient, use "
                         "`await aclaims(client, organisation_id)`")
     organisation = _checked(organisation_id, role, start, end)
-    with ThreadPoolExecutor(_THREADS, "isoanalytics-claims") as pool:
+    pool = ThreadPoolExecutor(_THREADS, "isoanalytics-claims")
+    failed = True
+    try:
         listed = pool.submit(client.retirements, **{_FILTER[role]: organisation})
         own = (pool.submit(client.credit_batches, organisation, status="retired")
                if role == "owner" else None)
@@ -138,6 +140,10 @@ def claims(
         with _bar(len(wanted), progress) as bar:
             batches = _stacked(_each(pool, client.retirement_credit_batches, wanted,
                                      lambda: bar.update(1)))
+        failed = False
+    finally:
+        # After a failure (or Ctrl-C) the call does not wait for requests still running.
+        pool.shutdown(wait=not failed, cancel_futures=failed)
     projects = _projects(client.lookup("project", _project_ids(batches, retired)))
     return claims_frame(retirements, batches, projects=projects, retired=retired,
                         start=start, end=end)
