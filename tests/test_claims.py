@@ -92,7 +92,8 @@ def test_the_owner_role_lists_every_retirement_the_buyer_made(made):
 
 
 @pytest.mark.parametrize("beneficiary", CLIENTS)
-def test_the_beneficiary_role_finds_retirements_made_for_it_by_another(client, beneficiary):
+def test_the_beneficiary_role_finds_retirements_made_for_it_by_another(client, made,
+                                                                      beneficiary):
     rows = claims(client, beneficiary, role="beneficiary", progress=False)
     expected = {r["id"] for r in REGISTRY.retirements()
                 if r["beneficiary"]["id"] == beneficiary}
@@ -100,7 +101,7 @@ def test_the_beneficiary_role_finds_retirements_made_for_it_by_another(client, b
     assert (rows["beneficiary_id"] == beneficiary).all()
     assert (rows["owner_id"] != beneficiary).all()  # made by the large buyer, for it
     # and the owner's own claims hold the same rows
-    owner = claims(client, BUYERS["large"], progress=False)
+    owner = made["large"]
     assert int(owner.loc[owner["beneficiary_id"] == beneficiary, "credit_kgs"].sum()) == int(
         rows["credit_kgs"].sum())
 
