@@ -1,7 +1,9 @@
 """Claims per reporting period, fetched: :func:`claims` and :func:`aclaims`.
 
-A thin fetch: the retirements, the credit batches of each (concurrently) and the projects
-they come from; ``records.claims.claims_frame`` joins them (see its rules).
+A thin fetch: the retirements, the credit batches of each (concurrently) and the project
+list (one page on the live registry, where projects are few: fewer round trips than looking
+up each project a large portfolio holds); ``records.claims.claims_frame`` joins them (see
+its rules).
 """
 
 from __future__ import annotations
@@ -52,20 +54,18 @@ def _stacked(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def _projects(found: dict[str, dict | None]) -> pd.DataFrame:
-    unknown = sorted(project for project, record in found.items() if record is None)
-    if unknown:
-        warnings.warn(f"the registry knows no project {', '.join(unknown[:5])}"
-                      f"{' and others' if len(unknown) > 5 else ''}: the pathway and country "
-                      "of their claims stay empty", stacklevel=3)
-    return record_frame("project", [record for record in found.values() if record is not None])
-
-
-def _project_ids(batches: pd.DataFrame, retired: pd.DataFrame | None) -> list[str]:
+def _check_projects(projects: pd.DataFrame, batches: pd.DataFrame,
+                    retired: pd.DataFrame | None) -> None:
+    """Warn about a batch's project the registry's list lacks (its row keeps no pathway)."""
     ids = [*batches["project_id"].dropna()]
     if retired is not None:
         ids += [*retired["project_id"].dropna()]
-    return list(dict.fromkeys(ids))
+    known = set(projects["id"])
+    unknown = sorted({project for project in ids if project not in known})
+    if unknown:
+        warnings.warn(f"the registry lists no project {', '.join(unknown[:5])}"
+                      f"{' and others' if len(unknown) > 5 else ''}: the pathway and country "
+                      "of their claims stay empty", stacklevel=3)
 
 
 def _bar(total: int, progress: bool) -> Any:
@@ -134,17 +134,19 @@ def claims(
         listed = pool.submit(client.retirements, **{_FILTER[role]: organisation})
         own = (pool.submit(client.credit_batches, organisation, status="retired")
                if role == "owner" else None)
+        every_project = pool.submit(client.projects)
         retirements = listed.result()
         retired = None if own is None else own.result()
         wanted = _in_period(retirements, start, end)
         with _bar(len(wanted), progress) as bar:
             batches = _stacked(_each(pool, client.retirement_credit_batches, wanted,
                                      lambda: bar.update(1)))
+        projects = every_project.result()
         failed = False
     finally:
         # After a failure (or Ctrl-C) the call does not wait for requests still running.
         pool.shutdown(wait=not failed, cancel_futures=failed)
-    projects = _projects(client.lookup("project", _project_ids(batches, retired)))
+    _check_projects(projects, batches, retired)
     return claims_frame(retirements, batches, projects=projects, retired=retired,
                         start=start, end=end)
 
@@ -199,11 +201,12 @@ async def aclaims(
 
     organisation = _checked(organisation_id, role, start, end)
     if role == "owner":
-        retirements, retired = await asyncio.gather(
+        retirements, retired, projects = await asyncio.gather(
             client.retirements(owner_organisation_id=organisation),
-            client.credit_batches(organisation, status="retired"))
+            client.credit_batches(organisation, status="retired"), client.projects())
     else:
-        retirements = await client.retirements(beneficiary_organisation_id=organisation)
+        retirements, projects = await asyncio.gather(
+            client.retirements(beneficiary_organisation_id=organisation), client.projects())
         retired = None
     wanted = _in_period(retirements, start, end)
     with _bar(len(wanted), progress) as bar:
@@ -220,6 +223,6 @@ async def aclaims(
             for task in tasks:
                 task.cancel()
             raise
-    projects = _projects(await client.lookup("project", _project_ids(batches, retired)))
+    _check_projects(projects, batches, retired)
     return claims_frame(retirements, batches, projects=projects, retired=retired,
                         start=start, end=end)
