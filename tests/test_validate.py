@@ -343,3 +343,22 @@ def test_a_schema_error_survives_pickling():
     assert (copy.path, copy.problem, copy.value_shown, copy.hint, copy.organisation_id,
             copy.endpoint) == (error.path, error.problem, error.value_shown, error.hint,
                                error.organisation_id, error.endpoint)
+
+
+_LARGE_BODY = isoanalytics.demo.registry().credit_balance(
+    isoanalytics.demo.registry().buyers["large"])
+
+
+@pytest.mark.parametrize(("bad_id_row", "bad_kgs_row"), [(3, 5), (5, 3), (4, 4)])
+def test_the_first_problem_is_named_whether_it_is_an_id_or_a_quantity(bad_id_row, bad_kgs_row):
+    # Ids are checked a column at a time after a fast decode; the error must still be the
+    # first problem in the body, as a strict decode in document order finds it.
+    body = copy.deepcopy(_LARGE_BODY)
+    body["project_balances"][bad_id_row]["project_id"] = "prj_AAAAAAAA/../../admin"
+    body["project_balances"][bad_kgs_row]["total"]["active_credits_total"]["credit_kgs"] = 1.5
+    with pytest.raises(SchemaError) as caught:
+        parse_balance(json.dumps(body))
+    first = min(bad_id_row, bad_kgs_row)
+    expected = (f"project_balances[{first}].project_id" if first == bad_id_row
+                else f"project_balances[{first}].total.active_credits_total.credit_kgs")
+    assert caught.value.path == expected

@@ -3,6 +3,14 @@
 msgspec checks each field as it decodes; :func:`read_balance` then checks what spans fields
 (``credits`` against ``credit_kgs``, each entity listed once) a whole list at a time, and
 returns each list as columns.
+
+**Ids, a column at a time.** A body of 100,000 projects holds 110,000 ids; msgspec checks a
+``Meta(pattern=...)`` with one regular-expression match per value, which cost a third of the
+read. So the body is decoded first into the *fast* structs below, whose ids are plain
+strings, and each id column is then checked by the one id rule in one match
+(:func:`isoanalytics.ids.all_ids`). Only when something is wrong is the body decoded again
+into the strict structs (ids as patterns), on the error path alone, so the first problem in
+the body is named exactly as a strict decode names it.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import msgspec
 import numpy as np
 
 from ..errors import SchemaError
+from ..ids import all_ids
 from .decoding import Reader
 from .fields import OrderId, ProjectId, SupplierId
 from .quantities import CreditQuantity, check_credits, kilograms
@@ -110,9 +119,30 @@ class ParsedBody:
     order_balances_present: bool
 
 
+# The fast structs: the same body, ids as plain strings (checked a column at a time after).
+
+class _FastProject(ProjectCreditBalance, gc=False):
+    project_id: str
+
+
+class _FastSupplier(SupplierCreditBalance, gc=False):
+    supplier_id: str
+
+
+class _FastOrder(OrderCreditBalance, gc=False):
+    order_id: str
+
+
+class _FastBody(OrganisationCreditBalance, gc=False):
+    project_balances: list[_FastProject]  # type: ignore[assignment]
+    supplier_balances: list[_FastSupplier]  # type: ignore[assignment]
+    order_balances: list[_FastOrder] | None = None  # type: ignore[assignment]
+
+
 BODY_HINT = "Pass the JSON body of GET /organisations/{id}/credit_balance."
-READER: Reader[OrganisationCreditBalance] = Reader(
-    OrganisationCreditBalance, "a JSON object (an OrganisationCreditBalance)", BODY_HINT)
+_WHAT = "a JSON object (an OrganisationCreditBalance)"
+READER: Reader[OrganisationCreditBalance] = Reader(OrganisationCreditBalance, _WHAT, BODY_HINT)
+_FAST: Reader[Any] = Reader(_FastBody, _WHAT, BODY_HINT)
 _TOTAL = attrgetter("total")
 _ACTIVE, _RETIRED = (attrgetter(key) for key in STATUS_KEYS)
 
@@ -120,7 +150,14 @@ _ACTIVE, _RETIRED = (attrgetter(key) for key in STATUS_KEYS)
 def read_balance(body: Any) -> ParsedBody:
     """Decode (bytes or text) or convert (decoded objects) a body, check it, and return its
     columns; a SchemaError names the JSON path of the first problem."""
-    decoded = READER.decode(body)
+    try:
+        decoded = _FAST.decode(body)
+    except SchemaError:
+        READER.decode(body)  # the strict decode names the first problem, as it always has
+        raise
+    if not all(all_ids(map(attrgetter(spec.id_key), getattr(decoded, spec.list_key) or ()),
+                       spec.level) for spec in LISTS):
+        READER.decode(body)  # raises at the first id that breaks the rule
     totals = decoded.total
     for key, quantity in zip(STATUS_KEYS, (_ACTIVE(totals), _RETIRED(totals)), strict=True):
         check_credits([quantity], kilograms([quantity]), f"total.{key}.credits")
