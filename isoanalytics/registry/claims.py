@@ -1,6 +1,7 @@
 """Claims per reporting period, fetched: :func:`claims` and :func:`aclaims`.
 
-A thin fetch: the retirements, the credit batches of each (concurrently) and the project
+A thin fetch: the retirements, the credit batches of each (concurrently, through the client's
+``many``, within its ``concurrency``) and the project
 list (one page on the live registry, where projects are few: fewer round trips than looking
 up each project a large portfolio holds); ``records.claims.claims_frame`` joins them (see
 its rules).
@@ -9,8 +10,7 @@ its rules).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import pandas as pd
@@ -28,9 +28,6 @@ ROLES = ("owner", "beneficiary")
 Role = Literal["owner", "beneficiary"]
 # The retirements filter each role reads.
 _FILTER = {"owner": "owner_organisation_id", "beneficiary": "beneficiary_organisation_id"}
-# Threads for the per-retirement lists; the client's connection pool holds them to its own
-# ``concurrency`` on the live registry.
-_THREADS = 10
 
 
 def _checked(organisation_id: str, role: str, start: Any, end: Any) -> str:
@@ -128,46 +125,16 @@ def claims(
         raise TypeError("claims() takes a RegistryClient; with an AsyncRegistryClient, use "
                         "`await aclaims(client, organisation_id)`")
     organisation = _checked(organisation_id, role, start, end)
-    pool = ThreadPoolExecutor(_THREADS, "isoanalytics-claims")
-    failed = True
-    try:
-        listed = pool.submit(client.retirements, **{_FILTER[role]: organisation})
-        own = (pool.submit(client.credit_batches, organisation, status="retired")
-               if role == "owner" else None)
-        every_project = pool.submit(client.projects)
-        retirements = listed.result()
-        retired = None if own is None else own.result()
-        wanted = _in_period(retirements, start, end)
-        with _bar(len(wanted), progress) as bar:
-            batches = _stacked(_each(pool, client.retirement_credit_batches, wanted,
-                                     lambda: bar.update(1)))
-        projects = every_project.result()
-        failed = False
-    finally:
-        # After a failure (or Ctrl-C) the call does not wait for requests still running.
-        pool.shutdown(wait=not failed, cancel_futures=failed)
+    retirements = client.retirements(**{_FILTER[role]: organisation})
+    retired = client.credit_batches(organisation, status="retired") if role == "owner" else None
+    projects = client.projects()
+    wanted = _in_period(retirements, start, end)
+    with _bar(len(wanted), progress) as bar:
+        batches = _stacked(client.many("retirement_credit_batches", wanted,
+                                       on_each=lambda _: bar.update(1)).values())
     _check_projects(projects, batches, retired)
     return claims_frame(retirements, batches, projects=projects, retired=retired,
                         start=start, end=end)
-
-
-def _each(pool: ThreadPoolExecutor, fetch: Callable[[str], pd.DataFrame], ids: list[str],
-          done: Callable[[], object]) -> list[pd.DataFrame]:
-    """``fetch`` of every id on the pool's threads, in the ids' order; the first failure
-    cancels what has not started and is raised."""
-    def one(record_id: str) -> pd.DataFrame:
-        try:
-            return fetch(record_id)
-        finally:
-            done()
-
-    futures = [pool.submit(one, record_id) for record_id in ids]
-    try:
-        return [future.result() for future in futures]
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
 
 
 async def aclaims(
@@ -210,19 +177,8 @@ async def aclaims(
         retired = None
     wanted = _in_period(retirements, start, end)
     with _bar(len(wanted), progress) as bar:
-        async def one(record_id: str) -> pd.DataFrame:
-            try:
-                return await client.retirement_credit_batches(record_id)
-            finally:
-                bar.update(1)
-
-        tasks = [asyncio.ensure_future(one(record_id)) for record_id in wanted]
-        try:
-            batches = _stacked(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            raise
+        batches = _stacked((await client.many("retirement_credit_batches", wanted,
+                                              on_each=lambda _: bar.update(1))).values())
     _check_projects(projects, batches, retired)
     return claims_frame(retirements, batches, projects=projects, retired=retired,
                         start=start, end=end)

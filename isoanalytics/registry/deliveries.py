@@ -1,12 +1,11 @@
 """Deliveries against orders, fetched: :func:`delivery_schedule` and :func:`adelivery_schedule`.
 
-A thin fetch of an organisation's orders and the deliveries it received (concurrently);
+A thin fetch of an organisation's orders and the deliveries it received (two lists);
 ``records.deliveries.schedule`` sets one against the other (see its rules).
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._options import check_integer
@@ -69,11 +68,9 @@ def delivery_schedule(client: RegistryClient, organisation_id: str, *, as_of: An
         raise TypeError("delivery_schedule() takes a RegistryClient; with an "
                         "AsyncRegistryClient, use `await adelivery_schedule(client, ...)`")
     organisation = _checked(organisation_id, as_of, stall_days)
-    with ThreadPoolExecutor(2, "isoanalytics-deliveries") as pool:
-        orders = pool.submit(client.orders, organisation)
-        deliveries = pool.submit(client.deliveries, to_organisation_id=organisation)
-        return schedule(orders.result(), deliveries.result(), as_of=as_of,
-                        stall_days=stall_days)
+    return schedule(client.orders(organisation),
+                    client.deliveries(to_organisation_id=organisation), as_of=as_of,
+                    stall_days=stall_days)
 
 
 async def adelivery_schedule(client: AsyncRegistryClient, organisation_id: str, *,
