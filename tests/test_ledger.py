@@ -180,9 +180,12 @@ def _demo_inputs(client, org):
     transfers = pd.concat([client.transfers(from_organisation_id=org),
                            client.transfers(to_organisation_id=org)], ignore_index=True)
     retirements = client.retirements(owner_organisation_id=org)
-    ids = [*deliveries["id"], *transfers["id"], *retirements["id"]]
+    record_batches = {
+        **client.many("delivery_credit_batches", deliveries["id"], organisation_id=org),
+        **client.many("transfer_credit_batches", transfers["id"], organisation_id=org),
+        **client.many("retirement_credit_batches", retirements["id"])}
     return dict(deliveries=deliveries, transfers=transfers, retirements=retirements,
-                record_batches=client.credit_batches_of(ids, organisation_id=org),
+                record_batches=record_batches,
                 batches=client.credit_batches(org, status=["active", "retired", "split"]),
                 orders=client.orders(org))
 
@@ -270,26 +273,6 @@ def test_the_wrong_client_and_bad_ids_are_refused_before_any_request(client):
         ledger(client, "org_1/../x")
     with pytest.raises(NotFoundError):  # a refund the typical buyer never received
         ledger(client, BUYERS["typical"], refund_ids=refunds_of(LARGE), progress=False)
-
-
-def test_credit_batches_of_reads_every_kind_at_once(client):
-    org = LARGE
-    refund = refunds_of(org)[0]
-    transfer = client.transfers(from_organisation_id=org)["id"].iloc[0]
-    delivery = client.deliveries(to_organisation_id=org)["id"].iloc[0]
-    retirement = client.retirements(owner_organisation_id=org)["id"].iloc[0]
-    calls = []
-    found = client.credit_batches_of([refund, transfer, delivery, retirement, refund],
-                                     organisation_id=org, on_each=calls.append)
-    assert list(found) == [refund, transfer, delivery, retirement] == calls[:0] + list(found)
-    assert sorted(calls) == sorted(found)
-    pd.testing.assert_frame_equal(found[delivery],
-                                  client.delivery_credit_batches(delivery, organisation_id=org))
-    pd.testing.assert_frame_equal(found[retirement], client.retirement_credit_batches(retirement))
-    with pytest.raises(InvalidIdError, match="record_ids: expected a delivery, transfer"):
-        client.credit_batches_of(["prj_1CTWZQGKE1S0VAXA"])
-    with pytest.raises(TypeError, match="not one string"):
-        client.credit_batches_of(refund)
 
 
 # -- bad input is named --------------------------------------------------------------------------

@@ -192,9 +192,10 @@ def build_ledger(
     ...     deliveries = client.deliveries(to_organisation_id=org)
     ...     transfers = client.transfers(to_organisation_id=org)
     ...     retirements = client.retirements(owner_organisation_id=org)
-    ...     record_batches = client.credit_batches_of(
-    ...         [*deliveries["id"], *transfers["id"], *retirements["id"]],
-    ...         organisation_id=org)
+    ...     record_batches = {
+    ...         **client.many("delivery_credit_batches", deliveries["id"], organisation_id=org),
+    ...         **client.many("transfer_credit_batches", transfers["id"], organisation_id=org),
+    ...         **client.many("retirement_credit_batches", retirements["id"])}
     >>> moves = build_ledger(org, deliveries=deliveries, transfers=transfers,
     ...                      retirements=retirements, record_batches=record_batches)
     >>> moves.groupby("event", observed=True)["credit_kgs"].sum().to_dict()
@@ -239,8 +240,8 @@ def build_ledger(
             listed = read.get(record_id)
             if listed is None:
                 raise ValueError(f"build_ledger(): record_batches has no credit batches for "
-                                 f"{record_id}; read them (e.g. client.credit_batches_of) "
-                                 "for every record given")
+                                 f"{record_id}; read every record's (client.many("
+                                 "'delivery_credit_batches', ids) and the like)")
             rows.extend(_Row(at, event, batch, record_id, other) for batch in listed)
             listed_kgs = sum(batch.credit_kgs for batch in listed)
             if total is not None and listed_kgs != int(total):

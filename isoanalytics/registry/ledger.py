@@ -2,16 +2,17 @@
 
 What is read, concurrently: the deliveries the organisation received, the transfers into
 and out of its account, the retirements it made, its orders and its current credit batches
-(split parents included, for the lineage of split batches); then every one of those
-records' credit batches at once (``client.credit_batches_of``), while the batch list may
-still be arriving. The API lists no refunds: name the ones you hold with ``refund_ids``.
+(split parents included, for the lineage of split batches); then those records' credit
+batches, many at once (``client.many``), while the batch list may still be arriving.
+The API lists no refunds: name the ones you hold with ``refund_ids``.
 Credits that came by a route nobody listed are not lost: the ledger's findings name them
 and :func:`isoanalytics.reconcile_ledger` reports them. How the rows are built is
 :func:`isoanalytics.records.ledger.build_ledger`.
 
-Requests in flight stay within the client's ``concurrency``: the per-record lists run as one
-parallel step of the client, and the few lists beside them wait for a connection from the
-same pool (of ``concurrency`` connections).
+Requests in flight stay within the client's ``concurrency``: the per-record lists run
+through ``client.many`` (the client's own parallel steps, retries and cancellation); the few
+list chains beside them, one request at a time each, share the client's connection pool (of
+``concurrency`` connections; the async client's limit covers every request).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ __all__ = ["aledger", "ledger"]
 # Current batches of every status: split parents carry the lineage of their children.
 _STATUSES = ("active", "retired", "split")
 # The lists read before the per-record ones: deliveries, transfers out, transfers in,
-# retirements, the organisation's batches, its orders.
-_LISTS = 6
+# retirements, the organisation's batches, its orders, the refunds named.
+_LISTS = 7
 
 
 def _checked(organisation_id: str, refund_ids: Iterable[str]) -> tuple[str, list[str]]:
@@ -54,9 +55,17 @@ def _transfers(outgoing: pd.DataFrame, incoming: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates("id", ignore_index=True)
 
 
-def _record_ids(deliveries: pd.DataFrame, transfers: pd.DataFrame, retirements: pd.DataFrame,
-                refunds: list[str]) -> list[str]:
-    return [*deliveries["id"], *transfers["id"], *retirements["id"], *refunds]
+def _per_record(organisation_id: str, deliveries: pd.DataFrame, transfers: pd.DataFrame,
+                retirements: pd.DataFrame,
+                refunds: list[str]) -> list[tuple[str, list[str], dict[str, str]]]:
+    """The ``client.many`` calls that read every record's credit batches: (method, ids,
+    arguments); a retirement's batches are public, the others need the organisation's token."""
+    reader = {"organisation_id": organisation_id}
+    calls = [("delivery_credit_batches", list(deliveries["id"]), reader),
+             ("retirement_credit_batches", list(retirements["id"]), {}),
+             ("transfer_credit_batches", list(transfers["id"]), reader),
+             ("refund_credit_batches", refunds, reader)]
+    return [(method, ids, arguments) for method, ids, arguments in calls if ids]
 
 
 def _bar(progress: bool | None) -> Any:
@@ -126,8 +135,7 @@ def ledger(client: RegistryClient, organisation_id: str, *, refund_ids: Iterable
                         + ("; with an AsyncRegistryClient, use `await aledger(client, ...)`"
                            if isinstance(client, AsyncRegistryClient) else ""))
     organisation_id, refunds = _checked(organisation_id, refund_ids)
-    with _bar(progress) as bar, ThreadPoolExecutor(_LISTS + len(refunds),
-                                                   "isoanalytics-ledger") as pool:
+    with _bar(progress) as bar, ThreadPoolExecutor(_LISTS + 1, "isoanalytics-ledger") as pool:
         def read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
             def counted() -> Any:
                 result = function(*args, **kwargs)
@@ -143,17 +151,17 @@ def ledger(client: RegistryClient, organisation_id: str, *, refund_ids: Iterable
         outgoing = read(client.transfers, from_organisation_id=organisation_id)
         incoming = read(client.transfers, to_organisation_id=organisation_id)
         retirements = read(client.retirements, owner_organisation_id=organisation_id)
-        bar.total += len(refunds)
-        refund_records = [read(client.refund, refund_id, organisation_id=organisation_id)
-                          for refund_id in refunds]
+        refund_records = read(client.many, "refund", refunds, organisation_id=organisation_id)
         transfers = _transfers(outgoing.result(), incoming.result())
-        ids = _record_ids(deliveries.result(), transfers, retirements.result(), refunds)
-        record_batches = client.credit_batches_of(ids, organisation_id=organisation_id,
-                                                  on_each=_grow(bar, len(set(ids))))
+        record_batches: dict[str, pd.DataFrame] = {}
+        for method, ids, arguments in _per_record(organisation_id, deliveries.result(),
+                                                  transfers, retirements.result(), refunds):
+            record_batches.update(client.many(method, ids, on_each=_grow(bar, len(set(ids))),
+                                              **arguments))
         return build_ledger(
             organisation_id, deliveries=deliveries.result(), transfers=transfers,
             retirements=retirements.result(),
-            refunds=record_frame("refund", [record.result() for record in refund_records]),
+            refunds=record_frame("refund", list(refund_records.result().values())),
             record_batches=record_batches, batches=batches.result(), orders=orders.result())
 
 
@@ -185,27 +193,29 @@ async def aledger(client: AsyncRegistryClient, organisation_id: str, *,
             bar.update(1)
             return result
 
-        bar.total += len(refunds)
         batches = asyncio.ensure_future(counted(
             client.credit_batches(organisation_id, status=list(_STATUSES))))
         try:
-            orders, deliveries, outgoing, incoming, retirements, *refund_records = (
+            orders, deliveries, outgoing, incoming, retirements, refund_records = (
                 await asyncio.gather(
                     counted(client.orders(organisation_id)),
                     counted(client.deliveries(to_organisation_id=organisation_id)),
                     counted(client.transfers(from_organisation_id=organisation_id)),
                     counted(client.transfers(to_organisation_id=organisation_id)),
                     counted(client.retirements(owner_organisation_id=organisation_id)),
-                    *(counted(client.refund(refund_id, organisation_id=organisation_id))
-                      for refund_id in refunds)))
+                    counted(client.many("refund", refunds, organisation_id=organisation_id))))
             transfers = _transfers(outgoing, incoming)
-            ids = _record_ids(deliveries, transfers, retirements, refunds)
-            record_batches = await client.credit_batches_of(
-                ids, organisation_id=organisation_id, on_each=_grow(bar, len(set(ids))))
+            # Side by side: the async client's one limit bounds all of their requests.
+            parts = await asyncio.gather(*(
+                client.many(method, ids, on_each=_grow(bar, len(set(ids))), **arguments)
+                for method, ids, arguments in _per_record(organisation_id, deliveries,
+                                                          transfers, retirements, refunds)))
+            record_batches = {key: frame for part in parts for key, frame in part.items()}
             held = await batches
         finally:
             batches.cancel()  # a no-op once done; stops it when another list failed
         return build_ledger(
             organisation_id, deliveries=deliveries, transfers=transfers, retirements=retirements,
-            refunds=record_frame("refund", refund_records), record_batches=record_batches,
+            refunds=record_frame("refund", list(refund_records.values())),
+            record_batches=record_batches,
             batches=held, orders=orders)
