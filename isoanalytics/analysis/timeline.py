@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..records.frames import KGS_PER_CREDIT, check_columns, check_sum_fits
+from ..records.instants import utc_bound
 from ..records.movements import EVENTS
 
 __all__ = ["FREQUENCIES", "timeline"]
@@ -119,7 +120,7 @@ def timeline(
 
     kgs = _kilograms(column("credit_kgs"))
     ordinals = _ordinals(_utc_instants(column("at")), freq, year_start, months_per_period)
-    bounds = [_ordinals(_utc_instants(pd.Series([_instant(value, name)])), freq, year_start,
+    bounds = [_ordinals(_utc_instants(pd.Series([utc_bound(value, name)])), freq, year_start,
                         months_per_period)[0]
               for value, name in ((start, "start"), (end, "end")) if value is not None]
     if len(ordinals) == 0 and not bounds:
@@ -223,18 +224,6 @@ def _utc_instants(at: pd.Series) -> np.ndarray:
         raise ValueError(f"timeline(): at is missing at row {row!r}; every movement has an "
                          "instant, so this one cannot be placed in a period")
     return at.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-
-
-def _instant(value: Any, name: str) -> pd.Timestamp:
-    try:
-        moment = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a date or instant such as '2025-01-01', got "
-                         f"{value!r}") from None
-    if moment is pd.NaT:
-        raise ValueError(f"{name} must be a date or instant such as '2025-01-01', got "
-                         f"{value!r}")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
 
 def _ordinals(instants: np.ndarray, freq: str, year_start: int,
