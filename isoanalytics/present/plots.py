@@ -33,7 +33,7 @@ from matplotlib.patches import Patch
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .._format import NAME_WIDTH, UNITS, name_or_id, percent, short_name
+from .._format import NAME_WIDTH, UNITS, name_or_id, percent, period_word, short_name
 from .._options import check_choice, check_integer
 from ..analysis.dimensions import check_summary, entity_noun, label, top_n
 from ..analysis.metrics import (
@@ -46,6 +46,7 @@ from ..analysis.metrics import (
     ratio,
     totals,
 )
+from ..analysis.timeline import pivot_timeline
 from ..records.balance import CreditBalance
 from ..records.frames import KGS_PER_CREDIT, check_columns
 from .sentences import NOTHING_HELD, concentration_terms
@@ -459,10 +460,7 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     return ax
 
 
-_TIMELINE_COLUMNS = ("period", "period_start", "credit_kgs", "credits", "cumulative_kgs")
-_PERIOD_WORDS = {"Y": "year", "Q": "quarter", "M": "month", "W": "week", "D": "day"}
 _MAX_TICKS = 12
-_TIMELINE = "the frame of isoanalytics.timeline(ledger, ...)"
 
 
 def _per(units: str, word: str) -> str:
@@ -486,19 +484,23 @@ def _ticks_every(ax: Axes, positions: np.ndarray, labels: list[str]) -> None:
 
 
 def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 6,
-                   units: Units = "tCO2e", cumulative: bool = True, title: str | None = None,
+                   names: Mapping[object, str] | None = None, units: Units = "tCO2e",
+                   cumulative: bool = True, title: str | None = None,
                    ax: Axes | None = None) -> Axes:
     """Bars of the credits moved per period, stacked by ``by``, with the running total.
 
     Parameters
     ----------
     timeline : DataFrame
-        From :func:`isoanalytics.timeline`: ``period``, ``credit_kgs``, ``cumulative_kgs`` and,
-        when it was split, its ``by`` column.
+        From :func:`isoanalytics.timeline`: ``period``, ``credit_kgs`` and, when it was
+        split, its ``by`` column.
     by : str, optional
         The column the bars are stacked by; found by itself when the frame has one besides
         the timeline's own. The ``top`` values with the most kilograms have a colour each;
-        the rest are one grey "Other (k)" part of each bar.
+        the rest are one grey "Other (k)" part of each bar
+        (:func:`~isoanalytics.analysis.timeline.pivot_timeline`).
+    names : mapping, optional
+        Labels for ``by`` values (supplier id to name, say); values not in it show as they are.
     units : {"tCO2e", "kg"}
     cumulative : bool
         Draw the running total of every part as a line, on its own axis at the right.
@@ -506,7 +508,7 @@ def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 
     Returns
     -------
     Axes
-        The axes of the bars (the running total's axis is its twin, ``ax.figure.axes``).
+        The axes of the bars (the running total's axis is its twin, in ``ax.figure.axes``).
         Each stack part is a ``BarContainer`` in ``ax.containers``, labelled with its value.
 
     Examples
@@ -518,58 +520,42 @@ def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 
     ...     "at": pd.to_datetime(["2024-03-01T10:00Z", "2024-11-30T09:00Z", "2026-02-01T00:00Z"]),
     ...     "event": "retired", "credit_kgs": [1_500, 2_000, 500],
     ...     "supplier_id": ["spl_A", "spl_B", "spl_A"]})
-    >>> ax = timeline_chart(timeline(moves, "Y", by="supplier_id"))
-    >>> [float(bar.get_height()) for bar in ax.containers[0]], ax.get_ylabel()
-    ([1.5, 0.0, 0.5], 'Credits per year (tCO2e)')
+    >>> ax = timeline_chart(timeline(moves, "Y", by="supplier_id"), names={"spl_A": "Deepwell"})
+    >>> [float(bar.get_height()) for bar in ax.containers[0]], ax.containers[0].get_label()
+    ([1.5, 0.0, 0.5], 'Deepwell')
+    >>> ax.get_ylabel()
+    'Credits per year (tCO2e)'
     """
-    check_columns(timeline, ("period", "credit_kgs", "cumulative_kgs"), "timeline_chart",
-                  _TIMELINE)
     check_choice("units", units, UNITS)
     check_integer("top", top)
-    extra = [column for column in timeline.columns if column not in _TIMELINE_COLUMNS]
-    if by is None and len(extra) > 1:
-        raise ValueError(f"timeline_chart(): the frame has several columns to stack by "
-                         f"({', '.join(map(str, extra))}); say which with by=")
-    if by is None and extra:
-        by = str(extra[0])
-    if by is not None:
-        check_columns(timeline, (by,), "timeline_chart", _TIMELINE)
-    periods = pd.PeriodIndex(timeline["period"])
-    word = _PERIOD_WORDS.get(periods.freqstr[:1], "period") if len(periods) else "period"
-    shown = periods.unique().sort_values()
-    period_codes = shown.get_indexer(periods)
-    kgs = timeline["credit_kgs"].to_numpy(dtype=np.int64)
-    if by is None:
-        group_codes, names = np.zeros(len(kgs), dtype=np.int64), ["All"]
-    else:
-        group_codes, values = pd.factorize(timeline[by], use_na_sentinel=False)
-        names = [name_or_id(None, "(missing)") if pd.isna(value) else str(value)
-                 for value in values]
-    # Exact kilograms per (series, period); the bars show them in the units asked for.
-    table = np.zeros((len(names), len(shown)), dtype=np.int64)
-    np.add.at(table, (group_codes, period_codes), kgs)
-    kept = _ranked(table.sum(axis=1), names, top)
-    rest = np.setdiff1d(np.arange(len(names)), kept)
-    series = [(names[i], table[i], _SERIES[n % len(_SERIES)]) for n, i in enumerate(kept)]
-    if len(rest):
-        series.append((f"Other ({len(rest)})", table[rest].sum(axis=0), NEUTRAL_COLOUR))
+    table = pivot_timeline(timeline, by=by, top=top)
+    stacked = list(table.columns) != ["credit_kgs"]  # a timeline without a by column is not
+    word = period_word(pd.PeriodIndex(table.index).freqstr)
+    labels = names or {}
+    series = []
+    for position, column in enumerate(table.columns):
+        # pivot_timeline's "Other (k)" column comes after the top ones, when there is one
+        colour = (ACTIVE_COLOUR if not stacked else NEUTRAL_COLOUR if position >= top
+                  else _SERIES[position % len(_SERIES)])
+        series.append((_name(labels.get(column, column)), table[column].to_numpy(np.int64),
+                       colour))
     ax = _axes(ax, height=4.0)
-    positions = np.arange(len(shown))
-    bottom = np.zeros(len(shown))
+    positions = np.arange(len(table))
+    bottom = np.zeros(len(table))
     for name, heights_kgs, colour in series:
         heights = _scale(heights_kgs, units)
-        ax.bar(positions, heights, bottom=bottom, color=colour, width=0.8,
-               label=_name(name), gid="timeline")
+        ax.bar(positions, heights, bottom=bottom, color=colour, width=0.8, label=name,
+               gid="timeline")
         bottom = bottom + heights
-    moved = bool(len(shown)) and int(table.sum()) > 0
-    _ticks_every(ax, positions, [str(period) for period in shown])
+    moved = int(table.to_numpy().sum()) > 0
+    _ticks_every(ax, positions, [str(period) for period in table.index])
     ax.set_ylabel(_per(units, word), **_LITERAL)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    handles: list[Patch | Line2D] = [Patch(color=colour, label=_name(name))
-                                     for name, _, colour in series if by is not None]
-    if cumulative and len(shown):
+    handles: list[Patch | Line2D] = [Patch(color=colour, label=name)
+                                     for name, _, colour in series if stacked]
+    if cumulative and len(table):
         twin = ax.twinx()
-        running = _scale(np.cumsum(table.sum(axis=0)), units)
+        running = _scale(np.cumsum(table.to_numpy(np.int64).sum(axis=1)), units)
         (line,) = twin.plot(positions, running, color="0.25", marker="o", markersize=3,
                             linewidth=1.5, label="Cumulative", gid="cumulative")
         twin.set_ylim(bottom=0, top=max(float(running.max(initial=0)) * 1.1, 1.0))
@@ -582,10 +568,12 @@ def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 
         ax.set_yticks([])
         ax.text(0.5, 0.5, "nothing moved", transform=ax.transAxes, ha="center", va="center",
                 color="0.3", gid="nothing", **_LITERAL)
-    if handles and moved:
+    elif handles:
         _literal_legend(ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8))
-    stacked = f", by {_name(by, inches=1.5)}" if by is not None else ""
-    ax.set_title(_title(title, f"Credits moved per {word}{stacked} ({units})"), loc="left",
+    column = by or next((c for c in timeline.columns if c not in (
+        "period", "period_start", "credit_kgs", "credits", "cumulative_kgs")), None)
+    split = f", by {_name(column, inches=1.5)}" if stacked and column is not None else ""
+    ax.set_title(_title(title, f"Credits moved per {word}{split} ({units})"), loc="left",
                  **_LITERAL)
     ax.spines[["top"]].set_visible(False)
     return ax
