@@ -134,6 +134,7 @@ def _held(source: pd.DataFrame, kind: str, key: str) -> pd.DataFrame:
         retired = (status == "retired").to_numpy()
         active = np.where((status == "active").to_numpy(), kgs, 0)
         retired_kgs = np.where(retired, kgs, 0)
+        kept = (status != "split").to_numpy()
     else:
         events = source["event"].astype(object)
         unknown = ~events.isin(EVENTS)
@@ -147,11 +148,13 @@ def _held(source: pd.DataFrame, kind: str, key: str) -> pd.DataFrame:
         # a retirement adds to the retired balance.
         active = np.where(inbound, kgs, -kgs)
         retired_kgs = np.where(retired, kgs, 0)
+        kept = np.ones(len(source), dtype=bool)
     values = _vintages(source, kind) if key == "vintage" else source[key].astype(object)
     rows = pd.DataFrame({"key": values.to_numpy(), "active_kgs": active,
                          "retired_kgs": retired_kgs})
     if kind == "ledger":
         _check_ledger_whole(source, rows, key)
+    rows = rows[kept]  # no row for a split batch: its key has its children's kilograms
     held = rows.groupby("key", sort=True, dropna=False)[["active_kgs", "retired_kgs"]].sum()
     return held
 
