@@ -273,3 +273,17 @@ def test_any_batches_break_down_by_vintage_exactly(rows):
         assert int(table[f"{status}_kgs"].sum()) == expected
     years = {None if day is None else int(day[:4]) for status, _, day in rows if status != "split"}
     assert len(table) == len(years)
+
+
+def test_a_ledger_holds_what_came_in_less_what_went_out():
+    ledger = pd.DataFrame({
+        "organisation_id": "org_A",
+        "event": ["delivered", "transferred_in", "transferred_out", "refunded", "retired"],
+        "credit_kgs": np.array([10_000, 1_000, 3_000, 2_000, 4_000], dtype=np.int64),
+        "vintage": pd.array([2024, 2025, 2024, 2024, 2024], dtype="Int64"),
+        "supplier_id": ["spl_1", "spl_2", "spl_1", "spl_1", "spl_1"]})
+    by_vintage = breakdown(ledger, "vintage")
+    assert by_vintage.loc[2024, ["active_kgs", "retired_kgs"]].tolist() == [5_000, 4_000]
+    assert by_vintage.loc[2025, ["active_kgs", "retired_kgs"]].tolist() == [1_000, 0]
+    by_supplier = breakdown(ledger, "supplier")
+    assert by_supplier["total_kgs"].to_dict() == {"spl_1": 9_000, "spl_2": 1_000}

@@ -536,6 +536,8 @@ def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 
     >>> ax.get_ylabel()
     'Credits per year (tCO2e)'
     """
+    check_columns(timeline, ("period", "credit_kgs"), "timeline_chart",
+                  "the frame of isoanalytics.timeline(ledger, ...)")
     check_choice("units", units, UNITS)
     check_integer("top", top)
     table = pivot_timeline(timeline, by=by, top=top)
@@ -588,9 +590,9 @@ def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 
                 color="0.3", gid="nothing", **_LITERAL)
     elif handles:
         _literal_legend(ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8))
-    column = by or next((c for c in timeline.columns if c not in (
+    split_by = by or next((c for c in timeline.columns if c not in (
         "period", "period_start", "credit_kgs", "credits", "cumulative_kgs")), None)
-    split = f", by {_name(column, inches=1.5)}" if stacked and column is not None else ""
+    split = f", by {_name(split_by, inches=1.5)}" if stacked and split_by is not None else ""
     ax.set_title(_title(title, f"Credits moved per {word}{split} ({units})"), loc="left",
                  **_LITERAL)
     ax.spines[["top"]].set_visible(False)

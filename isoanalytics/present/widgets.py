@@ -12,7 +12,7 @@ import html
 import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as widgets
 import pandas as pd
@@ -33,7 +33,7 @@ from ..registry.client import RegistryClient
 from ..registry.enrich import enrich
 from ..registry.fetch import PortfolioFetch
 from ..registry.http import Secret, configured_environment
-from .plots import holdings_chart, timeline_chart
+from .plots import Units, holdings_chart, timeline_chart
 from .sentences import concentration_terms
 from .tables import holdings_html, timeline_html
 
@@ -348,13 +348,13 @@ class TimeView(widgets.VBox):
 
     def __init__(self, ledger: pd.DataFrame, *, projects: pd.DataFrame | None = None,
                  units: str = "tCO2e", organisation: str | None = None) -> None:
-        check_columns(ledger, ("at", "event", "credit_kgs"), "the time view",
+        check_columns(ledger, ("at", "event", "credit_kgs"), "TimeView",
                       "a ledger frame (isoanalytics.ledger(client, organisation_id), or at, "
                       "event and credit_kgs of your own)")
         check_choice("units", units, UNITS)
         self._ledger, self._names = _with_project_attributes(ledger, projects)
         self._organisation = organisation
-        self._units = units
+        self._units = cast(Units, units)
         self._parts: dict[str | None, pd.DataFrame] = {}
         present = [event for event in EVENTS if (ledger["event"] == event).any()]
         events = present or list(EVENTS)
@@ -390,7 +390,8 @@ class TimeView(widgets.VBox):
 
     def show(self, organisation: str | None, units: str) -> None:
         """Show ``organisation``'s movements (None: every row) in ``units``, and redraw."""
-        self._organisation, self._units = organisation, check_choice("units", units, UNITS)
+        self._organisation = organisation
+        self._units = cast(Units, check_choice("units", units, UNITS))
         self.update()
 
     def _part(self) -> pd.DataFrame:
