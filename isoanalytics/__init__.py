@@ -26,10 +26,16 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
     from ._format import percent, tonnes
     from .analysis.claims import claims_summary
     from .analysis.deliveries import DeliveryExposure, delivery_exposure
-    from .analysis.dimensions import DIMENSIONS, breakdown, top_n
+    from .analysis.dimensions import BREAKDOWNS, DIMENSIONS, breakdown, top_n
+    from .analysis.durability import (
+        DURABILITY,
+        DURABILITY_CLASSES,
+        durability_sources,
+        project_durability,
+    )
     from .analysis.holdings import holdings_as_of, reconcile_ledger
     from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
-    from .analysis.timeline import timeline
+    from .analysis.timeline import pivot_timeline, timeline
     from .errors import (
         APIConnectionError,
         APIStatusError,
@@ -75,7 +81,9 @@ _HOMES = {
     "records.balance": ("COLUMNS", "LEVELS", "STATUSES", "CreditBalance", "parse_balance",
                 "split_portfolio", "stack_balances"),
     "registry.client": ("AsyncRegistryClient", "RegistryClient"),
-    "analysis.dimensions": ("DIMENSIONS", "breakdown", "top_n"),
+    "analysis.dimensions": ("BREAKDOWNS", "DIMENSIONS", "breakdown", "top_n"),
+    "analysis.durability": ("DURABILITY", "DURABILITY_CLASSES", "durability_sources",
+                            "project_durability"),
     "registry.enrich": ("aenrich", "enrich"),
     "errors": ("APIConnectionError", "APIStatusError", "APITimeoutError", "AuthenticationError",
                "InvalidCredentialsError", "InvalidIdError", "MissingCredentialsError",
@@ -87,7 +95,7 @@ _HOMES = {
     "registry.fetch": ("PortfolioFetch", "afetch_balances", "fetch_balances"),
     "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share",
                          "summarize"),
-    "analysis.timeline": ("timeline",),
+    "analysis.timeline": ("pivot_timeline", "timeline"),
     "registry.claims": ("aclaims", "claims"),
     "analysis.claims": ("claims_summary",),
     "registry.deliveries": ("adelivery_schedule", "delivery_schedule"),
@@ -102,8 +110,11 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 _SUBMODULES = ("demo", "plots", "report", "tables", "widgets")
 
 __all__ = [
+    "BREAKDOWNS",
     "COLUMNS",
     "DIMENSIONS",
+    "DURABILITY",
+    "DURABILITY_CLASSES",
     "LEVELS",
     "STATUSES",
     "APIConnectionError",
@@ -147,12 +158,15 @@ __all__ = [
     "delivery_progress",
     "delivery_schedule",
     "demo",
+    "durability_sources",
     "enrich",
     "fetch_balances",
     "holdings_as_of",
     "ledger",
     "parse_balance",
     "percent",
+    "pivot_timeline",
+    "project_durability",
     "reconcile",
     "reconcile_ledger",
     "retired_share",

@@ -25,9 +25,11 @@ from isoanalytics import (
     PermissionDeniedError,
     RegistryClient,
     demo,
+    project_durability,
     timeline,
 )
 from isoanalytics.analysis.claims import claims_summary
+from isoanalytics.records import fields
 from isoanalytics.records.claims import CLAIM_COLUMNS, claims_frame
 from isoanalytics.records.instants import in_period, utc_bound
 from isoanalytics.records.resources import RETIREMENT_PURPOSES, record_frame
@@ -289,9 +291,22 @@ def test_the_summary_adds_up_in_every_dimension(client, made):
         "retirement_id"].nunique()
 
 
-def test_durable_classes_need_a_mapping(made):
-    with pytest.raises(ValueError, match="pass durability="):
-        claims_summary(made["typical"], durable="1,000+ years")
+def test_durability_is_the_packages_reading_unless_you_give_yours(made, client):
+    frame = made["large"]
+    summary = claims_summary(frame)
+    classes = project_durability(client.projects())
+    expected: dict[str, int] = {}
+    for project, kgs in zip(frame["project_id"], frame["credit_kgs"], strict=True):
+        expected[classes[project]] = expected.get(classes[project], 0) + int(kgs)
+    rows = summary[summary["dimension"] == "durability"]
+    assert dict(zip(rows["value"], map(int, rows["credit_kgs"]), strict=True)) == expected
+    durable = summary[summary["dimension"] == "durable"]
+    assert durable["value"].tolist() == ["1000+ years"]
+    assert int(durable["credit_kgs"].iloc[0]) == expected.get("1000+ years", 0)
+    # A mapping of your own, by pathway: its classes, and no durable row unless you name one.
+    mine = claims_summary(frame, durability=dict.fromkeys(fields.PATHWAYS, "mine"))
+    assert set(mine.loc[mine["dimension"] == "durability", "value"]) == {"mine"}
+    assert "durable" not in set(mine["dimension"])
     with pytest.raises(ValueError, match="integer kilograms"):
         claims_summary(made["typical"].assign(credit_kgs=made["typical"]["credits"]))
 
@@ -312,7 +327,9 @@ def test_no_kilogram_is_lost_in_the_summary(rows):
         "vintage": pd.array([row[3] for row in rows], dtype="Int64"),
         "purposes": pd.Series([row[4] for row in rows], dtype=object),
     })
-    summary = claims_summary(frame, durability={"direct_air_capture": "1,000+ years"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unmapped pathways are warned about, and counted
+        summary = claims_summary(frame, durability={"direct_air_capture": "1,000+ years"})
     total = sum(row[1] for row in rows)
     for dimension in ("total", "pathway", "vintage", "purpose", "durability"):
         part = summary[summary["dimension"] == dimension]

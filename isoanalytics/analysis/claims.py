@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..records.balance import CreditBalance
 from ..records.frames import KGS_PER_CREDIT, check_columns, check_sum_fits, strings
+from .durability import DURABILITY, DURABLE, classify
 from .metrics import ratio, summarize, totals
 
 __all__ = ["SUMMARY_COLUMNS", "claims_summary"]
@@ -43,12 +44,16 @@ def claims_summary(
         The organisation's balance (``client.credit_balance(org)``): its active credits are
         the ``held`` section, the credits held for future retirement (ESRS E1-7's "planned
         for future cancellation"; they are held today, not at the period's end).
-    durability : mapping of pathway to durability class, optional
-        Adds a ``durability`` dimension: each row's class is its pathway's; a pathway the
-        mapping lacks is ``(unknown)``.
+    durability : mapping of protocol slug or pathway to durability class, optional
+        The ``durability`` dimension: each row's class is its protocol's (``protocol_slug``,
+        when the frame has it), else its pathway's; one the mapping lacks is
+        ``(unknown)``. Default: :data:`~isoanalytics.DURABILITY`, the package's documented
+        reading of Isometric's protocols (see :func:`~isoanalytics.durability_sources`).
     durable : str or collection of str, optional
         The durability class (or classes) that count as removals stored for 1,000 years or
-        more; with ``durability``, adds the ``durable`` row: their kilograms and share.
+        more: the ``durable`` row gives their kilograms and share. Default: ``"1000+ years"``
+        with the default mapping; with a mapping of your own, name your class here (without
+        it, no ``durable`` row).
 
     Returns
     -------
@@ -107,21 +112,16 @@ def claims_summary(
         ("purpose", np.array([UNKNOWN if pd.isna(text) else (text or NO_PURPOSE)
                               for text in claims["purposes"]], dtype=object)),
     ]
-    if durability is not None:
-        if not isinstance(durability, Mapping):
-            raise TypeError(f"durability must map pathways to durability classes, got "
-                            f"{type(durability).__name__}")
-        classes = np.array([durability.get(pathway, UNKNOWN) if pathway != UNKNOWN else UNKNOWN
-                            for pathway in dimensions[0][1]], dtype=object)
-        dimensions.append(("durability", classes))
+    if durability is None:
+        durability, durable = DURABILITY, DURABLE if durable is None else durable
+    protocols = claims["protocol_slug"] if "protocol_slug" in claims.columns else None
+    classes = classify(claims["pathway"], protocols, durability=durability)
+    dimensions.append(("durability", classes.to_numpy(dtype=object)))
     rows: list[dict[str, Any]] = [_row("retired", "total", "all", total, total,
                                        len(pd.unique(retirement)))]
     for name, values in dimensions:
         rows.extend(_grouped(name, values, kilograms, retirement, total))
     if durable is not None:
-        if durability is None:
-            raise ValueError("durable names durability classes; pass durability= too (a "
-                             "mapping of pathway to class)")
         wanted = {durable} if isinstance(durable, str) else set(durable)
         chosen = np.isin(dimensions[-1][1], list(wanted))
         rows.append(_row("retired", "durable", ", ".join(sorted(wanted)),

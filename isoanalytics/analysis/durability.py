@@ -27,11 +27,14 @@ from typing import NamedTuple
 
 import pandas as pd
 
-__all__ = ["DURABILITY", "DURABILITY_CLASSES", "durability_sources", "project_durability"]
+__all__ = ["DURABILITY", "DURABILITY_CLASSES", "DURABLE", "classify", "durability_sources",
+           "project_durability"]
 
 DURABILITY_CLASSES = ("1000+ years", "100-1000 years", "<100 years", "not a removal")
 UNKNOWN = "(unknown)"  # the row of what a mapping or table does not list
 _LONG, _CENTURIES, _SHORT, _REDUCTION = DURABILITY_CLASSES
+#: The class of removals stored for 1,000 years or more (what claims_summary's share counts).
+DURABLE = _LONG
 
 
 class _Source(NamedTuple):
@@ -185,22 +188,46 @@ def project_durability(projects: pd.DataFrame,
         raise ValueError(f"projects lacks the column(s) {', '.join(missing)}: pass the frame "
                          "from client.projects()")
     table = projects.drop_duplicates("id")
+    protocols = table["protocol_slug"] if "protocol_slug" in table.columns else None
+    classes = classify(table["pathway"], protocols, durability=mapping)
+    return pd.Series(classes.to_numpy(),
+                     index=pd.Index(table["id"].astype(object).to_numpy(), name="project_id"),
+                     name="durability")
+
+
+def classify(pathways: pd.Series, protocols: pd.Series | None = None, *,
+             durability: Mapping[str, str] | None = None) -> pd.Series:
+    """The durability class of each row: by its protocol slug, else by its pathway.
+
+    The one lookup behind :func:`project_durability`, :func:`~isoanalytics.breakdown` and
+    :func:`~isoanalytics.claims_summary`. A row neither of whose keys the mapping lists is
+    ``"(unknown)"``, and one warning names each such pathway / protocol.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.analysis.durability import classify
+    >>> classify(pd.Series(["biomass_carbon_removal_and_storage", "marine"]),
+    ...          pd.Series(["biochar", None])).tolist()
+    ['100-1000 years', '1000+ years']
+    """
+    mapping = _check_mapping(durability)
     lookup = pd.Series(dict(mapping), dtype=object)
-    by_pathway = table["pathway"].astype(object).map(lookup)
-    if "protocol_slug" in table.columns:
-        by_protocol = table["protocol_slug"].astype(object).map(lookup)
+    by_pathway = pathways.astype(object).map(lookup)
+    if protocols is not None:
+        by_protocol = protocols.astype(object).map(lookup)
         classes = by_protocol.where(by_protocol.notna(), by_pathway)
     else:
         classes = by_pathway
     unmapped = classes.isna()
     if unmapped.any():
-        keys = table.loc[unmapped, [c for c in ("pathway", "protocol_slug")
-                                    if c in table.columns]].astype(object)
-        named = sorted({" / ".join(str(v) for v in row) for row in keys.itertuples(index=False)})
-        warnings.warn(f"{int(unmapped.sum())} project(s) have a pathway and protocol the "
+        keys = [pathways[unmapped].astype(object)]
+        if protocols is not None:
+            keys.append(protocols[unmapped].astype(object))
+        named = sorted({" / ".join(str(value) for value in row) for row in zip(*keys,
+                                                                              strict=True)})
+        warnings.warn(f"{int(unmapped.sum())} row(s) have a pathway and protocol the "
                       f"durability mapping does not list, counted as {UNKNOWN!r}: "
                       f"{', '.join(named[:5])}" + (" ..." if len(named) > 5 else ""),
-                      stacklevel=2)
-    return pd.Series(classes.fillna(UNKNOWN).astype(object).to_numpy(),
-                     index=pd.Index(table["id"].astype(object).to_numpy(), name="project_id"),
-                     name="durability")
+                      stacklevel=3)
+    return classes.fillna(UNKNOWN).astype(object)

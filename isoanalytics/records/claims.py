@@ -38,8 +38,8 @@ __all__ = ["BATCH_COLUMNS", "CLAIM_COLUMNS", "RETIREMENT_COLUMNS", "claims_frame
 CLAIM_COLUMNS = (
     "retirement_id", "retired_at", "owner_id", "owner_name", "beneficiary_id",
     "beneficiary_name", "purposes", "url", "notes", "retirement_kgs", "credit_batch_id",
-    "serial_number", "project_id", "project_name", "supplier_id", "pathway", "country",
-    "vintage", "ccp_approved", "credit_kgs", "credits", "listed", "problem",
+    "serial_number", "project_id", "project_name", "supplier_id", "pathway", "protocol_slug",
+    "country", "vintage", "ccp_approved", "credit_kgs", "credits", "listed", "problem",
 )
 # What the join reads of a retirement frame (client.retirements()) and a credit-batch frame
 # (client.retirement_credit_batches(id), client.credit_batches(org, status="retired")).
@@ -73,8 +73,8 @@ def claims_frame(
         batch belongs to.
     projects : DataFrame, optional
         A project frame (``client.projects()``) with ``id, name, pathway, country_code``:
-        it gives each row ``project_name``, ``pathway`` and ``country`` (missing without it,
-        or for a project it does not hold).
+        it gives each row ``project_name``, ``pathway``, ``protocol_slug`` and ``country``
+        (missing without it, or for a project it does not hold).
     retired : DataFrame, optional
         The organisation's own retired batches (``client.credit_batches(org,
         status="retired")``): any whose retirement is not in ``retirements`` becomes a row
@@ -238,18 +238,22 @@ def _batch_part(batches: pd.DataFrame) -> pd.DataFrame:
 
 
 def _described(frame: pd.DataFrame, projects: pd.DataFrame | None) -> pd.DataFrame:
-    """Project name, pathway and country on each row, from the project frame when given."""
-    names: dict[str, tuple[Any, Any, Any]] = {}
+    """Project name, pathway, protocol and country on each row, from the project frame when
+    given (its protocol when it has ``protocol_slug``: durability classes rest on it)."""
+    names: dict[str, tuple[Any, Any, Any, Any]] = {}
     if projects is not None:
         check_columns(projects, ["id", "name", "pathway", "country_code"], "claims_frame",
                       "a project frame as projects=")
-        names = {project: (name, None if pd.isna(pathway) else str(pathway), country)
-                 for project, name, pathway, country in zip(
-                     projects["id"], projects["name"], projects["pathway"],
+        protocols = (projects["protocol_slug"] if "protocol_slug" in projects.columns
+                     else pd.Series([None] * len(projects), index=projects.index))
+        names = {project: (name, None if pd.isna(pathway) else str(pathway),
+                           None if pd.isna(protocol) else str(protocol), country)
+                 for project, name, pathway, protocol, country in zip(
+                     projects["id"], projects["name"], projects["pathway"], protocols,
                      projects["country_code"], strict=True)}
-    described = [names.get(project, (None, None, None)) for project in frame["project_id"]]
+    described = [names.get(project, (None, None, None, None)) for project in frame["project_id"]]
     result = frame.copy()
-    for position, column in enumerate(("project_name", "pathway", "country")):
+    for position, column in enumerate(("project_name", "pathway", "protocol_slug", "country")):
         result[column] = strings([row[position] for row in described])
     for column in ("retirement_id", "owner_id", "owner_name", "beneficiary_id",
                    "beneficiary_name", "purposes", "url", "notes", "credit_batch_id",
