@@ -17,7 +17,8 @@ from isoanalytics import demo
 from .conftest import REPO
 
 NOTEBOOKS = ["01-quickstart.ipynb", "02-portfolio-explorer.ipynb",
-             "03-supplier-concentration.ipynb", "04-report.ipynb"]
+             "03-supplier-concentration.ipynb", "04-report.ipynb",
+             "05-claims-and-deliveries.ipynb"]
 # Anything that looks like where a machine keeps its files.
 MACHINE_PATH = re.compile(r"(/work/|/root/|/home/|/tmp/|/Users/|[A-Z]:\\\\|site-packages)")
 

@@ -496,6 +496,9 @@ def test_timeline_in_kg_unsplit_with_names_and_no_line():
                         by="supplier_id")
     ax = plots.timeline_chart(split, names={"spl_B": "$Basalt\nBloom"})
     assert [container.get_label() for container in ax.containers] == ["$Basalt Bloom", "spl_A"]
+    # names as a Series (client.suppliers().set_index("id")["name"]) work as a dict does
+    ax = plots.timeline_chart(split, names=pd.Series({"spl_B": "Basalt Bloom"}))
+    assert [container.get_label() for container in ax.containers] == ["Basalt Bloom", "spl_A"]
 
 
 def test_a_long_timeline_is_drawn_as_steps_of_the_same_heights(history):

@@ -543,7 +543,7 @@ def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 
     table = pivot_timeline(timeline, by=by, top=top)
     stacked = list(table.columns) != ["credit_kgs"]  # a timeline without a by column is not
     word = period_word(pd.PeriodIndex(table.index).freqstr)
-    labels = names or {}
+    labels = {} if names is None else names  # a Series of names works as well as a dict
     series = []
     for position, column in enumerate(table.columns):
         # pivot_timeline's "Other (k)" column comes after the top ones, when there is one

@@ -216,7 +216,7 @@ def reconciliation_html(checks: pd.DataFrame, names: Mapping[str, str] | None = 
     >>> reconciliation_html(checks).count("adds up")
     6
     """
-    names = names or {}
+    names = {} if names is None else names  # a Series of names works as well as a dict
     several = checks["organisation_id"].nunique() > 1
     rows = []
     for row in _rows(checks):
@@ -303,7 +303,7 @@ def timeline_html(timeline: pd.DataFrame, *, by: str | None = None, top: int = 5
     """
     quantity(0, units)  # refuses other units before any work
     table = pivot_timeline(timeline, by=by, top=top)
-    labels = names or {}
+    labels = {} if names is None else names  # a Series of names works as well as a dict
     split = list(table.columns) != ["credit_kgs"]
     values = table.to_numpy(dtype=np.int64)
     period_totals = values.sum(axis=1)
