@@ -49,6 +49,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         UnprocessableEntityError,
         UnreadableResponseError,
     )
+    from .present.export import export
+    from .present.snapshots import changes, history
     from .records.balance import (
         COLUMNS,
         LEVELS,
@@ -81,6 +83,8 @@ _HOMES = {
     "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share",
                          "summarize"),
     "analysis.timeline": ("timeline",),
+    "present.export": ("export",),
+    "present.snapshots": ("changes", "history"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 # Submodules reached as attributes: ``isoanalytics.report.build(...)`` after
@@ -121,10 +125,13 @@ __all__ = [
     "aenrich",
     "afetch_balances",
     "breakdown",
+    "changes",
     "concentration",
     "demo",
     "enrich",
+    "export",
     "fetch_balances",
+    "history",
     "parse_balance",
     "percent",
     "reconcile",

@@ -1,4 +1,4 @@
-"""Every tidy frame of the package, written once as open files: a Parquet dataset (or CSV) and a manifest.
+"""Every tidy frame of the package as open files: a Parquet dataset (or CSV) and a manifest.
 
 :func:`export` (and ``isoanalytics export``) reads the organisations' frames through one
 :class:`~isoanalytics.RegistryClient` and writes each table of :data:`TABLES` into a folder:
@@ -52,10 +52,12 @@ from .datasets import (
     publish_folder,
     temporary_folder,
     write_error,
+    write_parquet,
 )
 
 __all__ = ["FORMATS", "MANIFEST", "ORGANISATION_KEY", "SCHEMA_VERSION", "TABLES", "Sources",
-           "Table", "export", "export_frames", "kilogram_totals", "read_manifest"]
+           "Table", "export", "export_frames", "kilogram_totals", "read_manifest",
+           "write_export"]
 
 FORMATS = ("parquet", "csv")
 MANIFEST = "manifest.json"
@@ -63,8 +65,6 @@ MANIFEST = "manifest.json"
 # not know. Bump it when a table's columns change meaning or the layout changes.
 SCHEMA_VERSION = 1
 ORGANISATION_KEY = "organisation_id"
-PART = "part-0.parquet"
-
 
 class Sources:
     """What every table is built from: one client, the organisations, their balances read once.
@@ -212,7 +212,12 @@ TABLES: tuple[Table, ...] = (
 def _keyed(frame: pd.DataFrame, organisation_ids: Sequence[str]) -> pd.DataFrame:
     """Rows ordered by organisation (each one's own order kept), the key a categorical of
     them sorted: what a hive-partitioned dataset reads back as."""
-    keys = frame[ORGANISATION_KEY].astype(pd.CategoricalDtype(sorted(organisation_ids)))
+    keys = frame[ORGANISATION_KEY].astype(str).where(frame[ORGANISATION_KEY].notna())
+    keys = keys.astype(pd.CategoricalDtype(sorted(set(organisation_ids))))
+    stray = frame[ORGANISATION_KEY][(keys.cat.codes < 0).to_numpy()]
+    if len(stray):  # a row no partition would hold: refused, never left out
+        raise ValueError(f"{len(stray)} row(s) have an {ORGANISATION_KEY} outside the "
+                         f"organisations exported (first: {stray.iloc[0]!r})")
     order = np.argsort(keys.cat.codes.to_numpy(), kind="stable")
     return frame.assign(**{ORGANISATION_KEY: keys}).iloc[order].reset_index(drop=True)
 
@@ -295,25 +300,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def _write_parquet(frame: pd.DataFrame, table: Table, folder: Path) -> None:
-    parquet = parquet_engine("Parquet exports")
-    import pyarrow as pa
-
-    root = folder / table.name
-    root.mkdir()
-    if table.partition_by is None:
-        parquet.write_table(pa.Table.from_pandas(frame, preserve_index=False), root / PART)
-        return
-    keys = frame[table.partition_by]
-    # One conversion of the whole frame, then a take per organisation: the key itself is in
-    # the folder names (hive partitioning), never in the files (Spark refuses it twice).
-    arrow = pa.Table.from_pandas(frame.drop(columns=table.partition_by), preserve_index=False)
-    codes = keys.cat.codes.to_numpy()
-    bounds = np.searchsorted(codes, np.arange(len(keys.cat.categories) + 1))  # rows are sorted
-    for code, key in enumerate(keys.cat.categories):
-        part = root / f"{table.partition_by}={key}"
-        part.mkdir()
-        parquet.write_table(arrow.slice(bounds[code], bounds[code + 1] - bounds[code]),
-                            part / PART)
+    write_parquet(frame, folder / table.name, partition_by=table.partition_by)
 
 
 def _write_csv(frame: pd.DataFrame, table: Table, folder: Path) -> None:
@@ -405,17 +392,61 @@ def export(
         from .. import demo as demo_registry
 
         extra["demo_as_of"] = demo_registry.registry().as_of.isoformat()
-    manifest = _manifest(frames, TABLES, organisation_ids=ids, environment=environment_name,
-                         as_of=as_of, file_format=format, extra=extra)
-    _write(frames, manifest, target, format)
-    return target
+    return write_export(frames, target, file_format=format, organisation_ids=ids,
+                        environment=environment_name, as_of=as_of, extra=extra)
 
 
-def _write(frames: dict[str, pd.DataFrame], manifest: dict[str, Any], target: Path,
-           file_format: str) -> None:
+def write_export(
+    frames: dict[str, pd.DataFrame],
+    output: str | os.PathLike[str],
+    *,
+    tables: Sequence[Table] = TABLES,
+    file_format: Literal["parquet", "csv"] = "parquet",
+    organisation_ids: Sequence[str] = (),
+    environment: str = "unknown",
+    as_of: datetime | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write frames already built (``export_frames``) as an export folder; returns it.
+
+    What :func:`export` does after reading: each of ``tables`` from ``frames`` (an
+    organisation's table with the key as a categorical, rows ordered by it), then the
+    manifest, into a temporary folder that replaces ``output`` whole.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> from isoanalytics.present.export import Table, read_manifest, write_export
+    >>> frame = pd.DataFrame({"organisation_id": pd.Categorical(["org_A", "org_B"]),
+    ...                       "credit_kgs": [1000, 2000]})
+    >>> table = Table("movements", lambda sources: frame, "organisation_id", "an example")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = write_export({"movements": frame}, pathlib.Path(folder, "out"),
+    ...                         tables=[table], organisation_ids=["org_A", "org_B"])
+    ...     read_manifest(path)["tables"]["movements"]["by_organisation"]["org_B"]["kgs"]
+    {'credit_kgs': 2000}
+    """
+    check_choice("file_format", file_format, FORMATS)
+    target = check_folder(output, "export folder",
+                          ours=lambda folder: read_manifest(folder) is not None)
+    frames = dict(frames)
+    for table in tables:
+        if table.name not in frames:
+            raise ValueError(f"frames has no {table.name!r} table; it has "
+                             f"{', '.join(map(repr, frames)) or 'none'}")
+        frame = frames[table.name]
+        if table.partition_by == ORGANISATION_KEY and not (
+                isinstance(frame[ORGANISATION_KEY].dtype, pd.CategoricalDtype)
+                and frame[ORGANISATION_KEY].cat.codes.is_monotonic_increasing):
+            frames[table.name] = _keyed(frame, organisation_ids
+                                        or frame[ORGANISATION_KEY].dropna().unique().tolist())
+    manifest = _manifest(frames, tables, organisation_ids=organisation_ids,
+                         environment=environment, as_of=as_of or datetime.now(UTC),
+                         file_format=file_format, extra=extra or {})
     folder = temporary_folder(target, "export")
     try:
-        for table in TABLES:
+        for table in tables:
             (_write_parquet if file_format == "parquet" else _write_csv)(
                 frames[table.name], table, folder)
         # The manifest last: a folder with a manifest is a whole export.
@@ -427,3 +458,4 @@ def _write(frames: dict[str, pd.DataFrame], manifest: dict[str, Any], target: Pa
             from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    return target
