@@ -27,6 +27,7 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -136,12 +137,13 @@ def parquet_engine(what: str = "Parquet files") -> ModuleType:
 
 
 def check_folder(path: str | os.PathLike[str], what: str, *,
-                 ours: Callable[[Path], bool] = lambda folder: False) -> Path:
+                 ours: Callable[[Path], bool] = lambda folder: False,
+                 other: str = "it would be replaced whole, so it is left alone") -> Path:
     """The folder to write, refused (:class:`DatasetPathError`) before any work if it cannot be.
 
     ``path`` may not exist yet (its parent must); if it exists it must be a folder that is
     empty or that ``ours`` recognises (a previous export), never a file or another folder's
-    contents, which would be replaced. A link is followed: the dataset goes where it points.
+    contents (``other`` says why not). A link is followed: the dataset goes where it points.
 
     Examples
     --------
@@ -164,8 +166,8 @@ def check_folder(path: str | os.PathLike[str], what: str, *,
                                    "Name a folder (it is created)", path=given)
         if any(target.iterdir()) and not ours(target):
             raise DatasetPathError(
-                f"{named} is a folder that holds other files; it would be replaced whole, so "
-                "it is left alone. Name a new folder or an empty one", path=given)
+                f"{named} is a folder that holds other files; {other}. Name a new folder or "
+                "an empty one", path=given)
     if not target.parent.is_dir():
         raise DatasetPathError(f"{named}: the folder {str(target.parent)!r} does not exist; "
                                "create it or choose another path", path=given)
@@ -307,8 +309,14 @@ def write_parquet(frame: pd.DataFrame, root: Path, *, partition_by: str | None =
     # One conversion of the whole frame, then a slice per partition.
     arrow = pa.Table.from_pandas(frame.drop(columns=partition_by), preserve_index=False)
     bounds = np.searchsorted(codes, np.arange(len(keys.cat.categories) + 1))
-    for code, key in enumerate(keys.cat.categories):
-        part = root / f"{partition_by}={key}"
-        part.mkdir()
+    folders = [root / f"{partition_by}={key}" for key in keys.cat.categories]
+    for folder in folders:
+        folder.mkdir()
+
+    def write(code: int) -> None:
         parquet.write_table(arrow.slice(bounds[code], bounds[code + 1] - bounds[code]),
-                            part / PART)
+                            folders[code] / PART)
+
+    # pyarrow writes without the GIL: files on threads, as many as there are processors.
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        list(pool.map(write, range(len(folders))))  # list(): the first error is raised

@@ -223,7 +223,7 @@ def _keyed(frame: pd.DataFrame, organisation_ids: Sequence[str]) -> pd.DataFrame
 
 
 def export_frames(client: RegistryClient, organisation_ids: Sequence[str],
-                  tables: Iterable[Table] = TABLES) -> dict[str, pd.DataFrame]:
+                  tables: Iterable[Table] | None = None) -> dict[str, pd.DataFrame]:
     """The frames :func:`export` writes, in memory: table name to frame.
 
     An organisation's table has ``organisation_id`` first, as a categorical of the ids sorted,
@@ -245,7 +245,7 @@ def export_frames(client: RegistryClient, organisation_ids: Sequence[str],
         raise ValueError("organisation_ids is empty: name at least one organisation")
     sources = Sources(client, ids)
     frames = {}
-    for table in tables:
+    for table in TABLES if tables is None else tables:
         frame = table.build(sources)
         frames[table.name] = (_keyed(frame, ids) if table.partition_by == ORGANISATION_KEY
                               else frame.reset_index(drop=True))
@@ -267,11 +267,13 @@ def _manifest(frames: dict[str, pd.DataFrame], tables: Sequence[Table], *,
             "columns": {str(column): str(dtype) for column, dtype in frame.dtypes.items()},
         }
         if table.partition_by == ORGANISATION_KEY:
-            codes = frame[ORGANISATION_KEY].cat.codes.to_numpy()
+            # Rows are ordered by the key: each organisation's rows are one slice.
+            keys = frame[ORGANISATION_KEY].cat
+            bounds = np.searchsorted(keys.codes.to_numpy(), np.arange(len(keys.categories) + 1))
             entry["by_organisation"] = {
-                organisation_id: {"rows": int((codes == code).sum()),
-                                  "kgs": table.totals(frame[codes == code])}
-                for code, organisation_id in enumerate(frame[ORGANISATION_KEY].cat.categories)}
+                organisation_id: {"rows": int(bounds[code + 1] - bounds[code]),
+                                  "kgs": table.totals(frame.iloc[bounds[code]:bounds[code + 1]])}
+                for code, organisation_id in enumerate(keys.categories)}
         entries[table.name] = entry
     return {"schema_version": SCHEMA_VERSION, "package": "isoanalytics",
             "package_version": version(), "environment": environment,
@@ -400,7 +402,7 @@ def write_export(
     frames: dict[str, pd.DataFrame],
     output: str | os.PathLike[str],
     *,
-    tables: Sequence[Table] = TABLES,
+    tables: Sequence[Table] | None = None,
     file_format: Literal["parquet", "csv"] = "parquet",
     organisation_ids: Sequence[str] = (),
     environment: str = "unknown",
@@ -428,6 +430,7 @@ def write_export(
     {'credit_kgs': 2000}
     """
     check_choice("file_format", file_format, FORMATS)
+    tables = TABLES if tables is None else tables
     target = check_folder(output, "export folder",
                           ours=lambda folder: read_manifest(folder) is not None)
     frames = dict(frames)

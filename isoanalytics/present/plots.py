@@ -54,6 +54,7 @@ __all__ = [
     "RETIRED_COLOUR",
     "concentration_chart",
     "delivery_chart",
+    "history_chart",
     "holdings_chart",
     "lorenz_chart",
     "retired_share_chart",
@@ -447,5 +448,75 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
                + (f", {hidden} more not shown" if hidden else ""))
     ax.set_title(_title(title, default), loc="left", **_LITERAL)
     _literal_legend(ax.legend(loc="lower right", frameon=False))
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
+                  units: Units = "tCO2e", title: str | None = None,
+                  ax: Axes | None = None) -> Axes:
+    """Active and retired holdings over the snapshots of a store, as steps.
+
+    Each organisation holds, at any time, what its latest snapshot then said (a step holds
+    until its next snapshot; before its first it adds nothing), so organisations snapshotted
+    at different times add up; a marker is a snapshot taken.
+
+    Parameters
+    ----------
+    history : DataFrame
+        From :func:`~isoanalytics.history`: ``snapshot_at``, ``snapshot_id`` and the tidy
+        balance columns; its organisation-level rows are drawn.
+    organisation_id : str or None
+        Draw one organisation; None: all of them, added up.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.plots import history_chart
+    >>> rows = pd.DataFrame({
+    ...     "snapshot_at": pd.to_datetime(["2025-01-01"] * 2 + ["2025-02-01"] * 2, utc=True),
+    ...     "snapshot_id": ["a", "a", "b", "b"], "organisation_id": ["org_1"] * 4,
+    ...     "level": "organisation", "entity_id": ["org_1"] * 4,
+    ...     "status": ["active", "retired"] * 2, "credit_kgs": [9000, 1000, 6000, 4000],
+    ...     "credits": [9.0, 1.0, 6.0, 4.0]})
+    >>> ax = history_chart(rows)
+    >>> ax.get_ylabel(), [line.get_label() for line in ax.get_lines()]
+    ('Credits (tCO2e)', ['Active', 'Retired'])
+    """
+    check_columns(history, ("snapshot_at", "snapshot_id", "organisation_id", "level", "status",
+                            "credit_kgs"), "history_chart", "the frame of isoanalytics.history()")
+    check_choice("units", units, UNITS)
+    rows = history[(history["level"] == "organisation").to_numpy()]
+    if organisation_id is not None:
+        rows = rows[(rows["organisation_id"] == organisation_id).to_numpy()]
+    ax = _axes(ax)
+    # kg per (time, organisation, status) of each snapshot; a later snapshot at the same
+    # instant wins, as history() orders them.
+    held = (rows.groupby(["snapshot_at", "snapshot_id", "organisation_id", "status"],
+                         observed=True, sort=False)["credit_kgs"].sum().reset_index()
+            .drop_duplicates(["snapshot_at", "organisation_id", "status"], keep="last"))
+    times = pd.DatetimeIndex(sorted(held["snapshot_at"].unique()))
+    what = f"{organisation_id}" if organisation_id is not None else "all organisations"
+    for status, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR)):
+        part = held[(held["status"] == status).to_numpy()]
+        # Each organisation's holding carried forward to every later snapshot time.
+        wide = (part.pivot(index="snapshot_at", columns="organisation_id", values="credit_kgs")
+                .reindex(times).ffill().fillna(0).astype(np.int64))
+        total = wide.sum(axis=1).to_numpy(np.int64)
+        ax.plot(times, _scale(total, units), drawstyle="steps-post", marker="o", markersize=3,
+                color=colour, label=status.capitalize(), gid=status)
+    ax.set_ylabel(_unit_label(units), **_LITERAL)
+    ax.set_xlabel("Snapshot (UTC)", **_LITERAL)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.set_ylim(bottom=0)
+    if len(times) == 0:
+        ax.text(0.5, 0.5, "No snapshots", transform=ax.transAxes, ha="center", va="center",
+                color="0.3", **_LITERAL)
+        ax.set_xticks([])
+    else:
+        _literal_legend(ax.legend(loc="upper left", frameon=False))
+    count = f"{len(times)} snapshot time{'s' if len(times) != 1 else ''}"
+    ax.set_title(_title(title, f"Holdings over snapshots, {_name(what, inches=2.0)}, {count} "
+                               f"({units})"), loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax

@@ -67,7 +67,8 @@ def _is_store(folder: Path) -> bool:
 
 def _store(store: str | os.PathLike[str]) -> Path:
     """The store's folder, made a store if it is new (or empty); refused if it is something else."""
-    folder = check_folder(store, "snapshot store", ours=_is_store)
+    folder = check_folder(store, "snapshot store", ours=_is_store,
+                          other=f"it is not a snapshot store (it has no {STORE_MARKER})")
     try:
         folder.mkdir(exist_ok=True)
         if not _is_store(folder):
