@@ -212,12 +212,12 @@ TABLES: tuple[Table, ...] = (
 def _keyed(frame: pd.DataFrame, organisation_ids: Sequence[str]) -> pd.DataFrame:
     """Rows ordered by organisation (each one's own order kept), the key a categorical of
     them sorted: what a hive-partitioned dataset reads back as."""
-    keys = frame[ORGANISATION_KEY].astype(str).where(frame[ORGANISATION_KEY].notna())
-    keys = keys.astype(pd.CategoricalDtype(sorted(set(organisation_ids))))
-    stray = frame[ORGANISATION_KEY][(keys.cat.codes < 0).to_numpy()]
+    keys = frame[ORGANISATION_KEY]
+    stray = keys[(~keys.isin(set(organisation_ids))).to_numpy()]
     if len(stray):  # a row no partition would hold: refused, never left out
         raise ValueError(f"{len(stray)} row(s) have an {ORGANISATION_KEY} outside the "
                          f"organisations exported (first: {stray.iloc[0]!r})")
+    keys = keys.astype(str).astype(pd.CategoricalDtype(sorted(set(organisation_ids))))
     order = np.argsort(keys.cat.codes.to_numpy(), kind="stable")
     return frame.assign(**{ORGANISATION_KEY: keys}).iloc[order].reset_index(drop=True)
 
