@@ -1,4 +1,4 @@
-"""The export: read back by pandas, DuckDB and Polars as the frames in memory, kilogram for kilogram.
+"""The export read back by pandas, DuckDB and Polars as the frames in memory, to the kilogram.
 
 Round trips over the demo portfolio and over generated portfolios (hypothesis); the manifest
 against ``credit_balance``; the folder refused before any work, replaced whole, or left as it
@@ -223,7 +223,8 @@ GENERATED_TABLES = [
 ]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(portfolio=PORTFOLIOS)
 def test_generated_portfolios_round_trip_kilogram_for_kilogram(tmp_path_factory, portfolio):
     frames = _generated_frames(portfolio)
