@@ -499,10 +499,15 @@ def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
     what = f"{organisation_id}" if organisation_id is not None else "all organisations"
     for status, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR)):
         part = held[(held["status"] == status).to_numpy()]
-        # Each organisation's holding carried forward to every later snapshot time.
-        wide = (part.pivot(index="snapshot_at", columns="organisation_id", values="credit_kgs")
-                .reindex(times).ffill().fillna(0).astype(np.int64))
-        total = wide.sum(axis=1).to_numpy(np.int64)
+        total = np.zeros(len(times), dtype=np.int64)
+        for _, mine in part.groupby("organisation_id", observed=True, sort=False):
+            # Its holding carried forward to every later time, in int64 (a pivot's NaN
+            # would make floats of the kilograms); before its first snapshot, nothing.
+            mine = mine.sort_values("snapshot_at", kind="stable")
+            taken = np.searchsorted(pd.DatetimeIndex(mine["snapshot_at"]), times,
+                                    side="right") - 1
+            kgs = mine["credit_kgs"].to_numpy(np.int64)
+            total += np.where(taken >= 0, kgs[np.maximum(taken, 0)], 0)
         ax.plot(times, _scale(total, units), drawstyle="steps-post", marker="o", markersize=3,
                 color=colour, label=status.capitalize(), gid=status)
     ax.set_ylabel(_unit_label(units), **_LITERAL)

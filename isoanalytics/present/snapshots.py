@@ -347,8 +347,10 @@ def changes(
         mine = level_rows[(level_rows["organisation_id"] == organisation_id).to_numpy()]
         held_from = _held(mine[(mine["snapshot_id"] == first["snapshot_id"]).to_numpy()])
         held_to = _held(mine[(mine["snapshot_id"] == last["snapshot_id"]).to_numpy()])
-        both = held_from.add_suffix("_from").join(held_to.add_suffix("_to"), how="outer")
-        both = both.fillna(0).astype(np.int64).sort_index()
+        # Reindexed with 0, never an outer join: its NaN would make the kilograms floats.
+        index = held_from.index.union(held_to.index).sort_values()
+        both = pd.concat([held_from.reindex(index, fill_value=0).add_suffix("_from"),
+                          held_to.reindex(index, fill_value=0).add_suffix("_to")], axis=1)
         parts.append(pd.DataFrame({
             "organisation_id": pd.Series(organisation_id, index=both.index, dtype=STRING_DTYPE),
             f"{by}_id": both.index.astype(STRING_DTYPE),
