@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
     from . import demo
     from ._format import percent, tonnes
+    from .analysis.claims import claims_summary
+    from .analysis.deliveries import DeliveryExposure, delivery_exposure
     from .analysis.dimensions import DIMENSIONS, breakdown, top_n
     from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
     from .analysis.timeline import timeline
@@ -60,7 +62,10 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         split_portfolio,
         stack_balances,
     )
+    from .records.deliveries import DeliverySchedule, delivery_progress
+    from .registry.claims import aclaims, claims
     from .registry.client import AsyncRegistryClient, RegistryClient
+    from .registry.deliveries import adelivery_schedule, delivery_schedule
     from .registry.enrich import aenrich, enrich
     from .registry.fetch import PortfolioFetch, afetch_balances, fetch_balances
 
@@ -83,6 +88,11 @@ _HOMES = {
     "analysis.metrics": ("Concentration", "concentration", "reconcile", "retired_share",
                          "summarize"),
     "analysis.timeline": ("timeline",),
+    "registry.claims": ("aclaims", "claims"),
+    "analysis.claims": ("claims_summary",),
+    "registry.deliveries": ("adelivery_schedule", "delivery_schedule"),
+    "records.deliveries": ("DeliverySchedule", "delivery_progress"),
+    "analysis.deliveries": ("DeliveryExposure", "delivery_exposure"),
     "present.export": ("export",),
     "present.snapshots": ("changes", "history"),
 }
@@ -103,6 +113,8 @@ __all__ = [
     "AuthenticationError",
     "Concentration",
     "CreditBalance",
+    "DeliveryExposure",
+    "DeliverySchedule",
     "InvalidCredentialsError",
     "InvalidIdError",
     "MissingCredentialsError",
@@ -122,11 +134,18 @@ __all__ = [
     "UnprocessableEntityError",
     "UnreadableResponseError",
     "__version__",
+    "aclaims",
+    "adelivery_schedule",
     "aenrich",
     "afetch_balances",
     "breakdown",
     "changes",
+    "claims",
+    "claims_summary",
     "concentration",
+    "delivery_exposure",
+    "delivery_progress",
+    "delivery_schedule",
     "demo",
     "enrich",
     "export",

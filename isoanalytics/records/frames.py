@@ -6,7 +6,7 @@ format is defined in one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -151,3 +151,9 @@ def check_columns(frame: Any, columns: Sequence[str], function: str, what: str) 
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise ValueError(f"{function}() takes {what}; missing column(s) {', '.join(missing)}")
+
+
+def strings(values: Iterable[Any]) -> pd.Series:
+    """A text column of ``values`` (None stays missing) in pandas' default string dtype, on a
+    fresh 0-based index; for frames built column by column."""
+    return pd.Series(list(values), dtype=STRING_DTYPE)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 import pandas as pd
@@ -62,11 +62,20 @@ from .scrub import redact_error, unwatch_logs, watch_logs
 if TYPE_CHECKING:
     import asyncio  # loaded by the async client's first request: a sync user never pays for it
 
-__all__ = ["AsyncRegistryClient", "RegistryClient"]
+__all__ = ["MANY", "AsyncRegistryClient", "RegistryClient"]
 
 # The live registries, and the embedded demo: a registry like the others to the HTTP layer.
 _ENVIRONMENT_NAMES = (*ENVIRONMENTS, "demo")
 Transport = httpx.BaseTransport | httpx.AsyncBaseTransport
+T = TypeVar("T")
+#: The methods :meth:`RegistryClient.many` runs: each reads one record, or one list, by one id.
+MANY = (
+    "organisation", "credit_balance", "orders", "project", "supplier", "retirement",
+    "retirement_credit_batches", "credit_batch", "order", "order_deliveries", "delivery",
+    "delivery_credit_batches", "transfer", "transfer_credit_batches", "refund",
+    "refund_credit_batches", "issuance", "issuance_credit_batches", "project_documents",
+    "supplier_projects", "supplier_issuances", "supplier_deliveries", "supplier_orders",
+)
 
 
 def _demo_registry(options: dict[str, Any],
@@ -266,6 +275,111 @@ class _BaseClient:
         path = resource_path("issuances", issuance_id, "credit_batches")
         return _plans.issuance_batches(issuance_id, Call(path))
 
+    def _retirement(self, retirement_id: str) -> Plan[dict]:
+        return self._by_id("retirement", "retirements", retirement_id)
+
+    def _retirement_credit_batches(self, retirement_id: str) -> Plan[pd.DataFrame]:
+        return self._list_of("credit_batch", "retirements", retirement_id, "credit_batches",
+                             paged=False)
+
+    def _credit_batch(self, credit_batch_id: str, *,
+                      organisation_id: str | None = None) -> Plan[dict]:
+        return self._by_id("credit_batch", "credit_batches", credit_batch_id, token=True,
+                           reader=organisation_id)
+
+    def _order(self, order_id: str, *, organisation_id: str | None = None) -> Plan[dict]:
+        return self._by_id("order", "orders", order_id, token=True, reader=organisation_id)
+
+    def _order_deliveries(self, order_id: str, *,
+                          organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("delivery", "orders", order_id, "deliveries", token=True,
+                             reader=organisation_id)
+
+    def _deliveries(self, *, from_supplier_id: str | None = None,
+                    to_organisation_id: str | None = None,
+                    organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("delivery", "deliveries", params=_id_params(
+            ("from_supplier_id", "from_supplier_id", from_supplier_id),
+            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
+            token=True, reader=organisation_id or to_organisation_id)
+
+    def _delivery(self, delivery_id: str, *, organisation_id: str | None = None) -> Plan[dict]:
+        return self._by_id("delivery", "deliveries", delivery_id, token=True,
+                           reader=organisation_id)
+
+    def _delivery_credit_batches(self, delivery_id: str, *,
+                                 organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("credit_batch", "deliveries", delivery_id, "credit_batches",
+                             token=True,
+            reader=organisation_id, paged=False)
+
+    def _transfers(self, *, from_organisation_id: str | None = None,
+                   to_organisation_id: str | None = None,
+                   organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("transfer", "transfers", params=_id_params(
+            ("from_organisation_id", "from_organisation_id", from_organisation_id),
+            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
+            token=True, reader=organisation_id or from_organisation_id or to_organisation_id)
+
+    def _transfer(self, transfer_id: str, *, organisation_id: str | None = None) -> Plan[dict]:
+        return self._by_id("transfer", "transfers", transfer_id, token=True, reader=organisation_id)
+
+    def _transfer_credit_batches(self, transfer_id: str, *,
+                                 organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("credit_batch", "transfers", transfer_id, "credit_batches", token=True,
+            reader=organisation_id, paged=False)
+
+    def _refund(self, refund_id: str, *, organisation_id: str | None = None) -> Plan[dict]:
+        return self._by_id("refund", "refunds", refund_id, token=True, reader=organisation_id)
+
+    def _refund_credit_batches(self, refund_id: str, *,
+                               organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("credit_batch", "refunds", refund_id, "credit_batches", token=True,
+            reader=organisation_id, paged=False)
+
+    def _issuances(self) -> Plan[pd.DataFrame]:
+        return self._list_of("issuance", "issuances")
+
+    def _issuance(self, issuance_id: str) -> Plan[dict]:
+        return self._by_id("issuance", "issuances", issuance_id)
+
+    def _project_documents(self, project_id: str) -> Plan[pd.DataFrame]:
+        return self._list_of("project_document", "projects", project_id, "documents")
+
+    def _supplier_projects(self, supplier_id: str) -> Plan[pd.DataFrame]:
+        return self._list_of("project", "suppliers", supplier_id, "projects")
+
+    def _supplier_issuances(self, supplier_id: str) -> Plan[pd.DataFrame]:
+        return self._list_of("issuance", "suppliers", supplier_id, "issuances")
+
+    def _supplier_deliveries(self, supplier_id: str, *,
+                             organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("delivery", "suppliers", supplier_id, "deliveries", token=True,
+                             reader=organisation_id)
+
+    def _supplier_orders(self, supplier_id: str, *,
+                         organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("order", "suppliers", supplier_id, "orders", token=True,
+                             reader=organisation_id)
+
+    def _beneficiaries(self, *, organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("organisation", "beneficiaries", token=True, reader=organisation_id)
+
+    def _transferees(self, *, organisation_id: str | None = None) -> Plan[pd.DataFrame]:
+        return self._list_of("organisation", "transferees", token=True, reader=organisation_id)
+
+    def _many(self, method: str, ids: Iterable[str], arguments: dict[str, Any],
+              on_each: Callable[[str], object] | None) -> Plan[dict[str, Any]]:
+        if method not in MANY:
+            raise ValueError(f"many() runs a method that reads by one id: one of "
+                             f"{', '.join(MANY)}; got {method!r}")
+        build = getattr(self, f"_{method}")
+        keys = list(dict.fromkeys(ids))
+        # Built, and so every id checked, before any request: a malformed id fails at once.
+        plans = tuple(_reported(build(key, **arguments), key, on_each) for key in keys)
+        results = yield Parallel(plans)
+        return dict(zip(keys, results, strict=True))
+
     def _lookup(self, kind: str, ids: Iterable[str]) -> Plan[dict[str, dict | None]]:
         return _plans.lookup(kind, ids, self._cache)
 
@@ -317,6 +431,13 @@ def _id_params(*filters: tuple[str, str, str | None]) -> tuple[tuple[str, str], 
         (name, check_id(value, "supplier" if name == "from_supplier_id" else "organisation",
                         argument=argument))
         for name, argument, value in filters if value is not None)
+
+
+def _reported(plan: Plan[T], key: str, on_each: Callable[[str], object] | None) -> Plan[T]:
+    result = yield from plan
+    if on_each is not None:
+        on_each(key)
+    return result
 
 
 def _balance_or_failure(plan: Plan[CreditBalance], organisation_id: str,
@@ -465,6 +586,41 @@ class RegistryClient(_BaseClient):
         """
         return self._run(self._credit_balances(organisation_ids, on_each))
 
+    def many(self, method: str, ids: Iterable[str], *,
+             on_each: Callable[[str], object] | None = None,
+             **arguments: Any) -> dict[str, Any]:
+        """Run a method that reads by one id for many ids at once, at most ``concurrency``
+        requests in flight, with the client's retries, deadlines and cancellation.
+
+        Parameters
+        ----------
+        method : str
+            One of :data:`~isoanalytics.registry.client.MANY`, e.g.
+            ``"delivery_credit_batches"`` or ``"retirement"``.
+        ids : iterable of str
+            Every id is checked before any request; an id named twice is read once.
+        on_each : callable, optional
+            Called with each id as its answer arrives (a progress bar's ``update``).
+        **arguments
+            Passed to each call, e.g. ``organisation_id=`` (whose token reads).
+
+        Returns
+        -------
+        dict
+            Each id's result, in the order the ids were given. The first failure fails the
+            call and stops the requests still to be sent.
+
+        Examples
+        --------
+        >>> from isoanalytics import RegistryClient, demo
+        >>> with RegistryClient.demo() as client:
+        ...     ids = client.retirements(owner_organisation_id=demo.DEFAULT_ORGANISATION_ID)["id"]
+        ...     batches = client.many("retirement_credit_batches", ids)
+        >>> list(batches) == list(ids), all(len(frame) > 0 for frame in batches.values())
+        (True, True)
+        """
+        return self._run(self._many(method, ids, arguments, on_each))
+
     def lookup(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """Projects, suppliers or organisations by id, concurrently, each fetched once per client.
 
@@ -533,31 +689,27 @@ class RegistryClient(_BaseClient):
 
     def retirement(self, retirement_id: str) -> dict[str, Any]:
         """``GET /retirements/{id}``: one retirement (public); NotFoundError for an unknown id."""
-        return self._run(self._by_id("retirement", "retirements", retirement_id))
+        return self._run(self._retirement(retirement_id))
 
     def retirement_credit_batches(self, retirement_id: str) -> pd.DataFrame:
         """The credit batches a retirement retired, one row each (the columns of
         :meth:`credit_batches`); public, like the retirement."""
-        return self._run(self._list_of("credit_batch", "retirements", retirement_id,
-                                       "credit_batches", paged=False))
+        return self._run(self._retirement_credit_batches(retirement_id))
 
-    def credit_batch(self, credit_batch_id: str, *, organisation_id: str | None = None) -> dict[str,
-                                                                                                Any]:
+    def credit_batch(self, credit_batch_id: str, *,
+                     organisation_id: str | None = None) -> dict[str, Any]:
         """``GET /credit_batches/{id}``: one batch its owner (or a retirement's beneficiary) can
         see; ``organisation_id`` picks whose access token reads it."""
-        return self._run(self._by_id("credit_batch", "credit_batches", credit_batch_id, token=True,
-                                     reader=organisation_id))
+        return self._run(self._credit_batch(credit_batch_id, organisation_id=organisation_id))
 
     def order(self, order_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
         """``GET /orders/{id}``: one of the buyer's orders (``organisation_id``: whose token)."""
-        return self._run(self._by_id("order", "orders", order_id, token=True,
-                                     reader=organisation_id))
+        return self._run(self._order(order_id, organisation_id=organisation_id))
 
     def order_deliveries(self, order_id: str, *,
                          organisation_id: str | None = None) -> pd.DataFrame:
         """The deliveries made against an order, one row each, newest first."""
-        return self._run(self._list_of("delivery", "orders", order_id, "deliveries", token=True,
-                                       reader=organisation_id))
+        return self._run(self._order_deliveries(order_id, organisation_id=organisation_id))
 
     def deliveries(self, *, from_supplier_id: str | None = None,
                    to_organisation_id: str | None = None,
@@ -567,22 +719,19 @@ class RegistryClient(_BaseClient):
         One row per delivery: ``id, delivered_at, order_id, supplier_id, supplier_name,
         to_organisation_id, to_organisation_name, delivered_kgs, url, notes``. The token sent is
         ``organisation_id``'s, else ``to_organisation_id``'s, else the client's own."""
-        return self._run(self._list_of("delivery", "deliveries", params=_id_params(
-            ("from_supplier_id", "from_supplier_id", from_supplier_id),
-            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
-            token=True, reader=organisation_id or to_organisation_id))
+        return self._run(self._deliveries(
+            from_supplier_id=from_supplier_id, to_organisation_id=to_organisation_id,
+            organisation_id=organisation_id))
 
     def delivery(self, delivery_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
         """``GET /deliveries/{id}``: one delivery the token's organisation received."""
-        return self._run(self._by_id("delivery", "deliveries", delivery_id, token=True,
-                                     reader=organisation_id))
+        return self._run(self._delivery(delivery_id, organisation_id=organisation_id))
 
     def delivery_credit_batches(self, delivery_id: str, *,
                                 organisation_id: str | None = None) -> pd.DataFrame:
         """The credit batches of a delivery as they were delivered (some may be split since)."""
-        return self._run(self._list_of("credit_batch", "deliveries", delivery_id, "credit_batches",
-                                       token=True,
-            reader=organisation_id, paged=False))
+        return self._run(self._delivery_credit_batches(delivery_id,
+                                                       organisation_id=organisation_id))
 
     def transfers(self, *, from_organisation_id: str | None = None,
                   to_organisation_id: str | None = None,
@@ -592,46 +741,40 @@ class RegistryClient(_BaseClient):
         One row per transfer: ``id, transferred_at, from_organisation_id, from_organisation_name,
         to_organisation_id, to_organisation_name, transferred_kgs, notes``. The token sent is
         ``organisation_id``'s, else the sender's, else the recipient's, else the client's own."""
-        return self._run(self._list_of("transfer", "transfers", params=_id_params(
-            ("from_organisation_id", "from_organisation_id", from_organisation_id),
-            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
-            token=True, reader=organisation_id or from_organisation_id or to_organisation_id))
+        return self._run(self._transfers(
+            from_organisation_id=from_organisation_id, to_organisation_id=to_organisation_id,
+            organisation_id=organisation_id))
 
     def transfer(self, transfer_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
         """``GET /transfers/{id}``: one transfer into or out of the token's organisation."""
-        return self._run(self._by_id("transfer", "transfers", transfer_id, token=True,
-                                     reader=organisation_id))
+        return self._run(self._transfer(transfer_id, organisation_id=organisation_id))
 
     def transfer_credit_batches(self, transfer_id: str, *,
                                 organisation_id: str | None = None) -> pd.DataFrame:
         """The credit batches a transfer moved, one row each."""
-        return self._run(self._list_of("credit_batch", "transfers", transfer_id, "credit_batches",
-                                       token=True,
-            reader=organisation_id, paged=False))
+        return self._run(self._transfer_credit_batches(transfer_id,
+                                                       organisation_id=organisation_id))
 
     def refund(self, refund_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
         """``GET /refunds/{id}``: a buffer-pool refund the token's organisation received.
 
         The API lists no refunds: a refund is read by an id its recipient knows."""
-        return self._run(self._by_id("refund", "refunds", refund_id, token=True,
-                                     reader=organisation_id))
+        return self._run(self._refund(refund_id, organisation_id=organisation_id))
 
     def refund_credit_batches(self, refund_id: str, *,
                               organisation_id: str | None = None) -> pd.DataFrame:
         """The credit batches a buffer-pool refund gave, one row each."""
-        return self._run(self._list_of("credit_batch", "refunds", refund_id, "credit_batches",
-                                       token=True,
-            reader=organisation_id, paged=False))
+        return self._run(self._refund_credit_batches(refund_id, organisation_id=organisation_id))
 
     def issuances(self) -> pd.DataFrame:
         """Every issuance on the registry (public): one row each, with its project, supplier,
         reporting period (``reporting_period_start``, ``reporting_period_end``, inclusive) and
         ``issued_kgs`` = ``supplier_kgs`` + ``buffer_pool_kgs``."""
-        return self._run(self._list_of("issuance", "issuances"))
+        return self._run(self._issuances())
 
     def issuance(self, issuance_id: str) -> dict[str, Any]:
         """``GET /issuances/{id}``: one issuance (public)."""
-        return self._run(self._by_id("issuance", "issuances", issuance_id))
+        return self._run(self._issuance(issuance_id))
 
     def issuance_credit_batches(self, issuance_id: str) -> pd.DataFrame:
         """An issuance's credit batches, the supplier's and the buffer pool's, as one frame with a
@@ -641,39 +784,35 @@ class RegistryClient(_BaseClient):
 
     def project_documents(self, project_id: str) -> pd.DataFrame:
         """A project's public documents: ``id, display_name, project_id, url``."""
-        return self._run(self._list_of("project_document", "projects", project_id, "documents"))
+        return self._run(self._project_documents(project_id))
 
     def supplier_projects(self, supplier_id: str) -> pd.DataFrame:
         """A supplier's projects (the columns of :meth:`projects`)."""
-        return self._run(self._list_of("project", "suppliers", supplier_id, "projects"))
+        return self._run(self._supplier_projects(supplier_id))
 
     def supplier_issuances(self, supplier_id: str) -> pd.DataFrame:
         """A supplier's issuances (the columns of :meth:`issuances`)."""
-        return self._run(self._list_of("issuance", "suppliers", supplier_id, "issuances"))
+        return self._run(self._supplier_issuances(supplier_id))
 
     def supplier_deliveries(self, supplier_id: str, *,
                             organisation_id: str | None = None) -> pd.DataFrame:
         """The deliveries from a supplier that the token's organisation received."""
-        return self._run(self._list_of("delivery", "suppliers", supplier_id, "deliveries",
-                                       token=True, reader=organisation_id))
+        return self._run(self._supplier_deliveries(supplier_id, organisation_id=organisation_id))
 
     def supplier_orders(self, supplier_id: str, *,
                         organisation_id: str | None = None) -> pd.DataFrame:
         """The token's organisation's orders from a supplier (the columns of :meth:`orders`)."""
-        return self._run(self._list_of("order", "suppliers", supplier_id, "orders", token=True,
-                                       reader=organisation_id))
+        return self._run(self._supplier_orders(supplier_id, organisation_id=organisation_id))
 
     def beneficiaries(self, *, organisation_id: str | None = None) -> pd.DataFrame:
         """The organisations the token's organisation has retired credits for: ``id, name,
         domain``."""
-        return self._run(self._list_of("organisation", "beneficiaries", token=True,
-                                       reader=organisation_id))
+        return self._run(self._beneficiaries(organisation_id=organisation_id))
 
     def transferees(self, *, organisation_id: str | None = None) -> pd.DataFrame:
         """The organisations the token's organisation has transferred credits to: ``id, name,
         domain``."""
-        return self._run(self._list_of("organisation", "transferees", token=True,
-                                       reader=organisation_id))
+        return self._run(self._transferees(organisation_id=organisation_id))
 
     # -- driving plans -------------------------------------------------------------------------
 
@@ -842,6 +981,12 @@ class AsyncRegistryClient(_BaseClient):
         """
         return await self._run(self._credit_balances(organisation_ids, on_each))
 
+    async def many(self, method: str, ids: Iterable[str], *,
+                   on_each: Callable[[str], object] | None = None,
+                   **arguments: Any) -> dict[str, Any]:
+        """See :meth:`RegistryClient.many`."""
+        return await self._run(self._many(method, ids, arguments, on_each))
+
     async def lookup(self, kind: str, ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """See :meth:`RegistryClient.lookup`.
 
@@ -890,93 +1035,81 @@ class AsyncRegistryClient(_BaseClient):
 
     async def retirement(self, retirement_id: str) -> dict[str, Any]:
         """See :meth:`RegistryClient.retirement`."""
-        return await self._run(self._by_id("retirement", "retirements", retirement_id))
+        return await self._run(self._retirement(retirement_id))
 
     async def retirement_credit_batches(self, retirement_id: str) -> pd.DataFrame:
         """See :meth:`RegistryClient.retirement_credit_batches`."""
-        return await self._run(self._list_of("credit_batch", "retirements", retirement_id,
-                                             "credit_batches", paged=False))
+        return await self._run(self._retirement_credit_batches(retirement_id))
 
     async def credit_batch(self, credit_batch_id: str, *,
                            organisation_id: str | None = None) -> dict[str, Any]:
         """See :meth:`RegistryClient.credit_batch`."""
-        return await self._run(self._by_id("credit_batch", "credit_batches", credit_batch_id,
-                                           token=True, reader=organisation_id))
+        return await self._run(self._credit_batch(credit_batch_id, organisation_id=organisation_id))
 
     async def order(self, order_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
         """See :meth:`RegistryClient.order`."""
-        return await self._run(self._by_id("order", "orders", order_id, token=True,
-                                           reader=organisation_id))
+        return await self._run(self._order(order_id, organisation_id=organisation_id))
 
     async def order_deliveries(self, order_id: str, *,
                                organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.order_deliveries`."""
-        return await self._run(self._list_of("delivery", "orders", order_id, "deliveries",
-                                             token=True, reader=organisation_id))
+        return await self._run(self._order_deliveries(order_id, organisation_id=organisation_id))
 
     async def deliveries(self, *, from_supplier_id: str | None = None,
                          to_organisation_id: str | None = None,
                          organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.deliveries`."""
-        return await self._run(self._list_of("delivery", "deliveries", params=_id_params(
-            ("from_supplier_id", "from_supplier_id", from_supplier_id),
-            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
-            token=True, reader=organisation_id or to_organisation_id))
+        return await self._run(self._deliveries(
+            from_supplier_id=from_supplier_id, to_organisation_id=to_organisation_id,
+            organisation_id=organisation_id))
 
-    async def delivery(self, delivery_id: str, *, organisation_id: str | None = None) -> dict[str,
-                                                                                              Any]:
+    async def delivery(self, delivery_id: str, *,
+                       organisation_id: str | None = None) -> dict[str, Any]:
         """See :meth:`RegistryClient.delivery`."""
-        return await self._run(self._by_id("delivery", "deliveries", delivery_id, token=True,
-                                           reader=organisation_id))
+        return await self._run(self._delivery(delivery_id, organisation_id=organisation_id))
 
     async def delivery_credit_batches(self, delivery_id: str, *,
                                       organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.delivery_credit_batches`."""
-        return await self._run(self._list_of("credit_batch", "deliveries", delivery_id,
-                                             "credit_batches", token=True,
-            reader=organisation_id, paged=False))
+        return await self._run(self._delivery_credit_batches(delivery_id,
+                                                             organisation_id=organisation_id))
 
     async def transfers(self, *, from_organisation_id: str | None = None,
                         to_organisation_id: str | None = None,
                         organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.transfers`."""
-        return await self._run(self._list_of("transfer", "transfers", params=_id_params(
-            ("from_organisation_id", "from_organisation_id", from_organisation_id),
-            ("to_organisation_id", "to_organisation_id", to_organisation_id)),
-            token=True, reader=organisation_id or from_organisation_id or to_organisation_id))
+        return await self._run(self._transfers(
+            from_organisation_id=from_organisation_id, to_organisation_id=to_organisation_id,
+            organisation_id=organisation_id))
 
-    async def transfer(self, transfer_id: str, *, organisation_id: str | None = None) -> dict[str,
-                                                                                              Any]:
+    async def transfer(self, transfer_id: str, *,
+                       organisation_id: str | None = None) -> dict[str, Any]:
         """See :meth:`RegistryClient.transfer`."""
-        return await self._run(self._by_id("transfer", "transfers", transfer_id, token=True,
-                                           reader=organisation_id))
+        return await self._run(self._transfer(transfer_id, organisation_id=organisation_id))
 
     async def transfer_credit_batches(self, transfer_id: str, *,
                                       organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.transfer_credit_batches`."""
-        return await self._run(self._list_of("credit_batch", "transfers", transfer_id,
-                                             "credit_batches", token=True,
-            reader=organisation_id, paged=False))
+        return await self._run(self._transfer_credit_batches(transfer_id,
+                                                             organisation_id=organisation_id))
 
     async def refund(self, refund_id: str, *, organisation_id: str | None = None) -> dict[str, Any]:
         """See :meth:`RegistryClient.refund`."""
-        return await self._run(self._by_id("refund", "refunds", refund_id, token=True,
-                                           reader=organisation_id))
+        return await self._run(self._refund(refund_id, organisation_id=organisation_id))
 
     async def refund_credit_batches(self, refund_id: str, *,
                                     organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.refund_credit_batches`."""
-        return await self._run(self._list_of("credit_batch", "refunds", refund_id, "credit_batches",
-                                             token=True,
-            reader=organisation_id, paged=False))
+        return await self._run(self._refund_credit_batches(refund_id,
+                                                           organisation_id=organisation_id))
 
     async def issuances(self) -> pd.DataFrame:
         """See :meth:`RegistryClient.issuances`."""
-        return await self._run(self._list_of("issuance", "issuances"))
+        return await self._run(self._issuances())
 
     async def issuance(self, issuance_id: str) -> dict[str, Any]:
         """See :meth:`RegistryClient.issuance`."""
-        return await self._run(self._by_id("issuance", "issuances", issuance_id))
+        return await self._run(self._issuance(issuance_id))
 
     async def issuance_credit_batches(self, issuance_id: str) -> pd.DataFrame:
         """See :meth:`RegistryClient.issuance_credit_batches`."""
@@ -984,38 +1117,34 @@ class AsyncRegistryClient(_BaseClient):
 
     async def project_documents(self, project_id: str) -> pd.DataFrame:
         """See :meth:`RegistryClient.project_documents`."""
-        return await self._run(self._list_of("project_document", "projects", project_id,
-                                             "documents"))
+        return await self._run(self._project_documents(project_id))
 
     async def supplier_projects(self, supplier_id: str) -> pd.DataFrame:
         """See :meth:`RegistryClient.supplier_projects`."""
-        return await self._run(self._list_of("project", "suppliers", supplier_id, "projects"))
+        return await self._run(self._supplier_projects(supplier_id))
 
     async def supplier_issuances(self, supplier_id: str) -> pd.DataFrame:
         """See :meth:`RegistryClient.supplier_issuances`."""
-        return await self._run(self._list_of("issuance", "suppliers", supplier_id, "issuances"))
+        return await self._run(self._supplier_issuances(supplier_id))
 
     async def supplier_deliveries(self, supplier_id: str, *,
                                   organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.supplier_deliveries`."""
-        return await self._run(self._list_of("delivery", "suppliers", supplier_id, "deliveries",
-                                             token=True, reader=organisation_id))
+        return await self._run(self._supplier_deliveries(supplier_id,
+                                                         organisation_id=organisation_id))
 
     async def supplier_orders(self, supplier_id: str, *,
                               organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.supplier_orders`."""
-        return await self._run(self._list_of("order", "suppliers", supplier_id, "orders",
-                                             token=True, reader=organisation_id))
+        return await self._run(self._supplier_orders(supplier_id, organisation_id=organisation_id))
 
     async def beneficiaries(self, *, organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.beneficiaries`."""
-        return await self._run(self._list_of("organisation", "beneficiaries", token=True,
-                                             reader=organisation_id))
+        return await self._run(self._beneficiaries(organisation_id=organisation_id))
 
     async def transferees(self, *, organisation_id: str | None = None) -> pd.DataFrame:
         """See :meth:`RegistryClient.transferees`."""
-        return await self._run(self._list_of("organisation", "transferees", token=True,
-                                             reader=organisation_id))
+        return await self._run(self._transferees(organisation_id=organisation_id))
 
     async def _run(self, plan: Plan[Any]) -> Any:
         try:
