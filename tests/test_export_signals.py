@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals to a process
 pytest.importorskip("pyarrow")
 ROOT = Path(__file__).resolve().parent.parent
 BUYERS = demo.registry().buyers
-PREVIOUS, NEW = BUYERS["large"], BUYERS["typical"]
+PREVIOUS, NEW = BUYERS["concentrated"], BUYERS["typical"]
 WAIT = 120  # seconds: an upper bound for a moment to be reached, never a measured time
 
 # Runs in the child: puts a pausing stand-in in place of one step, then runs the command.

@@ -164,7 +164,10 @@ def check_folder(path: str | os.PathLike[str], what: str, *,
                     "a socket" if stat.S_ISSOCK(mode) else "a file")
             raise DatasetPathError(f"{named} is {kind}, not a folder; it is never replaced. "
                                    "Name a folder (it is created)", path=given)
-        if any(target.iterdir()) and not ours(target):
+        # Our own temporaries do not count: another run may be making the folder right now.
+        held = [entry for entry in target.iterdir()
+                if not entry.name.startswith(TEMPORARY_PREFIX)]
+        if held and not ours(target):
             raise DatasetPathError(
                 f"{named} is a folder that holds other files; {other}. Name a new folder or "
                 "an empty one", path=given)
@@ -254,8 +257,8 @@ def write_file(path: Path, write: Callable[[Path], object]) -> None:
     """Write one file atomically: ``write`` fills a hidden temporary beside ``path``, which is
     synced and renamed onto it; on any failure the temporary is removed and ``path`` untouched.
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part",
+                                         prefix=f"{TEMPORARY_PREFIX}{path.name}.")
     os.close(handle)
     try:
         write(Path(temporary))

@@ -43,8 +43,11 @@ from .._version import version
 from ..analysis.metrics import summarize
 from ..ids import check_id
 from ..records.balance import CreditBalance, stack_balances
+from ..records.deliveries import DeliverySchedule
 from ..records.frames import check_sum_fits
+from ..registry.claims import claims
 from ..registry.client import RegistryClient
+from ..registry.deliveries import delivery_schedule
 from ..registry.enrich import enrich
 from .datasets import (
     check_folder,
@@ -79,9 +82,11 @@ class Sources:
     True
     """
 
-    def __init__(self, client: RegistryClient, organisation_ids: Sequence[str]) -> None:
+    def __init__(self, client: RegistryClient, organisation_ids: Sequence[str], *,
+                 as_of: Any = None) -> None:
         self.client = client
         self.organisation_ids = tuple(organisation_ids)
+        self.as_of = as_of  # when delivery schedules judge an order behind; None: now
 
     @functools.cached_property
     def balances(self) -> dict[str, CreditBalance]:
@@ -92,6 +97,13 @@ class Sources:
                 raise outcome  # an export is whole: no organisation is left out quietly
         return {organisation_id: outcome for organisation_id, outcome in outcomes.items()
                 if isinstance(outcome, CreditBalance)}
+
+    @functools.cached_property
+    def schedules(self) -> dict[str, DeliverySchedule]:
+        """Each organisation's delivery schedule, judged as of :attr:`as_of`."""
+        return {organisation_id: delivery_schedule(self.client, organisation_id,
+                                                   as_of=self.as_of)
+                for organisation_id in self.organisation_ids}
 
     def each(self, read: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
         """``read(organisation_id)`` for every organisation, stacked, the key as first column."""
@@ -201,6 +213,16 @@ TABLES: tuple[Table, ...] = (
     Table("retirements", lambda s: s.each(
         lambda organisation_id: s.client.retirements(owner_organisation_id=organisation_id)),
         ORGANISATION_KEY, "client.retirements: retirements the organisation made"),
+    Table("claims", lambda s: s.each(
+        lambda organisation_id: claims(s.client, organisation_id, progress=False)),
+        ORGANISATION_KEY, "claims: one row per credit batch the organisation's retirements "
+                          "retired"),
+    Table("delivery_schedule", lambda s: s.each(
+        lambda organisation_id: s.schedules[organisation_id].orders), ORGANISATION_KEY,
+        "delivery_schedule(...).orders: each order against its deliveries"),
+    Table("delivery_progress", lambda s: s.each(
+        lambda organisation_id: s.schedules[organisation_id].progress), ORGANISATION_KEY,
+        "delivery_schedule(...).progress: monthly cumulative delivered against ordered"),
     Table("projects", lambda s: s.client.projects(), None, "client.projects: every project"),
     Table("suppliers", lambda s: s.client.suppliers(), None,
           "client.suppliers: every supplier"),
@@ -223,7 +245,8 @@ def _keyed(frame: pd.DataFrame, organisation_ids: Sequence[str]) -> pd.DataFrame
 
 
 def export_frames(client: RegistryClient, organisation_ids: Sequence[str],
-                  tables: Iterable[Table] | None = None) -> dict[str, pd.DataFrame]:
+                  tables: Iterable[Table] | None = None, *,
+                  as_of: Any = None) -> dict[str, pd.DataFrame]:
     """The frames :func:`export` writes, in memory: table name to frame.
 
     An organisation's table has ``organisation_id`` first, as a categorical of the ids sorted,
@@ -243,7 +266,7 @@ def export_frames(client: RegistryClient, organisation_ids: Sequence[str],
            for organisation_id in dict.fromkeys(organisation_ids)]
     if not ids:
         raise ValueError("organisation_ids is empty: name at least one organisation")
-    sources = Sources(client, ids)
+    sources = Sources(client, ids, as_of=as_of)
     frames = {}
     for table in TABLES if tables is None else tables:
         frame = table.build(sources)
@@ -317,6 +340,7 @@ def export(
     demo: bool = False,
     environment: str | None = None,
     client: RegistryClient | None = None,
+    as_of: Any = None,
 ) -> Path:
     """Write every table of :data:`TABLES` for the organisations into ``output``; returns it.
 
@@ -337,6 +361,9 @@ def export(
     client : RegistryClient or None
         A client of your own (several access tokens, a loopback server); then leave ``demo``
         and ``environment`` out. It is not closed.
+    as_of : date or time-zone-aware datetime, optional
+        When the delivery schedules judge which orders are behind; default: now (on the
+        demo registry, ``demo.AS_OF``, the demo's own now, as ``isoanalytics export --demo``).
 
     Raises
     ------
@@ -378,24 +405,19 @@ def export(
     if client is None:
         client = RegistryClient.demo() if demo else RegistryClient(environment)
     try:
-        if not ids:
-            from .. import demo as demo_registry
-
-            ids = [demo_registry.DEFAULT_ORGANISATION_ID if demo
-                   else client.current_organisation()["id"]]
-        as_of = datetime.now(UTC)
-        frames = export_frames(client, ids)
+        if not ids:  # the token's own (on the demo registry, its default buyer)
+            ids = [client.current_organisation()["id"]]
+        read_at = datetime.now(UTC)
+        frames = export_frames(client, ids, as_of=as_of)
         environment_name = client.environment
     finally:
         if own:
             client.close()
-    extra: dict[str, Any] = {}
-    if environment_name == "demo":
-        from .. import demo as demo_registry
-
-        extra["demo_as_of"] = demo_registry.registry().as_of.isoformat()
+    judged = pd.Timestamp(read_at if as_of is None else as_of)
+    judged = judged.tz_localize("UTC") if judged.tzinfo is None else judged.tz_convert("UTC")
+    extra = {"schedules_as_of": judged.isoformat().replace("+00:00", "Z")}
     return write_export(frames, target, file_format=format, organisation_ids=ids,
-                        environment=environment_name, as_of=as_of, extra=extra)
+                        environment=environment_name, as_of=read_at, extra=extra)
 
 
 def write_export(

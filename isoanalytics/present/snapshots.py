@@ -190,11 +190,8 @@ def snapshot(
     if client is None:
         client = RegistryClient.demo() if demo else RegistryClient(environment)
     try:
-        if not ids:
-            from .. import demo as demo_registry
-
-            ids = [demo_registry.DEFAULT_ORGANISATION_ID if demo
-                   else client.current_organisation()["id"]]
+        if not ids:  # the token's own (on the demo registry, its default buyer)
+            ids = [client.current_organisation()["id"]]
         outcomes = client.credit_balances(ids)
         at = datetime.now(UTC)
     finally:
