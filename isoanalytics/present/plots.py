@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import rcParams
 from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.patches import Patch
@@ -496,7 +497,6 @@ def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
                          observed=True, sort=False)["credit_kgs"].sum().reset_index()
             .drop_duplicates(["snapshot_at", "organisation_id", "status"], keep="last"))
     times = pd.DatetimeIndex(sorted(held["snapshot_at"].unique()))
-    what = f"{organisation_id}" if organisation_id is not None else "all organisations"
     for status, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR)):
         part = held[(held["status"] == status).to_numpy()]
         total = np.zeros(len(times), dtype=np.int64)
@@ -520,8 +520,11 @@ def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
         ax.set_xticks([])
     else:
         _literal_legend(ax.legend(loc="upper left", frameon=False))
-    count = f"{len(times)} snapshot time{'s' if len(times) != 1 else ''}"
-    ax.set_title(_title(title, f"Holdings over snapshots, {_name(what, inches=2.0)}, {count} "
-                               f"({units})"), loc="left", **_LITERAL)
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # no overlapping dates
+    count = f"{len(times)} snapshot{'s' if len(times) != 1 else ''}"
+    whose = "" if organisation_id is None else f" of {_name(organisation_id, inches=1.8)}"
+    ax.set_title(_title(title, f"Holdings{whose} at {count} ({units})"), loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
