@@ -178,7 +178,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     export = commands.add_parser(
         "export", help="every frame as a Parquet dataset (or CSV) with a manifest",
         description="Write the organisations' balances, per-supplier and per-project "
-                    "summaries, credit batches, orders, deliveries, transfers and retirements, "
+                    "summaries, credit batches, orders, deliveries, transfers, retirements, "
+                    "ledger, claims and delivery schedule, "
                     "and the registry's projects, suppliers and issuances, as a Parquet dataset "
                     "partitioned by organisation_id (DuckDB, Polars and Spark read it as it "
                     "is), or as CSV files, with manifest.json (row counts, kilogram totals).",

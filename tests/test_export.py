@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import isoanalytics
 from isoanalytics import RegistryClient, demo, stack_balances, summarize
+from isoanalytics.analysis.holdings import holdings_as_of
 from isoanalytics.cli import EXIT_MISSING_EXTRA, EXIT_USAGE, EXIT_WRITE_FAILED, main
 from isoanalytics.present import export as export_module
 from isoanalytics.present.datasets import DatasetPathError, MissingExtraError, parquet_engine
@@ -116,6 +117,19 @@ def test_manifest_totals_are_the_credit_balances(exported):
         assert entry["rows"] == len(frame) == len(read_back(folder, name, frame))
         if "by_organisation" in entry:
             assert sum(part["rows"] for part in entry["by_organisation"].values()) == len(frame)
+
+
+def test_the_ledger_read_back_replays_to_each_credit_balance(exported):
+    folder, _ = exported
+    moves = pd.read_parquet(folder / "ledger")
+    with RegistryClient.demo() as client:
+        for organisation_id in PORTFOLIO:
+            mine = moves[moves[ORGANISATION_KEY] == organisation_id]
+            mine = mine.assign(**{ORGANISATION_KEY: mine[ORGANISATION_KEY].astype(str)})
+            held = holdings_as_of(mine.reset_index(drop=True))
+            balance = client.credit_balance(organisation_id)
+            assert (held.active_kgs, held.retired_kgs) == (balance.active_kgs,
+                                                           balance.retired_kgs)
 
 
 def test_duckdb_reads_the_dataset_with_its_types_and_totals(exported):

@@ -49,6 +49,7 @@ from ..registry.claims import claims
 from ..registry.client import RegistryClient
 from ..registry.deliveries import delivery_schedule
 from ..registry.enrich import enrich
+from ..registry.ledger import ledger
 from .datasets import (
     check_folder,
     parquet_engine,
@@ -105,11 +106,18 @@ class Sources:
                                                    as_of=self.as_of)
                 for organisation_id in self.organisation_ids}
 
+    @functools.cached_property
+    def ledgers(self) -> dict[str, pd.DataFrame]:
+        """Each organisation's ledger (its findings in ``attrs["ledger"]["findings"]``)."""
+        return {organisation_id: ledger(self.client, organisation_id, progress=False)
+                for organisation_id in self.organisation_ids}
+
     def each(self, read: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
         """``read(organisation_id)`` for every organisation, stacked, the key as first column."""
         parts = []
         for organisation_id in self.organisation_ids:
-            part = read(organisation_id)
+            part = read(organisation_id).copy(deep=False)
+            part.attrs = {}  # a ledger's context: concat would compare its frames
             if ORGANISATION_KEY in part.columns:  # the account it was read for is the key
                 part = part.drop(columns=ORGANISATION_KEY)
             parts.append(part.reset_index(drop=not _named_index(part)).assign(
@@ -213,6 +221,12 @@ TABLES: tuple[Table, ...] = (
     Table("retirements", lambda s: s.each(
         lambda organisation_id: s.client.retirements(owner_organisation_id=organisation_id)),
         ORGANISATION_KEY, "client.retirements: retirements the organisation made"),
+    Table("ledger", lambda s: s.each(s.ledgers.__getitem__), ORGANISATION_KEY,
+          "ledger: one row per movement of credits into, within or out of the account"),
+    Table("ledger_findings", lambda s: s.each(
+        lambda organisation_id: s.ledgers[organisation_id].attrs["ledger"]["findings"]),
+        ORGANISATION_KEY, "the ledger's findings: credits that came by a route nobody listed "
+                          "(a buffer-pool refund the API does not list), a missing record"),
     Table("claims", lambda s: s.each(
         lambda organisation_id: claims(s.client, organisation_id, progress=False)),
         ORGANISATION_KEY, "claims: one row per credit batch the organisation's retirements "
