@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
     from .analysis.claims import claims_summary
     from .analysis.deliveries import DeliveryExposure, delivery_exposure
     from .analysis.dimensions import DIMENSIONS, breakdown, top_n
+    from .analysis.holdings import holdings_as_of, reconcile_ledger
     from .analysis.metrics import Concentration, concentration, reconcile, retired_share, summarize
     from .analysis.timeline import timeline
     from .errors import (
@@ -68,6 +69,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
     from .registry.deliveries import adelivery_schedule, delivery_schedule
     from .registry.enrich import aenrich, enrich
     from .registry.fetch import PortfolioFetch, afetch_balances, fetch_balances
+    from .registry.ledger import aledger, ledger
 
 # Each public name and the module it lives in; ``demo`` is a module itself.
 _HOMES = {
@@ -93,6 +95,8 @@ _HOMES = {
     "registry.deliveries": ("adelivery_schedule", "delivery_schedule"),
     "records.deliveries": ("DeliverySchedule", "delivery_progress"),
     "analysis.deliveries": ("DeliveryExposure", "delivery_exposure"),
+    "analysis.holdings": ("holdings_as_of", "reconcile_ledger"),
+    "registry.ledger": ("aledger", "ledger"),
     "present.export": ("export",),
     "present.snapshots": ("changes", "history"),
 }
@@ -138,6 +142,7 @@ __all__ = [
     "adelivery_schedule",
     "aenrich",
     "afetch_balances",
+    "aledger",
     "breakdown",
     "changes",
     "claims",
@@ -151,9 +156,12 @@ __all__ = [
     "export",
     "fetch_balances",
     "history",
+    "holdings_as_of",
+    "ledger",
     "parse_balance",
     "percent",
     "reconcile",
+    "reconcile_ledger",
     "retired_share",
     "split_portfolio",
     "stack_balances",

@@ -58,6 +58,21 @@ def quantity(kgs: int, units: str = "tCO2e") -> str:
     return tonnes(kgs) if units == "tCO2e" else f"{int(kgs):,}"
 
 
+_PERIOD_WORDS = {"Y": "year", "Q": "quarter", "M": "month", "W": "week", "D": "day"}
+
+
+def period_word(freq: str) -> str:
+    """What one period of a pandas frequency is: "year", "quarter", "month", "week", "day".
+
+    Examples
+    --------
+    >>> from isoanalytics._format import period_word
+    >>> period_word("Y-MAR"), period_word("W-SUN"), period_word("10min")
+    ('year', 'week', 'period')
+    """
+    return _PERIOD_WORDS.get(str(freq)[:1], "period") if str(freq)[1:2] in ("", "-") else "period"
+
+
 # Chart labels are cut to this many columns (an ellipsis ends a cut name): about a third of
 # an 8-inch chart at 10 pt, so a name of any length leaves the bars their room.
 NAME_WIDTH = 40

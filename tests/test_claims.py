@@ -28,7 +28,8 @@ from isoanalytics import (
     timeline,
 )
 from isoanalytics.analysis.claims import claims_summary
-from isoanalytics.records.claims import CLAIM_COLUMNS, claims_frame, in_period, utc_bound
+from isoanalytics.records.claims import CLAIM_COLUMNS, claims_frame
+from isoanalytics.records.instants import in_period, utc_bound
 from isoanalytics.records.resources import RETIREMENT_PURPOSES, record_frame
 from isoanalytics.registry.claims import aclaims, claims
 

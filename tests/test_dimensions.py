@@ -16,6 +16,7 @@ from isoanalytics.analysis.dimensions import DIMENSIONS, UNKNOWN, breakdown, lab
 from isoanalytics.analysis.metrics import summary_frame
 
 from .conftest import bodies
+from .ledgers import ledger_from_batches
 
 KG_COLUMNS = ["active_kgs", "retired_kgs", "total_kgs"]
 
@@ -163,3 +164,126 @@ def test_labels_use_names_then_ids():
     assert label(pathways).tolist() == ["Enhanced weathering", UNKNOWN]
     bare = pd.DataFrame(index=pd.Index(["spl_1"], name="supplier_id"))
     assert label(bare).tolist() == ["spl_1"]
+
+
+# -- vintage, and breakdowns of credit batches and ledgers ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def batch_tables():
+    """Each demo buyer's balance, credit batches and ledger, with the project table."""
+    with ia.RegistryClient.demo() as client:
+        projects = client.projects()
+        return {role: (client.credit_balance(org), client.credit_batches(org),
+                       ledger_from_batches(client.credit_batches(org), org))
+                for role, org in demo.registry().buyers.items()}, projects
+
+
+def test_a_vintage_breakdown_holds_every_kilogram_of_the_balance(batch_tables):
+    tables, _ = batch_tables
+    for role, (balance, batches, ledger) in tables.items():
+        for source in (batches, ledger):
+            table = breakdown(source, "vintage")
+            assert table.index.name == "vintage", role
+            for column in KG_COLUMNS:
+                assert table[column].dtype == np.int64
+                assert int(table[column].sum()) == getattr(balance, column), (role, column)
+            years = batches["sequestered_on"].dt.year
+            for year in table.index:
+                held = batches[(years == year).to_numpy()]
+                assert int(table.loc[year, "total_kgs"]) == int(held["credit_kgs"].sum())
+
+
+def test_batches_and_ledgers_break_down_like_the_balance(batch_tables):
+    tables, projects = batch_tables
+    balance, batches, ledger = tables["large"]
+    for by in DIMENSIONS:
+        expected = breakdown(balance, by, projects=projects)
+        for source in (batches, ledger):
+            pd.testing.assert_frame_equal(breakdown(source, by, projects=projects), expected,
+                                          check_index_type=False)
+
+
+def test_vintage_needs_batches_or_a_ledger_and_says_so(batch_tables):
+    tables, projects = batch_tables
+    balance, batches, _ = tables["typical"]
+    for source in (balance, balance.to_frame()):
+        with pytest.raises(ValueError, match=r"client\.credit_batches.*isoanalytics\.ledger"):
+            breakdown(source, "vintage", projects=projects)
+    with pytest.raises(ValueError, match="sequestered_on"):
+        breakdown(batches.drop(columns="sequestered_on"), "vintage")
+    with pytest.raises(ValueError, match="has none of their columns"):
+        breakdown(pd.DataFrame({"credit_kgs": [1]}), "vintage")
+    with pytest.raises(TypeError, match="breakdown\\(\\) takes a CreditBalance"):
+        breakdown([{"credit_kgs": 1}], "vintage")
+
+
+def _batches(rows):
+    return pd.DataFrame({
+        "id": [f"cbt_{i}" for i in range(len(rows))],
+        "status": [status for status, _, _ in rows],
+        "credit_kgs": np.array([kgs for _, kgs, _ in rows], dtype=np.int64),
+        "sequestered_on": pd.to_datetime([day for _, _, day in rows]),
+        "project_id": "prj_1", "supplier_id": "spl_1"})
+
+
+def test_split_batches_are_not_counted_twice_and_missing_vintages_are_a_row():
+    batches = _batches([("split", 1_000, "2024-05-01"), ("active", 600, "2024-05-01"),
+                        ("retired", 400, "2024-05-01"), ("active", 250, None)])
+    table = breakdown(batches, "vintage")
+    assert int(table["total_kgs"].sum()) == 1_250  # the split parent's 1,000 kg are its children
+    assert table.loc[2024, ["active_kgs", "retired_kgs"]].tolist() == [600, 400]
+    assert table.index.hasnans and label(table).tolist() == ["2024", UNKNOWN]
+    assert int(table.loc[table.index.isna(), "total_kgs"].iloc[0]) == 250
+
+
+def test_a_status_or_event_the_registry_does_not_have_is_refused():
+    with pytest.raises(ValueError, match="status at row 0 is 'sold'"):
+        breakdown(_batches([("sold", 1, "2024-01-01")]), "vintage")
+    ledger = pd.DataFrame({"event": ["delivered", "gifted"], "credit_kgs": [5, 5],
+                           "vintage": pd.array([2024, 2024], dtype="Int64")})
+    with pytest.raises(ValueError, match="event at row 1 is 'gifted'"):
+        breakdown(ledger, "vintage")
+    with pytest.raises(ValueError, match="integer kilograms"):
+        breakdown(ledger.assign(event="delivered", credit_kgs=[5.0, 5.0]), "vintage")
+
+
+def test_a_part_of_a_ledger_is_refused_rather_than_held_negative(batch_tables):
+    tables, _ = batch_tables
+    _, _, ledger = tables["large"]
+    retirements = ledger[ledger["event"] == "retired"]
+    with pytest.raises(ValueError, match="not a whole history"):
+        breakdown(retirements, "vintage")
+    # An organisation's own surplus does not cover another's shortfall.
+    both = pd.DataFrame({"organisation_id": ["org_A", "org_B"],
+                         "event": ["delivered", "transferred_out"], "credit_kgs": [10, 5],
+                         "vintage": pd.array([2024, 2024], dtype="Int64")})
+    with pytest.raises(ValueError, match="org_B"):
+        breakdown(both, "vintage")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["active", "retired", "split"]),
+                          st.integers(0, 10**15), st.sampled_from(
+                              ["2023-06-30", "2024-01-01", "2024-12-31", "2026-02-02", None])),
+                max_size=40))
+def test_any_batches_break_down_by_vintage_exactly(rows):
+    table = breakdown(_batches(rows), "vintage")
+    for status in ("active", "retired"):
+        expected = sum(kgs for row_status, kgs, _ in rows if row_status == status)
+        assert int(table[f"{status}_kgs"].sum()) == expected
+    years = {None if day is None else int(day[:4]) for status, _, day in rows if status != "split"}
+    assert len(table) == len(years)
+
+
+def test_a_ledger_holds_what_came_in_less_what_went_out():
+    ledger = pd.DataFrame({
+        "organisation_id": "org_A",
+        "event": ["delivered", "transferred_in", "transferred_out", "refunded", "retired"],
+        "credit_kgs": np.array([10_000, 1_000, 3_000, 2_000, 4_000], dtype=np.int64),
+        "vintage": pd.array([2024, 2025, 2024, 2024, 2024], dtype="Int64"),
+        "supplier_id": ["spl_1", "spl_2", "spl_1", "spl_1", "spl_1"]})
+    by_vintage = breakdown(ledger, "vintage")
+    assert by_vintage.loc[2024, ["active_kgs", "retired_kgs"]].tolist() == [5_000, 4_000]
+    assert by_vintage.loc[2025, ["active_kgs", "retired_kgs"]].tolist() == [1_000, 0]
+    by_supplier = breakdown(ledger, "supplier")
+    assert by_supplier["total_kgs"].to_dict() == {"spl_1": 9_000, "spl_2": 1_000}

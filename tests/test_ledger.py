@@ -136,16 +136,19 @@ def test_holdings_over_time_follow_the_timeline(ledgers):
         assert held.active_kgs + held.retired_kgs == came - left
 
 
-def test_the_as_of_instant_is_exclusive_and_read_as_utc(ledgers):
+def test_the_as_of_instant_is_exclusive_and_its_zone_is_needed(ledgers):
     frame = ledgers["typical"]
     first = frame["at"].iloc[0]
     assert holdings_as_of(frame, first).total_kgs == 0
     assert holdings_as_of(frame, first + pd.Timedelta(microseconds=1)).total_kgs == int(
         frame.loc[frame["at"] == first, "credit_kgs"].sum())
-    naive = first.tz_convert("UTC").tz_localize(None) + pd.Timedelta(microseconds=1)
-    assert holdings_as_of(frame, naive) == holdings_as_of(frame, naive.isoformat())
-    paris = (first + pd.Timedelta(microseconds=1)).tz_convert("Europe/Paris")
-    assert holdings_as_of(frame, paris) == holdings_as_of(frame, naive)
+    utc = first.tz_convert("UTC") + pd.Timedelta(microseconds=1)
+    assert holdings_as_of(frame, utc) == holdings_as_of(frame, utc.isoformat())
+    paris = utc.tz_convert("Europe/Paris")
+    assert holdings_as_of(frame, paris) == holdings_as_of(frame, utc)
+    # A date-time without its zone names no one instant: refused, as everywhere.
+    with pytest.raises(ValueError, match="has a time but no zone"):
+        holdings_as_of(frame, utc.tz_localize(None).isoformat())
     # an order is listed from its contract date: the typical buyer's placed order
     placed = "2026-09-15"
     order_rows = holdings_as_of(frame, placed).entity_ids("order")
@@ -303,7 +306,7 @@ def _frame(moves: list[tuple[str, str, int]], **columns) -> pd.DataFrame:
         organisation_id=[ORG, "org_1AAAAAAAAAAAAAAA"]), None, "holds 2 organisation ids"),
     (_frame([("2025-01-01", "delivered", 5)]).drop(columns="order_id"), None,
      "missing column.s. order_id"),
-    (_frame([("2025-01-01", "delivered", 5)]), "not a date", "when must be an instant"),
+    (_frame([("2025-01-01", "delivered", 5)]), "not a date", "when must be a date"),
 ])
 def test_bad_ledgers_are_named(frame, when, message):
     with pytest.raises(ValueError, match=message):

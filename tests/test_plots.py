@@ -18,7 +18,11 @@ import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics._format import NAME_WIDTH, short_name
 from isoanalytics.analysis.dimensions import DIMENSIONS, breakdown, top_n
+from isoanalytics.analysis.timeline import pivot_timeline
 from isoanalytics.present import plots
+from isoanalytics.records.deliveries import delivery_progress
+
+from .ledgers import ledger_from_batches
 
 
 @pytest.fixture(autouse=True)
@@ -430,3 +434,171 @@ def test_any_names_draw_as_text_in_a_chart_of_fixed_size(data, names):
         check_literal(ax.get_yticklabels(), plots.LABEL_INCHES)
     finally:
         plt.close("all")
+
+
+# -- over time: timeline_chart, vintage_chart, delivery_curve -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def history():
+    organisation = demo.registry().buyers["large"]
+    with ia.RegistryClient.demo() as client:
+        batches = client.credit_batches(organisation)
+        orders = client.orders(organisation)
+        deliveries = client.deliveries(to_organisation_id=organisation)
+        projects = client.projects()
+    return ledger_from_batches(batches, organisation), batches, orders, deliveries, projects
+
+
+def moves(kgs, days, suppliers=None):
+    frame = pd.DataFrame({"at": pd.to_datetime(days, utc=True), "event": "retired",
+                          "credit_kgs": np.array(kgs, dtype=np.int64)})
+    return frame if suppliers is None else frame.assign(supplier_id=suppliers)
+
+
+def test_timeline_bars_are_the_frames_tonnes_stacked_by_supplier(history):
+    ledger, *_ = history
+    frame = ia.timeline(ledger, "Q", event="retired", by="supplier_id")
+    ax = plots.timeline_chart(frame, top=3)
+    table = pivot_timeline(frame, top=3)
+    assert [container.get_label() for container in ax.containers] == [
+        *table.columns[:3], f"Other ({frame['supplier_id'].nunique() - 3})"]
+    bottom = np.zeros(len(table))
+    for container, column in zip(ax.containers, table.columns, strict=True):
+        assert [bar.get_height() for bar in container] == pytest.approx(
+            (table[column] / 1000).tolist())
+        assert [bar.get_y() for bar in container] == pytest.approx(bottom.tolist())
+        bottom += table[column].to_numpy() / 1000
+    # every kilogram of the timeline is in a bar
+    assert sum(bar.get_height() for bar in ax.patches) == pytest.approx(
+        int(frame["credit_kgs"].sum()) / 1000)
+    colours = [to_hex(container[0].get_facecolor()) for container in ax.containers]
+    assert colours == ["#0072b2", "#e69f00", "#009e73", plots.NEUTRAL_COLOUR.lower()]
+    [twin] = [other for other in ax.figure.axes if other is not ax]
+    [line] = [line for line in twin.lines if line.get_gid() == "cumulative"]
+    assert line.get_ydata().tolist() == pytest.approx(
+        (np.cumsum(table.sum(axis=1).to_numpy()) / 1000).tolist())
+    assert ax.get_ylabel() == "Credits per quarter (tCO2e)"
+    assert twin.get_ylabel() == "Cumulative credits (tCO2e)"
+    assert [tick.get_text() for tick in ax.get_xticklabels()][0] == str(table.index[0])
+    assert ax.get_title(loc="left") == "Credits moved per quarter, by supplier_id (tCO2e)"
+
+
+def test_timeline_in_kg_unsplit_with_names_and_no_line():
+    frame = ia.timeline(moves([1_500, 2_000, 500], ["2024-03-01", "2024-11-30", "2026-02-01"]),
+                        "Y")
+    ax = plots.timeline_chart(frame, units="kg", cumulative=False)
+    [container] = ax.containers
+    assert [bar.get_height() for bar in container] == [3_500, 0, 500]
+    assert ax.get_ylabel() == "Quantity per year (kg CO2e)"
+    assert len(ax.figure.axes) == 1 and ax.get_legend() is None
+    split = ia.timeline(moves([1, 2], ["2024-01-01", "2024-02-01"], ["spl_A", "spl_B"]), "M",
+                        by="supplier_id")
+    ax = plots.timeline_chart(split, names={"spl_B": "$Basalt\nBloom"})
+    assert [container.get_label() for container in ax.containers] == ["$Basalt Bloom", "spl_A"]
+
+
+def test_a_long_timeline_is_drawn_as_steps_of_the_same_heights(history):
+    ledger, *_ = history
+    frame = ia.timeline(ledger, "D", event="retired", by="supplier_id")
+    ax = plots.timeline_chart(frame, top=2)
+    assert ax.containers == []
+    steps = [patch for patch in ax.patches if patch.get_gid() == "timeline"]
+    table = pivot_timeline(frame, top=2)
+    assert len(steps) == 3 and len(table) * 3 > plots.MAX_BARS
+    tops = steps[-1].get_data().values  # the last part's top is every part's sum
+    assert tops == pytest.approx((table.sum(axis=1) / 1000).tolist())
+
+
+def test_a_timeline_of_nothing_says_so():
+    empty = ia.timeline(moves([], []), "Y")
+    ax = plots.timeline_chart(empty)
+    assert [text.get_text() for text in ax.texts] == ["nothing moved"]
+    zeros = ia.timeline(moves([0], ["2025-05-05"]), "M", start="2025-01-01")
+    ax = plots.timeline_chart(zeros)
+    assert "nothing moved" in [text.get_text() for text in ax.texts]
+    with pytest.raises(ValueError, match=r"timeline_chart\(\) takes the frame of isoanalytics"):
+        plots.timeline_chart(pd.DataFrame({"period": []}))
+    with pytest.raises(ValueError, match="say which with by="):
+        plots.timeline_chart(ia.timeline(moves([1], ["2025-01-01"]), "Y").assign(a=1, b=2))
+
+
+def test_vintage_columns_oldest_first_stacked(history):
+    _, batches, *_ = history
+    summary = breakdown(batches, "vintage")
+    ax = plots.vintage_chart(summary)
+    shown = summary.sort_index()
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == [str(y) for y in shown.index]
+    assert [bar.get_height() for bar in bars(ax, "active")] == pytest.approx(
+        (shown["active_kgs"] / 1000).tolist())
+    assert [bar.get_y() for bar in bars(ax, "retired")] == pytest.approx(
+        (shown["active_kgs"] / 1000).tolist())
+    assert ax.get_ylabel() == "Credits (tCO2e)"
+    ax = plots.vintage_chart(summary, status="retired", units="kg")
+    assert bars(ax, "active") == []
+    assert [bar.get_height() for bar in bars(ax, "retired")] == shown["retired_kgs"].tolist()
+    assert ax.get_title(loc="left") == "Retired credits by vintage (kg)"
+    with pytest.raises(ValueError, match="breakdown\\(batches, 'vintage'\\)"):
+        plots.vintage_chart(ia.summarize(ia.parse_balance(
+            demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))))
+
+
+def test_an_unknown_vintage_is_the_last_column():
+    batches = pd.DataFrame({"status": ["active", "active"], "credit_kgs": [5, 7],
+                            "sequestered_on": pd.to_datetime([None, "2024-02-02"]),
+                            "project_id": "prj_1", "supplier_id": "spl_1"})
+    ax = plots.vintage_chart(breakdown(batches, "vintage"), units="kg")
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == ["2024", "(unknown)"]
+    assert [bar.get_height() for bar in bars(ax, "active")] == [7, 5]
+
+
+def test_delivery_curves_are_the_cumulative_deliveries_of_each_supplier(history):
+    _, _, orders, deliveries, _ = history
+    progress = delivery_progress(orders, deliveries)
+    ax = plots.delivery_curve(progress, top=3)
+    delivered = [line for line in ax.lines if line.get_gid() == "delivered"]
+    ordered = [line for line in ax.lines if line.get_gid() == "ordered"]
+    assert len(delivered) == len(ordered) == 4  # three suppliers and the others
+    book = progress.groupby("supplier_id")["ordered_kgs"].max()
+    largest = sorted(book.index, key=lambda sid: (-int(book[sid]), sid))[:3]
+    months = progress["month"].drop_duplicates().sort_values()
+    for line, supplier in zip(delivered, largest, strict=False):
+        rows = progress[progress["supplier_id"] == supplier].set_index("month")
+        expected = rows["cumulative_delivered_kgs"].reindex(months).ffill().fillna(0)
+        assert line.get_ydata().tolist() == pytest.approx((expected / 1000).tolist())
+        assert line.get_label() == rows["supplier_name"].iloc[0]
+    # The others' curve ends at their delivered total: every kilogram is on the chart.
+    others = progress[~progress["supplier_id"].isin(largest)]
+    final = others.groupby("supplier_id")["cumulative_delivered_kgs"].last().sum()
+    assert delivered[-1].get_ydata()[-1] == pytest.approx(final / 1000)
+    assert delivered[-1].get_label().startswith("Other (")
+    assert ax.get_ylabel() == "Cumulative credits (tCO2e)"
+    assert ordered[0].get_linestyle() == "--"
+    assert to_hex(ordered[0].get_color()) == to_hex(delivered[0].get_color()) == "#0072b2"
+
+
+def test_delivery_curve_carries_figures_over_missing_months_and_refuses_repeats():
+    progress = pd.DataFrame({
+        "supplier_id": ["spl_A", "spl_A", "spl_B"], "supplier_name": ["A", "A", "B"],
+        "month": pd.to_datetime(["2024-01-01", "2024-04-01", "2024-02-01"], utc=True),
+        "cumulative_delivered_kgs": [1_000, 3_000, 500], "ordered_kgs": [5_000, 6_000, 500]})
+    ax = plots.delivery_curve(progress, units="kg")
+    delivered = [line.get_ydata().tolist() for line in ax.lines if line.get_gid() == "delivered"]
+    ordered = [line.get_ydata().tolist() for line in ax.lines if line.get_gid() == "ordered"]
+    assert delivered == [[1_000, 1_000, 3_000], [0, 500, 500]]
+    assert ordered == [[5_000, 5_000, 6_000], [0, 500, 500]]
+    with pytest.raises(ValueError, match="repeats a supplier's month"):
+        plots.delivery_curve(pd.concat([progress, progress.iloc[:1]], ignore_index=True))
+    with pytest.raises(ValueError, match="delivery_progress"):
+        plots.delivery_curve(progress.drop(columns="ordered_kgs"))
+
+
+def test_the_charts_over_time_draw_on_the_axes_they_are_given(history):
+    ledger, batches, orders, deliveries, _ = history
+    _figure, axes = plt.subplots(1, 3)
+    before = plt.get_fignums()
+    results = [plots.timeline_chart(ia.timeline(ledger, "Y"), ax=axes[0]),
+               plots.vintage_chart(breakdown(batches, "vintage"), ax=axes[1]),
+               plots.delivery_curve(delivery_progress(orders, deliveries), ax=axes[2])]
+    assert results == list(axes)
+    assert plt.get_fignums() == before

@@ -15,8 +15,18 @@ import isoanalytics as ia
 from isoanalytics import demo
 from isoanalytics._format import tonnes
 from isoanalytics.analysis.dimensions import breakdown
-from isoanalytics.present.widgets import ALL, MAX_TOP, Connect, Explorer, connect, explorer
+from isoanalytics.present.widgets import (
+    ALL,
+    MAX_TOP,
+    NOTHING,
+    Connect,
+    Explorer,
+    TimeView,
+    connect,
+    explorer,
+)
 
+from .ledgers import ledger_from_batches
 from .loopback import serve_demo
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -317,3 +327,113 @@ def test_the_explorer_draws_registry_names_as_text_at_its_own_size():
             for name in names:
                 assert html.escape(name) in app.table.value  # whole, escaped
     assert not [w for w in caught if "constrained_layout" in str(w.message)]
+
+
+# -- the time view ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def over_time():
+    """The explorer of two buyers with their ledgers, and the pieces it was built from."""
+    registry = demo.registry()
+    organisations = [registry.buyers["large"], registry.buyers["typical"]]
+    with ia.RegistryClient.demo() as client:
+        fetched = ia.fetch_balances(organisations, client=client, progress=False)
+        ledger = pd.concat([ledger_from_batches(client.credit_batches(org), org)
+                            for org in organisations], ignore_index=True)
+        app = explorer(fetched, client=client, ledger=ledger)
+    return app, ledger, organisations
+
+
+def time_rows(view) -> list[list[str]]:
+    rows = re.findall(r"<tr>(.*?)</tr>", view.table.value)
+    return [[html.unescape(cell) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+            for row in rows]
+
+
+def test_without_a_ledger_there_is_no_time_view(portfolio):
+    _, _, app = portfolio
+    assert app.time is None
+    assert len(app.children) == 5  # notice, controls, figures, chart, table: as before
+
+
+def test_the_time_view_sits_beneath_the_holdings(over_time):
+    app, ledger, _ = over_time
+    assert app.children[-1] is app.time and isinstance(app.time, TimeView)
+    view = app.time
+    assert view.event.value == "retired" and view.frequency.value == "Y"
+    assert [value for _, value in view.by.options] == [
+        NOTHING, "supplier_id", "project_id", "vintage", "pathway", "country", "durability"]
+    assert bytes(view.chart.value).startswith(PNG)
+    assert int(view.timeline["credit_kgs"].sum()) == int(
+        ledger.loc[ledger["event"] == "retired", "credit_kgs"].sum())
+    for name in ("event", "frequency", "by", "chart", "table"):
+        assert f"isoanalytics-time-{name}" in getattr(view, name)._dom_classes
+
+
+def test_each_time_control_changes_the_chart_and_the_table(over_time):
+    app, _, _ = over_time
+    view = app.time
+    for name, value in [("frequency", "Q"), ("by", "supplier_id"), ("event", "delivered"),
+                        ("by", "durability"), ("frequency", "M"), ("by", NOTHING),
+                        ("event", "retired"), ("frequency", "Y")]:
+        chart, table = view.chart.value, view.table.value
+        getattr(view, name).value = value
+        assert view.chart.value != chart and view.table.value != table, (name, value)
+
+
+def test_the_time_table_adds_up_exactly(over_time):
+    app, ledger, _ = over_time
+    view = app.time
+    view.by.value, view.frequency.value = "supplier_id", "Q"
+    rows = time_rows(view)
+    retired = int(ledger.loc[ledger["event"] == "retired", "credit_kgs"].sum())
+    header, *body, total = rows
+    assert header[0] == "Period" and header[-2:] == ["Total (tCO2e)", "Cumulative (tCO2e)"]
+    assert header[-3].startswith("Other (")
+    assert len(body) == view.timeline["period"].nunique()
+    assert total[0] == "Total" and total[-2:] == [tonnes(retired)] * 2
+    assert body[-1][-1] == tonnes(retired)  # the running total ends at the whole
+    names = set(app.time._names["supplier_id"].values())
+    assert {cell.removesuffix(" (tCO2e)") for cell in header[1:-3]} <= names
+    view.by.value, view.frequency.value = NOTHING, "Y"
+
+
+def test_the_time_view_follows_the_organisation_and_the_units(over_time):
+    app, ledger, organisations = over_time
+    view = app.time
+    for organisation in organisations:
+        app.organisation.value = organisation
+        mine = ledger[(ledger["organisation_id"] == organisation)
+                      & (ledger["event"] == "retired")]
+        assert int(view.timeline["credit_kgs"].sum()) == int(mine["credit_kgs"].sum())
+        assert time_rows(view)[-1][-1] == tonnes(int(mine["credit_kgs"].sum()))
+    app.units.value = "kg"
+    assert time_rows(view)[-1][-1] == f"{int(mine['credit_kgs'].sum()):,}"
+    assert time_rows(view)[0][-1] == "Cumulative (kg)"
+    app.units.value = "tCO2e"
+    app.organisation.value = ALL
+    assert int(view.timeline["credit_kgs"].sum()) == int(
+        ledger.loc[ledger["event"] == "retired", "credit_kgs"].sum())
+
+
+def test_the_time_view_refuses_a_frame_that_is_not_a_ledger():
+    balance = ia.parse_balance(demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID))
+    with pytest.raises(ValueError, match=r"isoanalytics\.ledger"):
+        explorer(balance, ledger=pd.DataFrame({"credit_kgs": [1]}))
+
+
+@settings(max_examples=12, deadline=None)  # each example redraws the chart
+@given(st.data())
+def test_whatever_the_time_controls_say_the_table_adds_up(over_time, data):
+    app, ledger, organisations = over_time
+    view = app.time
+    app.organisation.value = data.draw(st.sampled_from([ALL, *organisations]))
+    view.event.value = data.draw(st.sampled_from([value for _, value in view.event.options]))
+    view.frequency.value = data.draw(st.sampled_from(["Y", "Q", "M"]))
+    view.by.value = data.draw(st.sampled_from([value for _, value in view.by.options]))
+    shown = ledger if app.organisation.value == ALL else ledger[
+        ledger["organisation_id"] == app.organisation.value]
+    expected = int(shown.loc[shown["event"] == view.event.value, "credit_kgs"].sum())
+    assert int(view.timeline["credit_kgs"].sum()) == expected
+    assert time_rows(view)[-1][-2:] == [tonnes(expected)] * 2

@@ -8,8 +8,9 @@ to an instant and returns the :class:`~isoanalytics.CreditBalance` of that momen
   over the movements **before** ``when`` (a movement at ``when`` itself is not yet counted,
   so ``holdings_as_of(ledger, "2026-01-01")`` is the close of 2025, as the periods of
   :func:`~isoanalytics.timeline` run from their first instant up to the next period's);
-- ``when`` is a time-zone-aware instant, or a naive one or text (``"2025-12-31"``,
-  ``"2025-07-01T12:00"``), read as UTC; ``None`` replays every row;
+- ``when`` is a date (``"2025-12-31"``: its midnight UTC) or a time-zone-aware instant, as
+  everywhere in the package (:func:`~isoanalytics.records.instants.utc_bound`); ``None``
+  replays every row;
 - entities are listed as the API lists them: largest total (active + retired) first, ties
   by id; an entity with nothing at all is left out, except the organisation's orders
   contracted before ``when`` and their suppliers (their 0-kg rows are the API's too), which
@@ -35,6 +36,7 @@ from ..records.frames import (
     entity_totals,
     tidy_frame,
 )
+from ..records.instants import utc_bound
 from ..records.ledger import ATTRIBUTE, CAUSES
 from ..records.movements import EVENTS, INBOUND
 
@@ -58,19 +60,6 @@ class _Positions:
                  levels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         self.organisation_id, self.active, self.retired = organisation_id, active, retired
         self.levels = levels  # level -> (ids, active, retired), ids as an object array
-
-
-def _cutoff(when: Any) -> pd.Timestamp | None:
-    if when is None:
-        return None
-    try:
-        moment: Any = pd.Timestamp(when)
-    except (TypeError, ValueError):
-        moment = pd.NaT
-    if moment is pd.NaT:
-        raise ValueError(f"when must be an instant or date such as '2025-12-31' or a "
-                         f"time-zone-aware datetime, got {when!r}")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
 
 
 def _event_codes(events: pd.Series, function: str) -> np.ndarray:
@@ -137,7 +126,7 @@ def _organisation(ledger: pd.DataFrame, context: dict[str, Any] | None,
 def _positions(ledger: pd.DataFrame, when: Any, function: str) -> _Positions:
     check_columns(ledger, _NEEDED, function, _WHAT)
     context = ledger.attrs.get(ATTRIBUTE)
-    cutoff = _cutoff(when)
+    cutoff = utc_bound(when, "when")
     organisation_id = _organisation(ledger, context, function)
     kgs = _kilograms(ledger["credit_kgs"], function)
     events = _event_codes(ledger["event"], function)

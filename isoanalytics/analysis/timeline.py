@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from ..records.frames import KGS_PER_CREDIT, check_columns, check_sum_fits
+from ..records.instants import utc_bound
 from ..records.movements import EVENTS
+from .durability import UNKNOWN
 
-__all__ = ["FREQUENCIES", "timeline"]
+__all__ = ["FREQUENCIES", "pivot_timeline", "timeline"]
 
 # pandas' spelling of each frequency, as a Period frequency
 FREQUENCIES = ("Y", "Q", "M", "W", "D")
@@ -119,7 +121,7 @@ def timeline(
 
     kgs = _kilograms(column("credit_kgs"))
     ordinals = _ordinals(_utc_instants(column("at")), freq, year_start, months_per_period)
-    bounds = [_ordinals(_utc_instants(pd.Series([_instant(value, name)])), freq, year_start,
+    bounds = [_ordinals(_utc_instants(pd.Series([utc_bound(value, name)])), freq, year_start,
                         months_per_period)[0]
               for value, name in ((start, "start"), (end, "end")) if value is not None]
     if len(ordinals) == 0 and not bounds:
@@ -225,18 +227,6 @@ def _utc_instants(at: pd.Series) -> np.ndarray:
     return at.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
 
 
-def _instant(value: Any, name: str) -> pd.Timestamp:
-    try:
-        moment = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a date or instant such as '2025-01-01', got "
-                         f"{value!r}") from None
-    if moment is pd.NaT:
-        raise ValueError(f"{name} must be a date or instant such as '2025-01-01', got "
-                         f"{value!r}")
-    return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
-
-
 def _ordinals(instants: np.ndarray, freq: str, year_start: int,
               months_per_period: int) -> np.ndarray:
     """Each instant's period, as a count of periods since the epoch's."""
@@ -269,3 +259,75 @@ def _empty(by: str | None, ledger: pd.DataFrame, alias: str) -> pd.DataFrame:
     frame["credits"] = np.zeros(0, dtype=np.float64)
     frame["cumulative_kgs"] = np.zeros(0, dtype=np.int64)
     return pd.DataFrame(frame)
+
+
+#: The columns :func:`timeline` writes; any other column of its frame is the ``by`` column.
+_OWN_COLUMNS = ("period", "period_start", "credit_kgs", "credits", "cumulative_kgs")
+
+
+def pivot_timeline(timeline: pd.DataFrame, *, by: str | None = None,
+                   top: int | None = None) -> pd.DataFrame:
+    """A timeline as a table: one row per period, one column of kilograms per ``by`` value.
+
+    Parameters
+    ----------
+    timeline : DataFrame
+        From :func:`timeline`.
+    by : str, optional
+        Its ``by`` column; found by itself when the frame has one. Without one, the table
+        has the single column ``credit_kgs``.
+    top : int, optional
+        Keep the ``top`` values with the most kilograms (ties in value order) and sum the
+        rest, exactly, into a last column ``"Other (k)"``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``period`` (every period of the timeline, in order); int64 columns, the
+        largest total first; a missing ``by`` value is the column ``"(unknown)"``. The rows
+        add up to the timeline's ``credit_kgs``, to the kilogram.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.analysis.timeline import pivot_timeline, timeline
+    >>> moves = pd.DataFrame({
+    ...     "at": pd.to_datetime(["2024-03-01T10:00Z", "2024-11-30T09:00Z", "2025-02-01T00:00Z"]),
+    ...     "event": "retired", "credit_kgs": [1_500, 2_000, 500],
+    ...     "supplier_id": ["spl_A", "spl_B", "spl_C"]})
+    >>> table = pivot_timeline(timeline(moves, "Y", by="supplier_id"), top=1)
+    >>> table.index.astype(str).tolist(), table.to_dict("list")
+    (['2024', '2025'], {'spl_B': [2000, 0], 'Other (2)': [1500, 500]})
+    """
+    check_columns(timeline, ("period", "credit_kgs"), "pivot_timeline",
+                  "the frame of timeline(ledger, ...)")
+    extra = [column for column in timeline.columns if column not in _OWN_COLUMNS]
+    if by is None and len(extra) > 1:
+        raise ValueError(f"pivot_timeline(): the frame has several columns to split by "
+                         f"({', '.join(map(str, extra))}); say which with by=")
+    if by is None and extra:
+        by = str(extra[0])
+    if by is not None:
+        check_columns(timeline, (by,), "pivot_timeline", "the frame of timeline(ledger, ...)")
+    if top is not None and (type(top) is not int or top < 1):
+        raise ValueError(f"top must be a positive integer or None, got {top!r}")
+    periods = pd.PeriodIndex(timeline["period"])
+    shown = periods.unique().sort_values()
+    kgs = timeline["credit_kgs"].to_numpy(dtype=np.int64)
+    if by is None:
+        codes, names = np.zeros(len(kgs), dtype=np.int64), ["credit_kgs"]
+    else:
+        codes, values = pd.factorize(timeline[by], use_na_sentinel=False)
+        names = [UNKNOWN if pd.isna(value) else value for value in values]
+    check_sum_fits(kgs)
+    table = np.zeros((len(shown), len(names)), dtype=np.int64)
+    np.add.at(table, (shown.get_indexer(periods), codes), kgs)
+    totals = table.sum(axis=0)
+    order = sorted(range(len(names)), key=lambda i: (-int(totals[i]), str(names[i])))
+    kept = order if top is None else order[:top]
+    frame = pd.DataFrame(table[:, kept], index=pd.PeriodIndex(shown, name="period"),
+                         columns=pd.Index([names[i] for i in kept], dtype=object))
+    rest = order[len(kept):]
+    if rest:
+        frame[f"Other ({len(rest)})"] = table[:, rest].sum(axis=1)
+    return frame

@@ -29,12 +29,13 @@ from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .._format import NAME_WIDTH, UNITS, name_or_id, percent, short_name
-from .._options import check_choice
+from .._format import NAME_WIDTH, UNITS, name_or_id, percent, period_word, short_name
+from .._options import check_choice, check_integer
 from ..analysis.dimensions import check_summary, entity_noun, label, top_n
 from ..analysis.metrics import (
     HHI_HIGH,
@@ -46,19 +47,24 @@ from ..analysis.metrics import (
     ratio,
     totals,
 )
+from ..analysis.timeline import pivot_timeline
 from ..records.balance import CreditBalance
 from ..records.frames import KGS_PER_CREDIT, check_columns
 from .sentences import NOTHING_HELD, concentration_terms
 
 __all__ = [
     "ACTIVE_COLOUR",
+    "MAX_BARS",
     "RETIRED_COLOUR",
     "concentration_chart",
     "delivery_chart",
+    "delivery_curve",
     "history_chart",
     "holdings_chart",
     "lorenz_chart",
     "retired_share_chart",
+    "timeline_chart",
+    "vintage_chart",
 ]
 
 Units = Literal["tCO2e", "kg"]
@@ -68,6 +74,10 @@ ACTIVE_COLOUR = "#0072B2"  # blue
 RETIRED_COLOUR = "#E69F00"  # orange
 REMAINING_COLOUR = "#56B4E9"  # sky blue
 NEUTRAL_COLOUR = "#999999"
+# The Okabe-Ito colours in the order series take them (stacked bars, curves); an "Other"
+# series is NEUTRAL_COLOUR. Yellow comes late: it is the faintest on white.
+_SERIES = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000",
+           "#F0E442")
 
 
 class _TextKeywords(TypedDict):
@@ -449,6 +459,321 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
                + (f", {hidden} more not shown" if hidden else ""))
     ax.set_title(_title(title, default), loc="left", **_LITERAL)
     _literal_legend(ax.legend(loc="lower right", frameon=False))
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+_MAX_TICKS = 12
+#: Beyond this many bars (periods times stacked parts), timeline_chart draws each part as
+#: filled steps (one artist) rather than a bar per period: bars cost about 3 ms each to draw.
+MAX_BARS = 300
+
+
+def _per(units: str, word: str) -> str:
+    return (f"Credits per {word} (tCO2e)" if units == "tCO2e"
+            else f"Quantity per {word} (kg CO2e)")
+
+
+def _cumulative_label(units: str) -> str:
+    return "Cumulative credits (tCO2e)" if units == "tCO2e" else "Cumulative quantity (kg CO2e)"
+
+
+def _ranked(totals_kgs: np.ndarray, names: list[str], top: int) -> np.ndarray:
+    """Series positions, largest total first (ties by name), the first ``top`` of them."""
+    order = sorted(range(len(names)), key=lambda i: (-int(totals_kgs[i]), names[i]))
+    return np.array(order[:top], dtype=np.int64)
+
+
+def _ticks_every(ax: Axes, positions: np.ndarray, labels: list[str]) -> None:
+    # At most 12 years ("2025"), 8 quarters or months ("2025Q1"), 5 weeks or days (a date
+    # range or a date): evenly spaced, never overlapping at 8 inches.
+    widest = max(map(len, labels), default=0)
+    most = _MAX_TICKS if widest <= 4 else 8 if widest <= 7 else 5
+    step = max(1, -(-len(positions) // most))
+    ax.set_xticks(positions[::step], labels[::step], **_LITERAL)
+
+
+def timeline_chart(timeline: pd.DataFrame, *, by: str | None = None, top: int = 6,
+                   names: Mapping[object, str] | None = None, units: Units = "tCO2e",
+                   cumulative: bool = True, title: str | None = None,
+                   ax: Axes | None = None) -> Axes:
+    """Bars of the credits moved per period, stacked by ``by``, with the running total.
+
+    Parameters
+    ----------
+    timeline : DataFrame
+        From :func:`isoanalytics.timeline`: ``period``, ``credit_kgs`` and, when it was
+        split, its ``by`` column.
+    by : str, optional
+        The column the bars are stacked by; found by itself when the frame has one besides
+        the timeline's own. The ``top`` values with the most kilograms have a colour each;
+        the rest are one grey "Other (k)" part of each bar
+        (:func:`~isoanalytics.analysis.timeline.pivot_timeline`).
+    names : mapping, optional
+        Labels for ``by`` values (supplier id to name, say); values not in it show as they are.
+    units : {"tCO2e", "kg"}
+    cumulative : bool
+        Draw the running total of every part as a line, on its own axis at the right.
+
+    Returns
+    -------
+    Axes
+        The axes of the bars (the running total's axis is its twin, in ``ax.figure.axes``).
+        Each stack part is a ``BarContainer`` in ``ax.containers``, labelled with its value;
+        beyond :data:`MAX_BARS` bars, a filled ``StepPatch`` of the same heights in
+        ``ax.patches`` (gid ``"timeline"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import timeline
+    >>> from isoanalytics.plots import timeline_chart
+    >>> moves = pd.DataFrame({
+    ...     "at": pd.to_datetime(["2024-03-01T10:00Z", "2024-11-30T09:00Z", "2026-02-01T00:00Z"]),
+    ...     "event": "retired", "credit_kgs": [1_500, 2_000, 500],
+    ...     "supplier_id": ["spl_A", "spl_B", "spl_A"]})
+    >>> ax = timeline_chart(timeline(moves, "Y", by="supplier_id"), names={"spl_A": "Deepwell"})
+    >>> [float(bar.get_height()) for bar in ax.containers[0]], ax.containers[0].get_label()
+    ([1.5, 0.0, 0.5], 'Deepwell')
+    >>> ax.get_ylabel()
+    'Credits per year (tCO2e)'
+    """
+    check_columns(timeline, ("period", "credit_kgs"), "timeline_chart",
+                  "the frame of isoanalytics.timeline(ledger, ...)")
+    check_choice("units", units, UNITS)
+    check_integer("top", top)
+    table = pivot_timeline(timeline, by=by, top=top)
+    stacked = list(table.columns) != ["credit_kgs"]  # a timeline without a by column is not
+    word = period_word(pd.PeriodIndex(table.index).freqstr)
+    labels = names or {}
+    series = []
+    for position, column in enumerate(table.columns):
+        # pivot_timeline's "Other (k)" column comes after the top ones, when there is one
+        colour = (ACTIVE_COLOUR if not stacked else NEUTRAL_COLOUR if position >= top
+                  else _SERIES[position % len(_SERIES)])
+        series.append((_name(labels.get(column, column)), table[column].to_numpy(np.int64),
+                       colour))
+    ax = _axes(ax, height=4.0)
+    positions = np.arange(len(table))
+    bottom = np.zeros(len(table))
+    steps = len(table) * len(series) > MAX_BARS
+    for name, heights_kgs, colour in series:
+        heights = _scale(heights_kgs, units)
+        if steps:  # one artist per part, not one per bar: thousands of days draw in a blink
+            ax.stairs(bottom + heights, np.arange(len(table) + 1) - 0.5, baseline=bottom,
+                      fill=True, color=colour, label=name, gid="timeline")
+        else:
+            ax.bar(positions, heights, bottom=bottom, color=colour, width=0.8, label=name,
+                   gid="timeline")
+        bottom = bottom + heights
+    moved = int(table.to_numpy().sum()) > 0
+    # A week is named by its Monday: "2025-03-03/2025-03-09" would not fit under a bar.
+    _ticks_every(ax, positions, [period.start_time.strftime("%Y-%m-%d") if word == "week"
+                                 else str(period) for period in table.index])
+    ax.set_ylabel(_per(units, word), **_LITERAL)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    handles: list[Patch | Line2D] = [Patch(color=colour, label=name)
+                                     for name, _, colour in series if stacked]
+    if cumulative and len(table):
+        twin = ax.twinx()
+        running = _scale(np.cumsum(table.to_numpy(np.int64).sum(axis=1)), units)
+        (line,) = twin.plot(positions, running, color="0.25", linewidth=1.5,
+                            marker="o" if len(table) <= 60 else None, markersize=3,
+                            label="Cumulative", gid="cumulative")
+        twin.set_ylim(bottom=0, top=max(float(running.max(initial=0)) * 1.1, 1.0))
+        twin.set_ylabel(_cumulative_label(units), **_LITERAL)
+        twin.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        twin.spines[["top"]].set_visible(False)
+        handles.append(line)
+    if not moved:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "nothing moved", transform=ax.transAxes, ha="center", va="center",
+                color="0.3", gid="nothing", **_LITERAL)
+    elif handles:
+        _literal_legend(ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8))
+    split_by = by or next((c for c in timeline.columns if c not in (
+        "period", "period_start", "credit_kgs", "credits", "cumulative_kgs")), None)
+    split = f", by {_name(split_by, inches=1.5)}" if stacked and split_by is not None else ""
+    ax.set_title(_title(title, f"Credits moved per {word}{split} ({units})"), loc="left",
+                 **_LITERAL)
+    ax.spines[["top"]].set_visible(False)
+    return ax
+
+
+def vintage_chart(summary: pd.DataFrame, *, status: Status = "total", units: Units = "tCO2e",
+                  ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Columns of holdings or retirements per vintage year, oldest first.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``breakdown(batches, "vintage")`` of a credit-batch frame or a ledger (see
+        :func:`~isoanalytics.breakdown`); batches without a vintage form the last column,
+        "(unknown)".
+    status : {"total", "active", "retired"}
+        ``total`` stacks active and retired; ``retired`` shows the retirements by vintage.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, breakdown, demo
+    >>> from isoanalytics.plots import vintage_chart
+    >>> with RegistryClient.demo() as client:
+    ...     batches = client.credit_batches(demo.DEFAULT_ORGANISATION_ID)
+    >>> ax = vintage_chart(breakdown(batches, "vintage"), status="retired")
+    >>> [tick.get_text() for tick in ax.get_xticklabels()], ax.get_ylabel()
+    (['2024', '2025', '2026'], 'Credits (tCO2e)')
+    """
+    check_summary(summary, "vintage_chart")
+    check_choice("status", status, ("total", "active", "retired"))
+    check_choice("units", units, UNITS)
+    if summary.index.name != "vintage":
+        raise ValueError("vintage_chart() takes breakdown(batches, 'vintage') (a summary "
+                         f"indexed by vintage); this one is indexed by {summary.index.name!r}")
+    shown = summary.sort_index(na_position="last", kind="stable")
+    ax = _axes(ax, height=4.0)
+    positions = np.arange(len(shown))
+    bottom = np.zeros(len(shown))
+    for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR)):
+        if status not in ("total", part):
+            continue
+        heights = _scale(shown[f"{part}_kgs"], units)
+        ax.bar(positions, heights, bottom=bottom, color=colour, width=0.7,
+               label=part.capitalize(), gid=part)
+        bottom = bottom + heights
+    ax.set_xticks(positions, label(shown).tolist(), **_LITERAL)
+    ax.set_xlabel("Vintage (year the carbon was removed)", **_LITERAL)
+    ax.set_ylabel(_unit_label(units), **_LITERAL)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    held = float(bottom.max(initial=0)) > 0
+    if held:
+        _literal_legend(ax.legend(loc="upper left", frameon=False))
+    else:
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, NOTHING_HELD, transform=ax.transAxes, ha="center", va="center",
+                color="0.3", **_LITERAL)
+    what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired credits"}
+    ax.set_title(_title(title, f"{what[status]} by vintage ({units})"), loc="left", **_LITERAL)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+_PROGRESS = ("supplier_id", "month", "cumulative_delivered_kgs", "ordered_kgs")
+
+
+def _months(values: pd.Series) -> pd.DatetimeIndex:
+    """Months (Periods, dates or instants) as naive timestamps of their first day, in UTC."""
+    if isinstance(values.dtype, pd.PeriodDtype):
+        return pd.PeriodIndex(values).to_timestamp()
+    moments = pd.DatetimeIndex(pd.to_datetime(values))
+    if moments.tz is not None:
+        moments = moments.tz_convert("UTC").tz_localize(None)
+    return moments.to_period("M").to_timestamp()
+
+
+def _carried(codes: np.ndarray, months: int, suppliers: np.ndarray, count: int,
+             values: np.ndarray) -> np.ndarray:
+    """A month x supplier table of a cumulative figure, each carried forward to later months
+    (0 before a supplier's first month): exact int64."""
+    table = np.zeros((months, count), dtype=np.int64)
+    have = np.zeros((months, count), dtype=bool)
+    table[codes, suppliers] = values
+    have[codes, suppliers] = True
+    last = np.where(have, np.arange(months)[:, None], 0)
+    np.maximum.accumulate(last, axis=0, out=last)
+    return np.take_along_axis(table, last, axis=0)
+
+
+def delivery_curve(progress: pd.DataFrame, *, top: int = 6, units: Units = "tCO2e",
+                   ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Cumulative delivered credits per supplier, month by month, against what was ordered.
+
+    Parameters
+    ----------
+    progress : DataFrame
+        One row per supplier and month: ``supplier_id``, ``supplier_name`` (optional),
+        ``month`` (Periods, dates or instants), ``cumulative_delivered_kgs`` and
+        ``ordered_kgs`` (the total ordered from the supplier by then), such as
+        ``delivery_progress(...)``. A supplier's figures carry forward over months it has no
+        row for.
+    top : int
+        Suppliers with the most ordered get a curve each; the rest are summed into one grey
+        "Other (k)" curve.
+
+    Returns
+    -------
+    Axes
+        A solid step line per supplier for the delivered credits (gid ``"delivered"``) and a
+        dashed one for the ordered credits (gid ``"ordered"``), in the same colour.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.plots import delivery_curve
+    >>> progress = pd.DataFrame({
+    ...     "supplier_id": ["spl_A", "spl_A", "spl_B"], "supplier_name": ["Deepwell", "Deepwell",
+    ...     "Basalt Fields"], "month": pd.PeriodIndex(["2024-01", "2024-06", "2024-03"], freq="M"),
+    ...     "delivered_kgs": [1_000, 2_000, 500], "cumulative_delivered_kgs": [1_000, 3_000, 500],
+    ...     "ordered_kgs": [5_000, 5_000, 500]})
+    >>> ax = delivery_curve(progress)
+    >>> [line.get_ydata().tolist() for line in ax.lines if line.get_gid() == "delivered"]
+    [[1.0, 1.0, 3.0], [0.0, 0.5, 0.5]]
+    """
+    check_columns(progress, _PROGRESS, "delivery_curve",
+                  "a monthly delivery frame (supplier_id, month, cumulative_delivered_kgs, "
+                  "ordered_kgs), such as delivery_progress(...)")
+    check_choice("units", units, UNITS)
+    check_integer("top", top)
+    months = _months(progress["month"])
+    shown_months = months.unique().sort_values()
+    month_codes = shown_months.get_indexer(months)
+    supplier_codes, supplier_ids = pd.factorize(progress["supplier_id"].astype(object))
+    if (supplier_codes < 0).any():
+        raise ValueError("delivery_curve(): supplier_id is missing on some rows; each row is "
+                         "one supplier's month")
+    pairs = pd.Series(supplier_codes * len(shown_months) + month_codes)
+    if pairs.duplicated().any():
+        row = progress.index[pairs.duplicated().to_numpy()][0]
+        raise ValueError(f"delivery_curve(): row {row!r} repeats a supplier's month; the "
+                         "frame has one row per supplier and month")
+    delivered = _carried(month_codes, len(shown_months), supplier_codes, len(supplier_ids),
+                         progress["cumulative_delivered_kgs"].to_numpy(dtype=np.int64))
+    ordered = _carried(month_codes, len(shown_months), supplier_codes, len(supplier_ids),
+                       progress["ordered_kgs"].to_numpy(dtype=np.int64))
+    names_by_id = {}
+    if "supplier_name" in progress.columns:
+        names_by_id = dict(zip(progress["supplier_id"].astype(object),
+                               progress["supplier_name"].astype(object), strict=True))
+    names = [name_or_id(names_by_id.get(sid), sid) for sid in supplier_ids]
+    kept = _ranked(ordered.max(axis=0, initial=0), [str(s) for s in supplier_ids], top)
+    rest = np.setdiff1d(np.arange(len(supplier_ids)), kept)
+    series = [(names[i], delivered[:, i], ordered[:, i], _SERIES[n % len(_SERIES)])
+              for n, i in enumerate(kept)]
+    if len(rest):
+        series.append((f"Other ({len(rest)})", delivered[:, rest].sum(axis=1),
+                       ordered[:, rest].sum(axis=1), NEUTRAL_COLOUR))
+    ax = _axes(ax, height=4.0)
+    handles: list[Patch | Line2D] = []
+    for name, done, wanted, colour in series:
+        (line,) = ax.plot(shown_months, _scale(done, units), drawstyle="steps-post",
+                          color=colour, linewidth=2, label=_name(name), gid="delivered")
+        ax.plot(shown_months, _scale(wanted, units), drawstyle="steps-post", color=colour,
+                linewidth=1, linestyle="--", label=f"{_name(name)} (ordered)", gid="ordered")
+        handles.append(line)
+    if series:
+        handles.append(Line2D([], [], color=NEUTRAL_COLOUR, linestyle="--", label="Ordered"))
+        _literal_legend(ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8))
+        ax.set_ylim(bottom=0)
+    else:
+        ax.text(0.5, 0.5, "nothing ordered", transform=ax.transAxes, ha="center",
+                va="center", color="0.3", **_LITERAL)
+    ax.set_xlabel("Month", **_LITERAL)
+    ax.set_ylabel(f"Cumulative {_unit_label(units)[0].lower()}{_unit_label(units)[1:]}",
+                  **_LITERAL)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.set_title(_title(title, f"Delivered against ordered, by supplier ({units})"),
+                 loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 

@@ -19,6 +19,7 @@ import pandas as pd
 from .._format import name_or_id, percent, quantity, tonnes
 from ..analysis.dimensions import check_summary, entity_noun, label
 from ..analysis.metrics import Concentration, ratio, totals
+from ..analysis.timeline import pivot_timeline
 from ..records.frames import check_columns
 from .sentences import plural
 
@@ -29,6 +30,7 @@ __all__ = [
     "orders_html",
     "portfolio_html",
     "reconciliation_html",
+    "timeline_html",
 ]
 
 _LEFT = 'style="text-align:left"'
@@ -269,3 +271,52 @@ def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) 
               "Retired share", "Share of portfolio", "Suppliers", "Supplier HHI",
               "Largest supplier")
     return _table(header, rows, total=total, css_class="isoanalytics-portfolio")
+
+
+def timeline_html(timeline: pd.DataFrame, *, by: str | None = None, top: int = 5,
+                  names: Mapping[Any, str] | None = None, units: str = "tCO2e") -> str:
+    """A timeline as a table: one row per period, its kilograms per ``by`` value, the
+    period's total and the running total; a Total row beneath.
+
+    Parameters
+    ----------
+    timeline : DataFrame
+        From :func:`isoanalytics.timeline`.
+    by : str, optional
+        Its ``by`` column, found by itself when there is one; the ``top`` values with the
+        most kilograms have a column each, the rest one "Other (k)" column.
+    names : mapping, optional
+        Column headings for ``by`` values (supplier id to name, say).
+    units : {"tCO2e", "kg"}
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import timeline
+    >>> from isoanalytics.tables import timeline_html
+    >>> moves = pd.DataFrame({
+    ...     "at": pd.to_datetime(["2024-03-01T10:00Z", "2025-11-30T09:00Z"]),
+    ...     "event": "retired", "credit_kgs": [1_500, 2_250]})
+    >>> table = timeline_html(timeline(moves, "Y"))
+    >>> table.count("<tr>"), ">3.750</td>" in table  # header, 2024, 2025, Total; the sum
+    (4, True)
+    """
+    quantity(0, units)  # refuses other units before any work
+    table = pivot_timeline(timeline, by=by, top=top)
+    labels = names or {}
+    split = list(table.columns) != ["credit_kgs"]
+    values = table.to_numpy(dtype=np.int64)
+    period_totals = values.sum(axis=1)
+    running = np.cumsum(period_totals)
+    rows = [(str(period),
+             *([quantity(int(kgs), units) for kgs in values[row]] if split else []),
+             quantity(int(period_totals[row]), units), quantity(int(running[row]), units))
+            for row, period in enumerate(table.index)]
+    grand = int(period_totals.sum())
+    total = ("Total", *([quantity(int(kgs), units) for kgs in values.sum(axis=0)] if split
+                        else []), quantity(grand, units), quantity(grand, units))
+    header = ("Period",
+              *([f"{name_or_id(labels.get(column), column)} ({units})"
+                 for column in table.columns] if split else []),
+              f"Total ({units})", f"Cumulative ({units})")
+    return _table(header, rows, total=total, css_class="isoanalytics-timeline")

@@ -12,7 +12,7 @@ import html
 import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import ipywidgets as widgets
 import pandas as pd
@@ -22,19 +22,22 @@ from .._environment import SECRET_VARIABLE, TOKEN_VARIABLE
 from .._format import UNITS, name_or_id, percent, quantity
 from .._options import check_choice
 from ..analysis.dimensions import DIMENSIONS, breakdown, entity_noun, top_n
+from ..analysis.durability import project_durability
 from ..analysis.metrics import Concentration, concentration, totals
+from ..analysis.timeline import timeline
 from ..errors import RegistryError, SchemaError
 from ..records.balance import CreditBalance, stack_balances
-from ..records.frames import check_tidy
+from ..records.frames import check_columns, check_tidy
+from ..records.movements import EVENTS
 from ..registry.client import RegistryClient
 from ..registry.enrich import enrich
 from ..registry.fetch import PortfolioFetch
 from ..registry.http import Secret, configured_environment
-from .plots import holdings_chart
+from .plots import Units, holdings_chart, timeline_chart
 from .sentences import concentration_terms
-from .tables import holdings_html
+from .tables import holdings_html, timeline_html
 
-__all__ = ["Connect", "Explorer", "connect", "explorer"]
+__all__ = ["Connect", "Explorer", "TimeView", "connect", "explorer"]
 
 ALL = "__all__"  # the organisation picker's value for the whole portfolio
 _STATUSES = (("Total", "total"), ("Active", "active"), ("Retired", "retired"))
@@ -92,7 +95,7 @@ class Explorer(widgets.VBox):
     def __init__(self, frame: pd.DataFrame, *, projects: pd.DataFrame | None = None,
                  organisation_names: Mapping[str, str] | None = None,
                  failures: pd.DataFrame | None = None, top: int = 10,
-                 units: str = "tCO2e") -> None:
+                 units: str = "tCO2e", ledger: pd.DataFrame | None = None) -> None:
         self._frame = frame
         self._projects = projects
         self._breakdowns: dict[tuple[str, str], pd.DataFrame] = {}
@@ -136,10 +139,20 @@ class Explorer(widgets.VBox):
             widgets.HBox([self.status, self.units]),
             self.top,
         ])
-        super().__init__([self.notice, controls, self.figures, self.chart, self.table])
+        # The time view, when there is a ledger to show: beneath the holdings, following the
+        # organisation and the units chosen above.
+        self.time: TimeView | None = None
+        if ledger is not None:
+            self.time = TimeView(ledger, projects=projects, units=units,
+                                 organisation=self._organisation_of())
+        views = [self.notice, controls, self.figures, self.chart, self.table]
+        super().__init__(views + ([self.time] if self.time is not None else []))
         self.add_class("isoanalytics-explorer")
         for control in (self.organisation, self.dimension, self.status, self.top, self.units):
             control.observe(self._changed, names="value")
+        if self.time is not None:
+            for control in (self.organisation, self.units):
+                control.observe(self._follow, names="value")
         self.summary: pd.DataFrame
         self.breakdown: pd.DataFrame
         self.concentration: Concentration
@@ -167,6 +180,15 @@ class Explorer(widgets.VBox):
         if change["owner"] in (self.organisation, self.dimension):
             self._fit_slider()
         self.update()
+
+    def _organisation_of(self) -> str | None:
+        """The organisation on show, or None for all of them (or the only one)."""
+        value = self.organisation.value
+        return None if value == ALL or len(self.organisation.options) == 1 else value
+
+    def _follow(self, _: dict) -> None:
+        if self.time is not None:
+            self.time.show(self._organisation_of(), self.units.value)
 
     def _fit_slider(self) -> None:
         entities = len(self._breakdown())
@@ -230,8 +252,9 @@ def _failure_notice(failures: pd.DataFrame) -> str:
 
 def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance] | pd.DataFrame,
              *, client: RegistryClient | None = None, projects: pd.DataFrame | None = None,
-             top: int = 10, units: str = "tCO2e") -> Explorer:
-    """An app to explore holdings by supplier, project, pathway or country.
+             ledger: pd.DataFrame | None = None, top: int = 10,
+             units: str = "tCO2e") -> Explorer:
+    """An app to explore holdings by supplier, project, pathway or country, and over time.
 
     Parameters
     ----------
@@ -244,6 +267,11 @@ def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance
         project by id.
     projects : DataFrame, optional
         ``client.projects()``, when you already have it.
+    ledger : DataFrame, optional
+        A ledger (:func:`isoanalytics.ledger`, or any frame with ``at``, ``event`` and
+        ``credit_kgs``, see :mod:`isoanalytics.records.movements`): adds the time view
+        beneath the holdings (``app.time``, a :class:`TimeView`), which follows the
+        organisation and units chosen. Without one the app has no time view.
     top, units
         The starting number of bars and the units (``"tCO2e"`` or ``"kg"``).
 
@@ -268,7 +296,167 @@ def explorer(source: CreditBalance | PortfolioFetch | Mapping[str, CreditBalance
         names = {str(org): name for org, name in named.items() if isinstance(name, str)}
     check_choice("units", units, UNITS)
     return Explorer(frame, projects=projects, organisation_names=names, failures=failures,
-                    top=top, units=units)
+                    top=top, units=units, ledger=ledger)
+
+
+_FREQUENCIES = (("Years", "Y"), ("Quarters", "Q"), ("Months", "M"), ("Weeks", "W"),
+                ("Days", "D"))
+NOTHING = ""  # the by picker's value for bars that are not split
+# What the bars can be split by: the ledger's own columns, and a project's attributes.
+_SPLITS = (("Supplier", "supplier_id"), ("Project", "project_id"), ("Vintage", "vintage"),
+           ("Pathway", "pathway"), ("Country", "country"), ("Durability", "durability"),
+           ("Counterparty", "counterparty_id"))
+_TIME_TOP = 6  # series with a colour of their own; the rest are "Other"
+
+
+class TimeView(widgets.VBox):
+    """Credits moved per period: a ledger's timeline as a chart with its exact table beneath.
+
+    The controls are attributes: ``event`` (which movements), ``frequency`` (``"Y"``,
+    ``"Q"``, ``"M"``, ``"W"`` or ``"D"``) and ``by`` (what the bars are split by; ``""`` for
+    nothing). ``app.timeline`` is the :func:`~isoanalytics.timeline` frame on show. In the
+    explorer (``explorer(..., ledger=...)``) it follows the organisation and units chosen.
+
+    Parameters
+    ----------
+    ledger : DataFrame
+        At least ``at``, ``event`` and ``credit_kgs``; ``organisation_id`` to follow the
+        explorer's organisation, and the columns to split by (``supplier_id``,
+        ``project_id``, ``vintage``, ``counterparty_id``).
+    projects : DataFrame, optional
+        ``client.projects()``: names for suppliers and projects, and splits by pathway,
+        country and durability (through ``project_id``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.widgets import TimeView
+    >>> moves = pd.DataFrame({
+    ...     "at": pd.to_datetime(["2024-03-01T10:00Z", "2025-11-30T09:00Z", "2025-12-01T09:00Z"]),
+    ...     "event": ["delivered", "retired", "retired"], "credit_kgs": [5_000, 1_500, 500],
+    ...     "supplier_id": ["spl_A", "spl_A", "spl_B"]})
+    >>> view = TimeView(moves)
+    >>> view.event.value, view.timeline["credit_kgs"].tolist()
+    ('retired', [0, 2000])
+    >>> view.by.value = "supplier_id"
+    >>> view.timeline[["supplier_id", "credit_kgs"]].values.tolist()
+    [['spl_A', 0], ['spl_A', 1500], ['spl_B', 0], ['spl_B', 500]]
+    >>> view.frequency.value = "Q"
+    >>> len(view.timeline) == 2 * 8  # 2024Q1 to 2025Q4, for each supplier
+    True
+    """
+
+    def __init__(self, ledger: pd.DataFrame, *, projects: pd.DataFrame | None = None,
+                 units: str = "tCO2e", organisation: str | None = None) -> None:
+        check_columns(ledger, ("at", "event", "credit_kgs"), "TimeView",
+                      "a ledger frame (isoanalytics.ledger(client, organisation_id), or at, "
+                      "event and credit_kgs of your own)")
+        check_choice("units", units, UNITS)
+        self._ledger, self._names = _with_project_attributes(ledger, projects)
+        self._organisation = organisation
+        self._units = cast(Units, units)
+        self._parts: dict[str | None, pd.DataFrame] = {}
+        present = [event for event in EVENTS if (ledger["event"] == event).any()]
+        events = present or list(EVENTS)
+        self.event = widgets.Dropdown(
+            options=[(event.replace("_", " ").capitalize(), event) for event in events],
+            value="retired" if "retired" in events else events[0], description="Event")
+        self.frequency = widgets.ToggleButtons(options=_FREQUENCIES, value="Y",
+                                               description="Per")
+        splits = [(text, column) for text, column in _SPLITS
+                  if column in self._ledger.columns and self._ledger[column].notna().any()]
+        self.by = widgets.Dropdown(options=[("Nothing", NOTHING), *splits], value=NOTHING,
+                                   description="Split by")
+        self.chart = widgets.Image(format="png", layout=widgets.Layout(
+            width=f"{_WIDTH_INCHES * _DPI:.0f}px", max_width="100%", height="auto"))
+        self.table = widgets.HTML()
+        heading = widgets.HTML("<h4>Over time</h4>")
+        for name in ("event", "frequency", "by", "chart", "table"):
+            getattr(self, name).add_class(f"isoanalytics-time-{name}")
+        for control in (self.event, self.frequency, self.by):
+            control.style.description_width = "initial"
+        self.frequency.style.button_width = "auto"
+        super().__init__([heading, widgets.HBox([self.event, self.by]), self.frequency,
+                          self.chart, self.table])
+        self.add_class("isoanalytics-time")
+        self.timeline: pd.DataFrame
+        for control in (self.event, self.frequency, self.by):
+            control.observe(lambda _: self.update(), names="value")
+        self.update()
+
+    def __repr__(self) -> str:
+        return (f"TimeView(event={self.event.value!r}, frequency={self.frequency.value!r}, "
+                f"by={self.by.value!r}, organisation={self._organisation!r})")
+
+    def show(self, organisation: str | None, units: str) -> None:
+        """Show ``organisation``'s movements (None: every row) in ``units``, and redraw."""
+        self._organisation = organisation
+        self._units = cast(Units, check_choice("units", units, UNITS))
+        self.update()
+
+    def _part(self) -> pd.DataFrame:
+        key = self._organisation
+        if key is None or "organisation_id" not in self._ledger.columns:
+            return self._ledger
+        if key not in self._parts:
+            self._parts[key] = self._ledger[(self._ledger["organisation_id"] == key).to_numpy()]
+        return self._parts[key]
+
+    def update(self) -> None:
+        """Recompute the timeline, chart and table for the controls' values."""
+        by = self.by.value or None
+        part = self._part()
+        # Periods span the whole ledger shown, so a year without this event shows its zero.
+        span = ({"start": part["at"].min(), "end": part["at"].max()} if len(part) else {})
+        self.timeline = timeline(part, self.frequency.value, event=self.event.value, by=by,
+                                 **span)
+        names = self._names.get(by or "", {})
+        what = self.event.label
+        figure = Figure(figsize=(_WIDTH_INCHES, 3.6), dpi=_DPI, layout="constrained")
+        timeline_chart(self.timeline, by=by, top=_TIME_TOP, names=names, units=self._units,
+                       ax=figure.add_subplot(),
+                       title=f"{what} per {self.frequency.label.lower()[:-1]} ({self._units})")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        self.chart.value = buffer.getvalue()
+        self.table.value = timeline_html(self.timeline, by=by, top=_TIME_TOP - 1, names=names,
+                                         units=self._units)
+
+
+def _with_project_attributes(ledger: pd.DataFrame, projects: pd.DataFrame | None
+                             ) -> tuple[pd.DataFrame, dict[str, dict[Any, str]]]:
+    """The ledger with each movement's pathway, country and durability (from its project),
+    and display names per column."""
+    if projects is None or "project_id" not in ledger.columns:
+        return ledger, {}
+    table = projects.drop_duplicates("id").set_index("id")
+    project_ids = ledger["project_id"].astype(object)
+    added: dict[str, Any] = {}
+    if "pathway" in table.columns:
+        added["pathway"] = project_ids.map(table["pathway"].astype(object)).to_numpy()
+    if "country_code" in table.columns:
+        added["country"] = project_ids.map(table["country_code"].astype(object)).to_numpy()
+    if "pathway" in table.columns:
+        # Only the projects moved: a warning then names an unmapped pathway that matters.
+        moved = projects[projects["id"].isin(project_ids.unique())]
+        added["durability"] = project_ids.map(project_durability(moved)).to_numpy()
+    names: dict[str, dict[Any, str]] = {}
+    if "name" in table.columns:
+        names["project_id"] = {key: str(value) for key, value in table["name"].items()
+                               if isinstance(value, str)}
+    if {"supplier_id", "supplier_name"} <= set(table.columns):
+        suppliers = table.drop_duplicates("supplier_id")
+        names["supplier_id"] = {key: value for key, value in
+                                zip(suppliers["supplier_id"], suppliers["supplier_name"],
+                                    strict=True) if isinstance(value, str)}
+    if "country_name" in table.columns:
+        countries = table.dropna(subset=["country_code"]).drop_duplicates("country_code")
+        names["country"] = dict(zip(countries["country_code"], countries["country_name"],
+                                    strict=True))
+    names["pathway"] = {pathway: pathway.replace("_", " ").capitalize()
+                        for pathway in pd.unique(table["pathway"].dropna())} if (
+        "pathway" in table.columns) else {}
+    return ledger.assign(**added), names
 
 
 class Connect(widgets.VBox):

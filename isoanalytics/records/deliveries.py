@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from .._options import check_integer
-from .claims import utc_bound
 from .frames import check_columns, strings
+from .instants import utc_bound
 
 __all__ = ["DELIVERY_COLUMNS", "ORDER_COLUMNS", "PROBLEM_COLUMNS", "PROGRESS_COLUMNS",
            "SCHEDULE_COLUMNS", "DeliverySchedule", "delivery_progress", "schedule"]

@@ -18,7 +18,8 @@ import pandas as pd
 from .._options import check_choice
 from .._progress import progress_bar
 from ..ids import check_id
-from ..records.claims import claims_frame, in_period, utc_bound
+from ..records.claims import claims_frame
+from ..records.instants import in_period, utc_bound
 from ..records.resources import record_frame
 from .client import AsyncRegistryClient, RegistryClient
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from .._options import check_integer
 from ..ids import check_id
-from ..records.claims import utc_bound
 from ..records.deliveries import STALL_DAYS, DeliverySchedule, schedule
+from ..records.instants import utc_bound
 from .client import AsyncRegistryClient, RegistryClient
 
 __all__ = ["adelivery_schedule", "delivery_schedule"]
