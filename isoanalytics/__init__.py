@@ -58,6 +58,8 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         UnprocessableEntityError,
         UnreadableResponseError,
     )
+    from .present.export import export
+    from .present.snapshots import changes, history
     from .records.balance import (
         COLUMNS,
         LEVELS,
@@ -103,6 +105,8 @@ _HOMES = {
     "analysis.deliveries": ("DeliveryExposure", "delivery_exposure"),
     "analysis.holdings": ("holdings_as_of", "reconcile_ledger"),
     "registry.ledger": ("aledger", "ledger"),
+    "present.export": ("export",),
+    "present.snapshots": ("changes", "history"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 # Submodules reached as attributes: ``isoanalytics.report.build(...)`` after
@@ -151,6 +155,7 @@ __all__ = [
     "afetch_balances",
     "aledger",
     "breakdown",
+    "changes",
     "claims",
     "claims_summary",
     "concentration",
@@ -160,7 +165,9 @@ __all__ = [
     "demo",
     "durability_sources",
     "enrich",
+    "export",
     "fetch_balances",
+    "history",
     "holdings_as_of",
     "ledger",
     "parse_balance",

@@ -6,14 +6,18 @@ without ``--demo`` it reads the live registry, with credentials from ``ISOMETRIC
 and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox). ``-o -`` writes
 the HTML to standard output (its status lines then go to standard error).
 ``isoanalytics summary [--demo] [--org ID ...]`` prints an organisation's (or a portfolio's)
-headline figures and its largest suppliers. All read through the same
-:class:`~isoanalytics.RegistryClient`.
+headline figures and its largest suppliers. ``isoanalytics export [--demo] [--org ID ...] -o DIR
+[--format parquet|csv]`` writes every tidy frame as a Parquet dataset (or CSV) with a manifest;
+``isoanalytics snapshot [--demo] [--org ID ...] --store DIR`` appends the balances as read now
+to a snapshot store. All read through the same :class:`~isoanalytics.RegistryClient`.
 
 Exit codes: 0 success, 2 usage error (a bad option or id, an output path that cannot take the
 report), 3 unknown organisation, 4 data that fails validation, 5 missing or refused
 credentials, 6 registry unreachable, rate-limited or failing, 7 report template missing or
 unusable, 8 report failed while it ran (a cell raised, showed an error or printed a traceback),
-9 the finished report could not be written (a full disk), 130 interrupted.
+9 the finished report (or export, or snapshot) could not be written (a full disk), 10 an
+optional dependency is missing (the message names the extra to install, e.g.
+``pip install 'isoanalytics[export]'`` for Parquet), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ EXIT_UNAVAILABLE = 6
 EXIT_TEMPLATE = 7
 EXIT_REPORT_FAILED = 8
 EXIT_WRITE_FAILED = 9
+EXIT_MISSING_EXTRA = 10
 EXIT_INTERRUPTED = 130
 
 STANDARD_OUTPUT = "-"
@@ -170,7 +175,50 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     report.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
                         help="how long any one report cell may run (default 600; a fraction "
                              "is rounded up to whole seconds)")
-    return parser, {"summary": summary, "report": report}
+    export = commands.add_parser(
+        "export", help="every frame as a Parquet dataset (or CSV) with a manifest",
+        description="Write the organisations' balances, per-supplier and per-project "
+                    "summaries, credit batches, orders, deliveries, transfers, retirements, "
+                    "ledger, claims and delivery schedule, "
+                    "and the registry's projects, suppliers and issuances, as a Parquet dataset "
+                    "partitioned by organisation_id (DuckDB, Polars and Spark read it as it "
+                    "is), or as CSV files, with manifest.json (row counts, kilogram totals).",
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or, for a portfolio, "
+               f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B) and {ENVIRONMENT_VARIABLE}. "
+               "Parquet needs pyarrow: pip install 'isoanalytics[export]'. "
+               "Example: isoanalytics export --demo -o holdings",
+    )
+    snapshot = commands.add_parser(
+        "snapshot", help="append the balances, as read now, to a snapshot store",
+        description="Read each organisation's credit balance and append it to a snapshot "
+                    "store (a Parquet dataset partitioned by snapshot_date, one file per "
+                    "snapshot). The registry keeps no history of a balance: run this daily "
+                    "(cron, a CI job) and isoanalytics.history(store) gives it back.",
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or {TOKENS_VARIABLE}) "
+               f"and {ENVIRONMENT_VARIABLE}. Needs pyarrow: pip install "
+               "'isoanalytics[export]'. Example: isoanalytics snapshot --demo --store snapshots",
+    )
+    for writer in (export, snapshot):
+        writer.add_argument("--demo", action="store_true",
+                            help="use the embedded demo registry (fictional data, works "
+                                 "offline)")
+        writer.add_argument("--org", metavar="ID", action="append", dest="orgs",
+                            help="an organisation; repeat it for a portfolio (default: the "
+                                 "access token's organisation; with --demo, "
+                                 f"{demo.DEFAULT_ORGANISATION_ID})")
+        writer.add_argument("--environment", choices=("sandbox", "production"),
+                            help=f"live registry to read (default: {ENVIRONMENT_VARIABLE}, "
+                                 "else sandbox)")
+    export.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="the folder to write (created; a previous export there is "
+                             "replaced, only once the new one is complete)")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                        help="parquet (default; a dataset DuckDB, Polars and Spark read) or "
+                             "csv (one file per table)")
+    snapshot.add_argument("--store", required=True, metavar="DIR",
+                          help="the snapshot store (created if missing)")
+    return parser, {"summary": summary, "report": report, "export": export,
+                    "snapshot": snapshot}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
@@ -222,7 +270,9 @@ def _main(argv: Sequence[str] | None, out: TextIO) -> int:
         # a second Ctrl-C must not cut that short.
         signal.signal(signal.SIGINT, _interrupt_once)
     try:
-        return (_report if args.command == "report" else _summary)(args, command, out)
+        run = {"report": _report, "summary": _summary, "export": _export,
+               "snapshot": _snapshot}[args.command]
+        return run(args, command, out)
     except KeyboardInterrupt as interrupt:
         _say(_interrupted(args, getattr(interrupt, "stage", None)))
         return EXIT_INTERRUPTED
@@ -251,6 +301,12 @@ def _interrupt_once(signum: int, frame: object) -> None:
 def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
     if args.command == "summary":
         return _SUMMARY_INTERRUPTED
+    if args.command == "export":
+        kept = ("the previous export in it was left as it was"
+                if Path(args.output).is_dir() else "nothing was written")
+        return f"isoanalytics export: interrupted; {kept}"
+    if args.command == "snapshot":
+        return "isoanalytics snapshot: interrupted; no snapshot was written"
     doing = {"checking": "while checking the organisations",
              "running": "while the report's cells ran (its kernel was stopped)",
              "exporting": "while exporting the HTML", "writing": "while writing the report",
@@ -476,6 +532,74 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
     if args.demo_mode:
         _say("It shows DEMO DATA: fictional organisations from the embedded demo registry.",
              status)
+    return 0
+
+
+def _writer_failure(args: argparse.Namespace, command: argparse.ArgumentParser,
+                    error: Exception) -> int:
+    """The exit code (and message) of a failed export or snapshot."""
+    from .present.datasets import DatasetPathError, DatasetWriteError, MissingExtraError
+
+    name = args.command
+    if isinstance(error, MissingExtraError):
+        return _fail(name, str(error), EXIT_MISSING_EXTRA, demo_mode=args.demo_mode)
+    if isinstance(error, (SchemaError, RegistryError)):  # before ValueError: SchemaError is one
+        return _fail(name, f"{_command_line_message(error, args)}. Nothing was written.",
+                     _exit_code(type(error)), demo_mode=args.demo_mode, error_class=type(error))
+    if isinstance(error, DatasetWriteError):
+        return _fail(name, str(error), EXIT_WRITE_FAILED, demo_mode=args.demo_mode)
+    if isinstance(error, (DatasetPathError, ValueError)):
+        # the folder, or ISOMETRIC_ENVIRONMENT / ISOMETRIC_BASE_URL unusable
+        return _usage_error(command, str(error))
+    raise error
+
+
+def _export(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
+    if args.output == STANDARD_OUTPUT:
+        return _usage_error(command, "an export is a folder of files, which standard output "
+                                     "cannot take: name a folder (-o DIR)")
+    ids = list(dict.fromkeys(args.orgs or []))
+    if code := _checked_ids(command, ids, args.demo_mode):
+        return code
+    from .present.export import export, read_manifest
+
+    started = time.perf_counter()
+    try:
+        # On the demo registry, delivery schedules are judged as of the demo's own now.
+        path = export(ids or None, args.output, format=args.format, demo=args.demo,
+                      environment=args.environment, as_of=demo.AS_OF if args.demo_mode else None)
+    except (MissingCredentialsError, RegistryError, SchemaError, OSError, ValueError,
+            ImportError) as error:
+        return _writer_failure(args, command, error)
+    manifest = read_manifest(path) or {}
+    tables = manifest.get("tables", {})
+    rows = sum(table["rows"] for table in tables.values())
+    organisations = len(manifest.get("organisation_ids", []))
+    _say(f"Wrote {path}: {len(tables)} tables, {rows:,} rows, {organisations} "
+         f"organisation{'s' if organisations != 1 else ''} ({args.format}) in "
+         f"{time.perf_counter() - started:.1f} s; manifest.json lists them", out)
+    if args.format == "parquet":
+        _say(f"Read it with DuckDB: SELECT * FROM read_parquet('{path}/balances/*/*.parquet', "
+             "hive_partitioning = true)", out)
+    if args.demo_mode:
+        _say("It holds DEMO DATA: fictional organisations from the embedded demo registry.", out)
+    return 0
+
+
+def _snapshot(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
+    ids = list(dict.fromkeys(args.orgs or []))
+    if code := _checked_ids(command, ids, args.demo_mode):
+        return code
+    from .present.snapshots import snapshot
+
+    try:
+        path = snapshot(ids or None, args.store, demo=args.demo, environment=args.environment)
+    except (MissingCredentialsError, RegistryError, SchemaError, OSError, ValueError,
+            ImportError) as error:
+        return _writer_failure(args, command, error)
+    _say(f"Appended a snapshot to {args.store}: {path.relative_to(path.parents[1])}", out)
+    if args.demo_mode:
+        _say("It holds DEMO DATA: fictional organisations from the embedded demo registry.", out)
     return 0
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import rcParams
 from matplotlib.axes import Axes
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
@@ -58,6 +59,7 @@ __all__ = [
     "concentration_chart",
     "delivery_chart",
     "delivery_curve",
+    "history_chart",
     "holdings_chart",
     "lorenz_chart",
     "retired_share_chart",
@@ -772,5 +774,82 @@ def delivery_curve(progress: pd.DataFrame, *, top: int = 6, units: Units = "tCO2
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     ax.set_title(_title(title, f"Delivered against ordered, by supplier ({units})"),
                  loc="left", **_LITERAL)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
+                  units: Units = "tCO2e", title: str | None = None,
+                  ax: Axes | None = None) -> Axes:
+    """Active and retired holdings over the snapshots of a store, as steps.
+
+    Each organisation holds, at any time, what its latest snapshot then said (a step holds
+    until its next snapshot; before its first it adds nothing), so organisations snapshotted
+    at different times add up; a marker is a snapshot taken.
+
+    Parameters
+    ----------
+    history : DataFrame
+        From :func:`~isoanalytics.history`: ``snapshot_at``, ``snapshot_id`` and the tidy
+        balance columns; its organisation-level rows are drawn.
+    organisation_id : str or None
+        Draw one organisation; None: all of them, added up.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.plots import history_chart
+    >>> rows = pd.DataFrame({
+    ...     "snapshot_at": pd.to_datetime(["2025-01-01"] * 2 + ["2025-02-01"] * 2, utc=True),
+    ...     "snapshot_id": ["a", "a", "b", "b"], "organisation_id": ["org_1"] * 4,
+    ...     "level": "organisation", "entity_id": ["org_1"] * 4,
+    ...     "status": ["active", "retired"] * 2, "credit_kgs": [9000, 1000, 6000, 4000],
+    ...     "credits": [9.0, 1.0, 6.0, 4.0]})
+    >>> ax = history_chart(rows)
+    >>> ax.get_ylabel(), [line.get_label() for line in ax.get_lines()]
+    ('Credits (tCO2e)', ['Active', 'Retired'])
+    """
+    check_columns(history, ("snapshot_at", "snapshot_id", "organisation_id", "level", "status",
+                            "credit_kgs"), "history_chart", "the frame of isoanalytics.history()")
+    check_choice("units", units, UNITS)
+    rows = history[(history["level"] == "organisation").to_numpy()]
+    if organisation_id is not None:
+        rows = rows[(rows["organisation_id"] == organisation_id).to_numpy()]
+    ax = _axes(ax)
+    # kg per (time, organisation, status) of each snapshot; a later snapshot at the same
+    # instant wins, as history() orders them.
+    held = (rows.groupby(["snapshot_at", "snapshot_id", "organisation_id", "status"],
+                         observed=True, sort=False)["credit_kgs"].sum().reset_index()
+            .drop_duplicates(["snapshot_at", "organisation_id", "status"], keep="last"))
+    times = pd.DatetimeIndex(sorted(held["snapshot_at"].unique()))
+    for status, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR)):
+        part = held[(held["status"] == status).to_numpy()]
+        total = np.zeros(len(times), dtype=np.int64)
+        for _, mine in part.groupby("organisation_id", observed=True, sort=False):
+            # Its holding carried forward to every later time, in int64 (a pivot's NaN
+            # would make floats of the kilograms); before its first snapshot, nothing.
+            mine = mine.sort_values("snapshot_at", kind="stable")
+            taken = np.searchsorted(pd.DatetimeIndex(mine["snapshot_at"]), times,
+                                    side="right") - 1
+            kgs = mine["credit_kgs"].to_numpy(np.int64)
+            total += np.where(taken >= 0, kgs[np.maximum(taken, 0)], 0)
+        ax.plot(times, _scale(total, units), drawstyle="steps-post", marker="o", markersize=3,
+                color=colour, label=status.capitalize(), gid=status)
+    ax.set_ylabel(_unit_label(units), **_LITERAL)
+    ax.set_xlabel("Snapshot (UTC)", **_LITERAL)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    ax.set_ylim(bottom=0)
+    if len(times) == 0:
+        ax.text(0.5, 0.5, "No snapshots", transform=ax.transAxes, ha="center", va="center",
+                color="0.3", **_LITERAL)
+        ax.set_xticks([])
+    else:
+        _literal_legend(ax.legend(loc="upper left", frameon=False))
+        locator = AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # no overlapping dates
+    count = f"{len(times)} snapshot{'s' if len(times) != 1 else ''}"
+    whose = "" if organisation_id is None else f" of {_name(organisation_id, inches=1.8)}"
+    ax.set_title(_title(title, f"Holdings{whose} at {count} ({units})"), loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
