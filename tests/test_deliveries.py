@@ -75,6 +75,11 @@ def test_every_order_against_its_deliveries(planned, role):
         contract = pd.Timestamp(row.effective_contract_date, tz="UTC")
         assert row.days_to_first_delivery == (mine.min() - contract).days
         assert row.days_to_last_delivery == (mine.max() - contract).days
+        # and each delivery's own days from the contract
+        each = result.deliveries[result.deliveries["order_id"] == row.order_id]
+        assert each["days_from_contract"].tolist() == [
+            (at - contract).days for at in each["delivered_at"]]
+    assert len(result.deliveries) == len(deliveries)
     assert rows.loc[rows["deliveries"] == 0, "first_delivery_at"].isna().all()
     assert not rows.loc[rows["status"] == "completed", "behind"].any()
 

@@ -76,7 +76,9 @@ class DeliverySchedule:
         Monthly cumulative delivered against ordered, per supplier: see
         :func:`delivery_progress`.
     deliveries : DataFrame
-        The deliveries read (one row per delivery).
+        The deliveries read (one row per delivery), with ``days_from_contract``: whole days
+        from its order's contract date (midnight UTC) to it, missing for a delivery whose
+        order is not listed.
     problems : DataFrame
         One row per thing that does not add up (:data:`PROBLEM_COLUMNS`: ``order_id,
         delivery_id, kgs, problem``): an order whose deliveries differ from its own
@@ -290,8 +292,15 @@ def schedule(orders: pd.DataFrame, deliveries: pd.DataFrame, *, as_of: Any = Non
         warnings.warn(f"{len(problems)} delivery figure(s) do not add up (see "
                       f".problems): {shown}{' and others' if len(problems) > 3 else ''}",
                       stacklevel=2)
+    # Each delivery, with the days from its order's contract to it (missing for one whose
+    # order is not listed).
+    contract_of = dict(zip(order_ids, contract, strict=True))
+    contracts = pd.Series([contract_of.get(order_id,
+                                           pd.NaT) for order_id in deliveries["order_id"]],
+                          index=deliveries.index, dtype="datetime64[us, UTC]")
+    each = deliveries.assign(days_from_contract=_whole_days(delivered_at - contracts).array)
     return DeliverySchedule(result, delivery_progress(orders, deliveries, as_of=when),
-                            deliveries, problem_frame, when, stall_days)
+                            each, problem_frame, when, stall_days)
 
 
 def _months(instants: pd.Series) -> np.ndarray:
