@@ -4,7 +4,8 @@
 registry's default buyer; ``--org ID`` (repeated for a portfolio) chooses organisations, and
 without ``--demo`` it reads the live registry, with credentials from ``ISOMETRIC_CLIENT_SECRET``
 and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox). ``-o -`` writes
-the HTML to standard output (its status lines then go to standard error).
+the HTML to standard output (its status lines then go to standard error); ``--history DIR``
+adds a snapshot store's "Holdings over time" section.
 ``isoanalytics summary [--demo] [--org ID ...]`` prints an organisation's (or a portfolio's)
 headline figures and its largest suppliers. ``isoanalytics export [--demo] [--org ID ...] -o DIR
 [--format parquet|csv]`` writes every tidy frame as a Parquet dataset (or CSV) with a manifest;
@@ -172,6 +173,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     report.add_argument("--template", metavar="NOTEBOOK",
                         help="run another report notebook (it needs a cell tagged 'parameters')")
     report.add_argument("--notebook", metavar="FILE", help="also save the executed notebook")
+    report.add_argument("--history", metavar="DIR",
+                        help="a snapshot store (isoanalytics snapshot --store DIR): adds the "
+                             "section 'Holdings over time', its chart and what moved between "
+                             "the first and the last snapshot")
     report.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
                         help="how long any one report cell may run (default 600; a fraction "
                              "is rounded up to whole seconds)")
@@ -457,6 +462,7 @@ def _summary(args: argparse.Namespace, command: argparse.ArgumentParser, out: Te
 
 def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
     # nbclient and nbconvert load in about half a second: only this command pays for them.
+    from .present.datasets import MissingExtraError
     from .present.report import (
         OutputPathError,
         ReportError,
@@ -475,9 +481,16 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
                                      "terminal here: redirect it (-o - > report.html) or name "
                                      "a file (-o report.html)")
     status = sys.stderr if to_stdout else out  # stdout carries the page itself
+    if args.history is not None:
+        from .present.snapshots import check_store
+
+        try:  # here, to name the option as it was typed (build() names history=)
+            check_store(args.history, "--history")
+        except ValueError as error:
+            return _usage_error(command, str(error))
     options = {"demo": args.demo, "environment": args.environment, "title": args.title,
                "top": args.top, "with_code": args.with_code, "template": args.template,
-               "notebook": args.notebook, "timeout": args.timeout}
+               "notebook": args.notebook, "timeout": args.timeout, "history": args.history}
     started = time.perf_counter()
     try:
         if to_stdout:
@@ -487,6 +500,8 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
     except TemplateError as error:
         _say(f"isoanalytics report: {error}")
         return EXIT_TEMPLATE
+    except MissingExtraError as error:  # --history reads Parquet: pyarrow
+        return _fail("report", str(error), EXIT_MISSING_EXTRA, demo_mode=args.demo_mode)
     except (SchemaError, RegistryError) as error:  # before ValueError: SchemaError is one
         return _fail("report", _command_line_message(error, args), _exit_code(type(error)),
                      demo_mode=args.demo_mode, error_class=type(error))

@@ -49,11 +49,16 @@ from .._options import check_integer, check_seconds
 from .._progress import progress_bar
 from ..ids import check_id
 from ..registry.client import RegistryClient
+from .datasets import parquet_engine
+from .snapshots import check_store
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
            "ReportWriteError", "TemplateError", "build", "render"]
 
 TEMPLATE = Path(str(files("isoanalytics") / "templates" / "report.ipynb"))
+# The template's cells of the "Holdings over time" section: run only with a snapshot store
+# (history=), and taken out otherwise, so a report without one is exactly as it was.
+HISTORY_TAG = "history"
 logger = logging.getLogger("isoanalytics.report")
 DEFAULT_TITLE = "Carbon-removal credit holdings"
 # nbconvert's lab template would fetch require.js, MathJax and mermaid from CDNs: offline that
@@ -205,6 +210,12 @@ class _Parameters:
                           *(f"{name} = {value!r}" for name, value in vars(self).items())])
 
 
+@dataclass(frozen=True)
+class _HistoryParameters(_Parameters):
+    # Only a report with a store sets it: the parameters of one without are as they were.
+    history_store: str
+
+
 def build(
     organisation_ids: str | Iterable[str] | None = None,
     output: str | os.PathLike[str] = "report.html",
@@ -218,6 +229,7 @@ def build(
     notebook: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     timeout: float = 600.0,
+    history: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Build the HTML report of one organisation or a portfolio; returns the file's path.
 
@@ -249,6 +261,10 @@ def build(
         Show a progress bar; None: only in a terminal or a notebook.
     timeout : float
         Seconds any one cell may run.
+    history : path or None
+        A snapshot store (``isoanalytics snapshot --store DIR``): the report then has a
+        section "Holdings over time (snapshots)", the organisations' holdings at each of
+        their snapshots and what moved between the first and the last, supplier by supplier.
 
     Raises
     ------
@@ -261,6 +277,9 @@ def build(
         Before any work: ``output`` or ``notebook`` is not a regular file (a FIFO, a device,
         a socket), both name the same file, the folder cannot be written, or the name asks
         for a format this does not write (``.pdf``).
+    DatasetPathError
+        Before any work: ``history`` does not exist or is not a snapshot store (a
+        ``ValueError``); without pyarrow, :class:`MissingExtraError` names the extra.
     ReportError
         A cell failed while the report ran, or showed an error or printed a traceback
         (the HTML would carry a traceback); ``registry_error`` is the registry error's class
@@ -288,7 +307,7 @@ def build(
         page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
                           top=top, with_code=with_code, template=template,
                           saved_notebook=saved_notebook, progress=progress, timeout=timeout,
-                          stage=stage)
+                          stage=stage, history=history)
         stage[0] = "writing"
         files = {output: page.encode("utf-8")}
         if saved_notebook is not None:
@@ -313,10 +332,11 @@ def render(
     notebook: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     timeout: float = 600.0,
+    history: str | os.PathLike[str] | None = None,
 ) -> str:
     """The HTML report as a string, without writing it (``isoanalytics report -o -``).
 
-    The parameters, errors and checks are those of :func:`build`.
+    The parameters (``history`` too), errors and checks are those of :func:`build`.
 
     Examples
     --------
@@ -330,7 +350,7 @@ def render(
         page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
                           top=top, with_code=with_code, template=template,
                           saved_notebook=saved_notebook, progress=progress, timeout=timeout,
-                          stage=stage)
+                          stage=stage, history=history)
         if saved_notebook is not None:
             stage[0] = "writing"
             _write_atomically({saved_notebook: nbformat.writes(node).encode("utf-8")})
@@ -345,6 +365,7 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
          title: str | None, top: int, with_code: bool,
          template: str | os.PathLike[str] | None, saved_notebook: Path | None,
          progress: bool | None, timeout: float, stage: list[str],
+         history: str | os.PathLike[str] | None = None,
          ) -> tuple[str, nbformat.NotebookNode]:
     """Check the arguments, run the template and export it; ``stage[0]`` follows along."""
     ids = _organisation_ids(organisation_ids)
@@ -356,9 +377,12 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
     if demo and environment:
         raise ValueError("environment chooses a live registry; leave it out with demo=True")
     notebook_node = _read_template(Path(template) if template is not None else TEMPLATE)
+    store = _history_section(notebook_node, history)
     with RegistryClient.demo() if demo else RegistryClient(environment) as client:
         ids = _checked_organisations(client, ids)
-        parameters = _Parameters(ids, client.environment, title.strip(), top)
+        parameters = (_Parameters(ids, client.environment, title.strip(), top) if store is None
+                      else _HistoryParameters(ids, client.environment, title.strip(), top,
+                                              history_store=store))
         # The kernel reads the same credentials: whatever a registry echoed into the data
         # (a name, a value quoted in a traceback) is taken out before anything is saved.
         redact = client.redact
@@ -514,6 +538,24 @@ def _read_template(path: Path) -> nbformat.NotebookNode:
         raise TemplateError(f"{where} needs exactly one code cell tagged 'parameters' (where "
                             f"the report's parameters are set); it has {len(tagged)}")
     return node
+
+
+def _history_section(node: nbformat.NotebookNode,
+                     history: str | os.PathLike[str] | None) -> str | None:
+    """The store's absolute path (the kernel runs in a folder of its own), checked before
+    any work; without one, the template's history cells are taken out."""
+    tagged = [cell for cell in node.cells if HISTORY_TAG in cell.metadata.get("tags", [])]
+    if history is None:
+        node.cells = [cell for cell in node.cells
+                      if HISTORY_TAG not in cell.metadata.get("tags", [])]
+        return None
+    folder = check_store(history, "history")
+    parquet_engine("A report's history (history=, --history)")
+    if not tagged:
+        raise TemplateError(f"the report template has no cell tagged {HISTORY_TAG!r}, so it "
+                            "cannot show the history it was given; leave out history= "
+                            "(--history) or use a template with that section")
+    return str(folder.resolve())
 
 
 def _first_line(error: BaseException) -> str:

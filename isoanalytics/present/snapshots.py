@@ -50,7 +50,7 @@ from ..registry.client import RegistryClient
 from .datasets import DatasetPathError, check_folder, parquet_engine, write_error, write_file
 
 __all__ = ["PARTITION", "SNAPSHOT_COLUMNS", "STORE_MARKER", "append_snapshot", "changes",
-           "history", "snapshot"]
+           "check_store", "history", "snapshot"]
 
 SNAPSHOT_COLUMNS = ("snapshot_at", "snapshot_id", *COLUMNS)
 PARTITION = "snapshot_date"
@@ -63,6 +63,39 @@ _INSTANT = pd.DatetimeTZDtype("us", "UTC")
 
 def _is_store(folder: Path) -> bool:
     return (folder / STORE_MARKER).is_file()
+
+
+def check_store(store: str | os.PathLike[str], what: str = "snapshot store") -> Path:
+    """The folder of an existing snapshot store, to read; refused before any work otherwise.
+
+    Reading (a report's history) never makes a store: a path that does not exist, is not a
+    folder or has no :data:`STORE_MARKER` raises :class:`DatasetPathError` naming ``what``
+    (the option or argument that gave it) and how a store is made.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from isoanalytics.present.snapshots import check_store
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         check_store(pathlib.Path(folder, "nowhere"), "--history")
+    ...     except ValueError as error:
+    ...         print("does not exist" in str(error), str(error).startswith("--history"))
+    True True
+    """
+    given = os.fspath(store)
+    folder = Path(store).expanduser()
+    make = "the command isoanalytics snapshot --store DIR makes one"
+    if not folder.exists():
+        problem = "does not exist"
+    elif not folder.is_dir():
+        problem = "is not a folder"
+    elif not _is_store(folder):
+        problem = f"is a folder but not a snapshot store (it has no {STORE_MARKER})"
+    else:
+        return folder
+    raise DatasetPathError(f"{what} {given!r} {problem}; name a snapshot store: {make}",
+                           path=given)
 
 
 def _store(store: str | os.PathLike[str]) -> Path:

@@ -24,6 +24,7 @@ from ..records.frames import check_columns
 from .sentences import plural
 
 __all__ = [
+    "changes_html",
     "concentration_html",
     "headline_html",
     "holdings_html",
@@ -320,3 +321,75 @@ def timeline_html(timeline: pd.DataFrame, *, by: str | None = None, top: int = 5
                  for column in table.columns] if split else []),
               f"Total ({units})", f"Cumulative ({units})")
     return _table(header, rows, total=total, css_class="isoanalytics-timeline")
+
+
+_CHANGE_KGS = ("active_kgs_from", "active_kgs_to", "active_change_kgs", "retired_kgs_from",
+               "retired_kgs_to", "retired_change_kgs")
+
+
+def _signed(kgs: int, units: str) -> str:
+    # A change says its direction: "+1.500", "-0.250", and "0.000" for none.
+    return ("+" if kgs > 0 else "") + quantity(kgs, units)
+
+
+def changes_html(moved: pd.DataFrame, names: Mapping[Any, str] | None = None, *,
+                 units: str = "tCO2e") -> str:
+    """What moved between two snapshots: per row of :func:`~isoanalytics.changes`, the active
+    and retired holdings from and to and their change, with a Total row (exact integer sums).
+
+    Parameters
+    ----------
+    moved : DataFrame
+        From :func:`isoanalytics.changes`: ``organisation_id``, a ``<by>_id`` column and the
+        kilograms from, to and their change per status.
+    names : mapping, optional
+        Names of the ``<by>`` ids and, for several organisations, of the organisation ids
+        (a row is then "organisation: supplier"); an id without one is shown as it is.
+    units : {"tCO2e", "kg"}
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import changes
+    >>> from isoanalytics.tables import changes_html
+    >>> rows = pd.DataFrame({
+    ...     "snapshot_at": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-02-01"], utc=True),
+    ...     "snapshot_id": ["a", "a", "b"], "organisation_id": ["org_1"] * 3,
+    ...     "level": "supplier", "entity_id": ["spl_1", "spl_1", "spl_1"],
+    ...     "status": ["active", "retired", "active"], "credit_kgs": [900, 100, 400],
+    ...     "credits": [0.9, 0.1, 0.4]})
+    >>> table = changes_html(changes(rows, "2025-01-01", "2025-02-01"), {"spl_1": "Deepwell"})
+    >>> ">Deepwell</th>" in table, ">-0.500</td>" in table, table.count("<tr>")
+    (True, True, 3)
+    """
+    check_columns(moved, ("organisation_id", *_CHANGE_KGS), "changes_html",
+                  "the frame of isoanalytics.changes()")
+    keys = [column for column in moved.columns
+            if column.endswith("_id") and column != "organisation_id"]
+    if len(keys) != 1:
+        raise ValueError("changes_html: moved needs one <by>_id column (supplier_id, "
+                         "project_id...) beside organisation_id, as changes() gives")
+    key = keys[0]
+    quantity(0, units)  # refuses other units before any work
+    labels = {} if names is None else names  # a Series of names works as well as a dict
+    several = moved["organisation_id"].nunique() > 1
+    kgs = moved[list(_CHANGE_KGS)].to_numpy(dtype=np.int64)
+    rows = []
+    for position, (organisation_id, entity_id) in enumerate(
+            zip(moved["organisation_id"], moved[key], strict=True)):
+        name = name_or_id(labels.get(entity_id), entity_id)
+        if several:
+            name = f"{name_or_id(labels.get(organisation_id), organisation_id)}: {name}"
+        figures = [int(value) for value in kgs[position]]
+        rows.append((name, *(_signed(value, units) if column.endswith("change_kgs")
+                             else quantity(value, units)
+                             for column, value in zip(_CHANGE_KGS, figures, strict=True))))
+    sums = [int(value) for value in kgs.sum(axis=0)]
+    noun = key.removesuffix("_id")
+    total = (f"Total ({len(moved):,} {plural(noun, len(moved))})",
+             *(_signed(value, units) if column.endswith("change_kgs") else quantity(value, units)
+               for column, value in zip(_CHANGE_KGS, sums, strict=True)))
+    header = (noun.capitalize(), f"Active, first ({units})", f"Active, last ({units})",
+              f"Active change ({units})", f"Retired, first ({units})",
+              f"Retired, last ({units})", f"Retired change ({units})")
+    return _table(header, rows, total=total, css_class="isoanalytics-changes")
