@@ -59,7 +59,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         UnreadableResponseError,
     )
     from .present.export import export
-    from .present.snapshots import changes, history
+    from .present.snapshots import append_snapshot, changes, history, snapshot
     from .records.balance import (
         COLUMNS,
         LEVELS,
@@ -106,7 +106,7 @@ _HOMES = {
     "analysis.holdings": ("holdings_as_of", "reconcile_ledger"),
     "registry.ledger": ("aledger", "ledger"),
     "present.export": ("export",),
-    "present.snapshots": ("changes", "history"),
+    "present.snapshots": ("append_snapshot", "changes", "history", "snapshot"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 # Submodules reached as attributes: ``isoanalytics.report.build(...)`` after
@@ -154,6 +154,7 @@ __all__ = [
     "aenrich",
     "afetch_balances",
     "aledger",
+    "append_snapshot",
     "breakdown",
     "changes",
     "claims",
@@ -177,6 +178,7 @@ __all__ = [
     "reconcile",
     "reconcile_ledger",
     "retired_share",
+    "snapshot",
     "split_portfolio",
     "stack_balances",
     "summarize",
