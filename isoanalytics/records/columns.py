@@ -81,7 +81,7 @@ def _days(values: list, nullable: bool) -> Any:
     ordinals = np.fromiter((_EPOCH_ORDINAL if value is None else value.toordinal()
                             for value in values), dtype=np.int64, count=len(values))
     days = (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
-    days[missing] = np.datetime64("NaT")
+    days[missing] = np.datetime64("NaT", "D")
     return pd.DatetimeIndex(days.astype(f"datetime64[{_TIME_UNIT}]"))
 
 
