@@ -56,6 +56,8 @@ __all__ = [
     "ACTIVE_COLOUR",
     "MAX_BARS",
     "RETIRED_COLOUR",
+    "ChartImage",
+    "chart_image",
     "concentration_chart",
     "delivery_chart",
     "delivery_curve",
@@ -853,3 +855,69 @@ def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
     ax.set_title(_title(title, f"Holdings{whose} at {count} ({units})"), loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
+
+
+class ChartImage:
+    """A drawn chart as a PNG picture with alt text: what a report or an exported page shows.
+
+    Made by :func:`chart_image`. In a notebook it shows as the picture; the PNG's output
+    metadata carries ``alt``, which the report's HTML export (``isoanalytics report``,
+    also with ``--template``) writes as the ``<img>``'s alt text, for screen readers and for
+    a PDF's text. ``alt`` and ``png`` (the bytes) are attributes.
+    """
+
+    def __init__(self, png: bytes, alt: str) -> None:
+        self.png = png
+        self.alt = alt
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None,
+                          ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        import base64
+
+        picture = base64.b64encode(self.png).decode("ascii")
+        return ({"image/png": picture, "text/plain": f"<chart: {self.alt}>"},
+                {"image/png": {"alt": self.alt}})
+
+    def __repr__(self) -> str:
+        return f"<chart: {self.alt}>"
+
+
+def chart_image(ax: Axes, alt: str, *, dpi: float | None = None) -> ChartImage:
+    """The chart ``ax`` is on as a PNG picture with alt text; its figure is closed.
+
+    Parameters
+    ----------
+    ax : Axes
+        Any Axes of the figure to show (the return value of a chart function).
+    alt : str
+        What the chart shows, with its key figure, in one or two sentences: the picture's
+        alt text ("Bar chart of active and retired tCO2e for the 5 suppliers; the largest,
+        Alpha, holds 62 %").
+    dpi : float, optional
+        Resolution; None: matplotlib's ``savefig.dpi`` (the inline backend's default look).
+
+    Returns
+    -------
+    ChartImage
+        Shown by a notebook as the picture; the report's HTML gives it ``alt``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import plots
+    >>> ax = pd.Series([1, 3]).plot.bar()
+    >>> picture = plots.chart_image(ax, "Two bars: 1 and 3 tCO2e")
+    >>> picture.png[:4] == b"\\x89PNG", picture.alt
+    (True, 'Two bars: 1 and 3 tCO2e')
+    """
+    import io
+
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError("chart_image() needs alt text saying what the chart shows, with "
+                         f"its key figure; got {alt!r}")
+    buffer = io.BytesIO()
+    figure = ax.figure
+    figure.savefig(buffer, format="png", bbox_inches="tight",
+                   **({} if dpi is None else {"dpi": dpi}))
+    plt.close(figure)  # type: ignore[arg-type]
+    return ChartImage(buffer.getvalue(), " ".join(alt.split()))

@@ -56,6 +56,7 @@ __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "Repor
            "ReportWriteError", "TemplateError", "build", "render"]
 
 TEMPLATE = Path(str(files("isoanalytics") / "templates" / "report.ipynb"))
+NBCONVERT_TEMPLATES = Path(str(files("isoanalytics") / "templates" / "nbconvert"))
 # The template's cells of the "Holdings over time" section: run only with a snapshot store
 # (history=), and taken out otherwise, so a report without one is exactly as it was.
 HISTORY_TAG = "history"
@@ -830,7 +831,9 @@ def _failed_cell(node: nbformat.NotebookNode) -> int | None:
 
 def _export(node: nbformat.NotebookNode, *, title: str, with_code: bool) -> str:
     exporter = HTMLExporter(
-        template_name="lab",
+        # nbconvert's lab template, plus each picture's alt text and the report's stylesheet.
+        extra_template_basedirs=[str(NBCONVERT_TEMPLATES)],
+        template_name="isoanalytics",
         exclude_input=not with_code,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
