@@ -62,7 +62,7 @@ def test_every_control_redraws_the_chart_and_the_table(portfolio):
     _, _, app = portfolio
     changes = [("dimension", "pathway"), ("top", 2), ("status", "retired"), ("units", "kg"),
                ("organisation", demo.DEFAULT_ORGANISATION_ID), ("dimension", "country"),
-               ("organisation", ALL), ("dimension", "supplier"), ("top", 10), ("units", "tCO2e"),
+               ("organisation", ALL), ("dimension", "supplier"), ("top", 4), ("units", "tCO2e"),
                ("status", "total")]
     for name, value in changes:
         chart, table, figures = app.chart.value, app.table.value, app.figures.value
@@ -106,15 +106,48 @@ def test_status_orders_the_rows_and_sets_the_concentration(portfolio):
     app.status.value = "total"
 
 
-def test_the_slider_follows_the_number_of_entities(portfolio):
-    _, _, app = portfolio
-    app.organisation.value = ALL
+def test_each_dimension_keeps_its_own_top_n(portfolio):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
     app.dimension.value = "project"
     app.top.value = 25
+    app.dimension.value = "pathway"  # five pathways: all shown, drawn once with that value
+    assert app.top.max == len(app.breakdown) == app.top.value == len(app.summary) == 5
+    app.top.value = 2
+    app.dimension.value = "project"
+    assert app.top.value == 25 and len(app.summary) == 26  # not clamped to the pathways' 5
     app.dimension.value = "pathway"
-    assert app.top.max == len(app.breakdown)
-    assert app.top.value == len(app.breakdown)  # clamped, and drawn once with that value
-    assert len(app.summary) == len(app.breakdown)
+    assert app.top.value == 2 and len(app.summary) == 3
+    app.dimension.value = "country"
+    assert app.top.value == 10  # the starting N, for a dimension not yet touched
+    app.dimension.value = "project"
+    app.organisation.value = demo.registry().buyers["typical"]  # fewer projects than 25
+    assert app.top.value == len(app.breakdown) < 25
+    app.organisation.value = ALL
+    assert app.top.value == 25 and len(app.summary) == 26
+
+
+def test_tables_name_pathways_and_countries_as_the_charts_do(portfolio):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects, top=3)
+    names = dict(zip(projects["country_code"], projects["country_name"], strict=True))
+    for dimension in ("pathway", "country"):
+        app.dimension.value = dimension
+        shown = [row[0] for row in table_rows(app)[1:-1]]
+        kept = app.summary[~app.summary["other"]].index.tolist()
+        expected = ([pathway.replace("_", " ").capitalize() for pathway in kept]
+                    if dimension == "pathway" else [names[code] for code in kept])
+        assert shown == [*expected, f"Other ({len(app.breakdown) - 3})"]
+        assert not any("_" in name or name in names for name in shown)  # no slug, no ISO code
+        assert expected[0] in app.static_html() and expected[0] in app._chart_alt()
+
+
+def test_the_figures_say_total_for_active_and_retired(portfolio):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
+    total = sum(balance.total_kgs for balance in fetched.balances.values())
+    assert f"<b>Total</b> {tonnes(total)} tCO2e" in app.figures.value
+    assert "Held" not in app.figures.value + app.table.value + app.static_html()
 
 
 def test_the_slider_stops_at_fifty_bars():
