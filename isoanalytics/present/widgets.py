@@ -822,12 +822,15 @@ class Dashboard(widgets.VBox):
         ids = [str(org) for _, org in self.app.organisation.options if org != ALL]
         self.message.value = (f"Reading the ledgers of {len(ids)} "
                               f"{plural('organisation', len(ids))}...")
+        self.time_button.disabled = True  # one reading at a time
         try:
             ledgers = [read_ledger(self._client, org, progress=False) for org in ids]
         except (RegistryError, SchemaError) as error:
             self.message.value = (f'<span style="color:#D55E00">The ledgers could not be read: '
                                   f"{html.escape(str(error))}</span>")
             return None
+        finally:
+            self.time_button.disabled = False
         self.message.value = ""
         self.time_button.layout.display = "none"
         return self.app.add_time_view(pd.concat(ledgers, ignore_index=True))
