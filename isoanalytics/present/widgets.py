@@ -129,7 +129,7 @@ class Explorer(widgets.VBox):
         self._start_top = top
         self._tops: dict[str, int] = {}
         self._display: Any = None  # the IPython DisplayHandle of the static copy, once shown
-        self._names = names = organisation_names or {}
+        names = organisation_names or {}
         organisation_ids = list(pd.unique(frame["organisation_id"]))
         # A balance parsed without its id has organisation_id None: still one organisation.
         choices = [(name_or_id(names.get(org), org or "This organisation"), org)
