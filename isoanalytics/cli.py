@@ -171,7 +171,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                         help=f"live registry to read (default: {ENVIRONMENT_VARIABLE}, "
                              "else sandbox)")
     report.add_argument("--template", metavar="NOTEBOOK",
-                        help="run another report notebook (it needs a cell tagged 'parameters')")
+                        help="run another report notebook, e.g. your own (parameters go "
+                             "after a cell tagged 'parameters', else before the first code "
+                             "cell)")
     report.add_argument("--notebook", metavar="FILE", help="also save the executed notebook")
     report.add_argument("--history", metavar="DIR",
                         help="a snapshot store (isoanalytics snapshot --store DIR): adds the "

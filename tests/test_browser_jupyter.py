@@ -67,6 +67,8 @@ FRONT_ENDS = [
 MENU_BAR_ITEM = ".lm-MenuBar-itemLabel"  # File, Edit, View, Run, Kernel, ...
 RUN_ALL = '.lm-Menu-item[data-command="runmenu:run-all"]'  # Run > Run All Cells
 KERNEL_NAME = ".jp-KernelName"  # "No Kernel" until the session has a kernel
+STATIC_SHOWN_JS = """() => Array.from(document.querySelectorAll('.isoanalytics-static'),
+    element => element.getBoundingClientRect().height > 0)"""
 
 # Marks explorer charts already on the page before Run All (saved widget views, should a front
 # end ever restore them): only a chart made by this run counts, and none may be left over.
@@ -212,6 +214,9 @@ def exercise(front_end: FrontEnd, root: Path) -> dict[str, float]:
             poll(page, server, errors, "the table's heading to read 'Country'",
                  lambda: page.evaluate(NOTEBOOK_JS)["heading"] == "Country")
             timings["dimension"] = time.monotonic() - start
+            # The explorer's static copy (for exported pages) is there, hidden by its own
+            # style rule, since the widgets render here.
+            assert page.evaluate(STATIC_SHOWN_JS) == [False], "the static copy shows"
             assert not errors, f"{errors}\nserver log:\n{server.log_tail()}"
         finally:  # also after a failure: the screenshot shows what the page showed
             page.evaluate(SCROLL_TO_TOP_JS)

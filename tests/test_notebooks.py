@@ -18,13 +18,23 @@ from .conftest import REPO
 
 NOTEBOOKS = ["01-quickstart.ipynb", "02-portfolio-explorer.ipynb",
              "03-supplier-concentration.ipynb", "04-report.ipynb",
-             "05-claims-and-deliveries.ipynb"]
+             "05-claims-and-deliveries.ipynb", "dashboard.ipynb"]
+# Served by Voila to people who do not read notebooks: a title line and the app, not an article.
+DASHBOARD = "dashboard.ipynb"
+ARTICLES = [name for name in NOTEBOOKS if name != DASHBOARD]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # Anything that looks like where a machine keeps its files.
 MACHINE_PATH = re.compile(r"(/work/|/root/|/home/|/tmp/|/Users/|[A-Z]:\\\\|site-packages)")
 
 
 @pytest.fixture(params=NOTEBOOKS)
 def notebook(request):
+    path = REPO / "notebooks" / request.param
+    return path, nbformat.read(path, as_version=4)
+
+
+@pytest.fixture(params=ARTICLES)
+def article(request):
     path = REPO / "notebooks" / request.param
     return path, nbformat.read(path, as_version=4)
 
@@ -38,8 +48,8 @@ def test_the_notebooks_are_all_there():
     assert found == NOTEBOOKS
 
 
-def test_each_reads_like_an_article(notebook):
-    _, nb = notebook
+def test_each_reads_like_an_article(article):
+    _, nb = article
     nbformat.validate(nb)
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
@@ -47,8 +57,8 @@ def test_each_reads_like_an_article(notebook):
     assert nb.metadata.kernelspec.name == "python3"
 
 
-def test_matplotlib_is_inline_before_any_chart(notebook):
-    _, nb = notebook
+def test_matplotlib_is_inline_before_any_chart(article):
+    _, nb = article
     cells = code_cells(nb)
     inline = next(i for i, cell in enumerate(cells) if "%matplotlib inline" in cell.source)
     charts = [i for i, cell in enumerate(cells) if "plots." in cell.source or "plt." in cell.source]
@@ -56,7 +66,7 @@ def test_matplotlib_is_inline_before_any_chart(notebook):
 
 
 def test_outputs_come_from_one_fresh_kernel_top_to_bottom(notebook):
-    _, nb = notebook
+    path, nb = notebook
     counts = [cell.execution_count for cell in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1))
     for cell in code_cells(nb):
@@ -66,7 +76,7 @@ def test_outputs_come_from_one_fresh_kernel_top_to_bottom(notebook):
                 f"stderr in a committed output: {output.text[:200]}")
     charts = [output for cell in code_cells(nb) for output in cell.outputs
               if "image/png" in output.get("data", {})]
-    assert charts, "every notebook shows at least one chart"
+    assert charts or path.name == DASHBOARD, "every notebook shows at least one chart"
 
 
 def test_no_secret_token_or_machine_path_is_saved(notebook):
@@ -90,3 +100,25 @@ def test_nbval_runs_strict_with_the_sanitize_file():
     assert "--nbval " in pyproject and "--nbval-lax" not in pyproject
     assert "--nbval-sanitize-with=notebooks/sanitize.cfg" in pyproject
     assert (REPO / "notebooks" / "sanitize.cfg").is_file()
+
+
+def test_the_dashboard_shows_a_title_line_and_the_app_only():
+    nb = nbformat.read(REPO / "notebooks" / DASHBOARD, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    markdown = [cell for cell in nb.cells if cell.cell_type == "markdown"]
+    assert len(markdown) == 1 and nb.cells[0] is markdown[0]
+    assert markdown[0].source.startswith("# ") and "\n" not in markdown[0].source.strip()
+    cells = code_cells(nb)
+    assert "%matplotlib inline" in cells[0].source
+    outputs = [output for cell in cells for output in cell.outputs]
+    # One output, the dashboard's widget view: no frame, no repr, no static copy in Voila.
+    assert len(outputs) == 1 and WIDGET_VIEW in outputs[0]["data"]
+    assert set(outputs[0]["data"]) == {WIDGET_VIEW, "text/plain"}
+    assert "dashboard(" in cells[-1].source
+
+
+def test_the_readme_badges_open_the_dashboard_in_voila():
+    readme = (REPO / "README.md").read_text()
+    voila = [line for line in readme.splitlines() if "urlpath=voila" in line]
+    assert voila and all(f"voila/render/notebooks/{DASHBOARD}" in line for line in voila)

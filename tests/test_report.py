@@ -221,8 +221,10 @@ def test_live_mode_without_credentials_names_the_variable(tmp_path):
 @pytest.mark.parametrize(("content", "message"), [
     (None, "does not exist. The template ships inside the package"),
     ("not a notebook", "is not a readable notebook"),
-    (nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])),
-     "needs exactly one code cell tagged 'parameters'"),
+    (nbformat.writes(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("b = 2", metadata={"tags": ["parameters"]})])),
+     "needs at most one code cell tagged 'parameters'.*it has 2"),
 ])
 def test_an_unusable_template(tmp_path, content, message):
     template = tmp_path / "template.ipynb"

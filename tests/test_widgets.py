@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import warnings
@@ -23,6 +24,7 @@ from isoanalytics.present.widgets import (
     Explorer,
     TimeView,
     connect,
+    dashboard,
     explorer,
 )
 
@@ -62,7 +64,7 @@ def test_every_control_redraws_the_chart_and_the_table(portfolio):
     _, _, app = portfolio
     changes = [("dimension", "pathway"), ("top", 2), ("status", "retired"), ("units", "kg"),
                ("organisation", demo.DEFAULT_ORGANISATION_ID), ("dimension", "country"),
-               ("organisation", ALL), ("dimension", "supplier"), ("top", 10), ("units", "tCO2e"),
+               ("organisation", ALL), ("dimension", "supplier"), ("top", 4), ("units", "tCO2e"),
                ("status", "total")]
     for name, value in changes:
         chart, table, figures = app.chart.value, app.table.value, app.figures.value
@@ -106,15 +108,48 @@ def test_status_orders_the_rows_and_sets_the_concentration(portfolio):
     app.status.value = "total"
 
 
-def test_the_slider_follows_the_number_of_entities(portfolio):
-    _, _, app = portfolio
-    app.organisation.value = ALL
+def test_each_dimension_keeps_its_own_top_n(portfolio):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
     app.dimension.value = "project"
     app.top.value = 25
+    app.dimension.value = "pathway"  # five pathways: all shown, drawn once with that value
+    assert app.top.max == len(app.breakdown) == app.top.value == len(app.summary) == 5
+    app.top.value = 2
+    app.dimension.value = "project"
+    assert app.top.value == 25 and len(app.summary) == 26  # not clamped to the pathways' 5
     app.dimension.value = "pathway"
-    assert app.top.max == len(app.breakdown)
-    assert app.top.value == len(app.breakdown)  # clamped, and drawn once with that value
-    assert len(app.summary) == len(app.breakdown)
+    assert app.top.value == 2 and len(app.summary) == 3
+    app.dimension.value = "country"
+    assert app.top.value == 10  # the starting N, for a dimension not yet touched
+    app.dimension.value = "project"
+    app.organisation.value = demo.registry().buyers["typical"]  # fewer projects than 25
+    assert app.top.value == len(app.breakdown) < 25
+    app.organisation.value = ALL
+    assert app.top.value == 25 and len(app.summary) == 26
+
+
+def test_tables_name_pathways_and_countries_as_the_charts_do(portfolio):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects, top=3)
+    names = dict(zip(projects["country_code"], projects["country_name"], strict=True))
+    for dimension in ("pathway", "country"):
+        app.dimension.value = dimension
+        shown = [row[0] for row in table_rows(app)[1:-1]]
+        kept = app.summary[~app.summary["other"]].index.tolist()
+        expected = ([pathway.replace("_", " ").capitalize() for pathway in kept]
+                    if dimension == "pathway" else [names[code] for code in kept])
+        assert shown == [*expected, f"Other ({len(app.breakdown) - 3})"]
+        assert not any("_" in name or name in names for name in shown)  # no slug, no ISO code
+        assert expected[0] in app.static_html() and expected[0] in app._chart_alt()
+
+
+def test_the_figures_say_total_for_active_and_retired(portfolio):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
+    total = sum(balance.total_kgs for balance in fetched.balances.values())
+    assert f"<b>Total</b> {tonnes(total)} tCO2e" in app.figures.value
+    assert "Held" not in app.figures.value + app.table.value + app.static_html()
 
 
 def test_the_slider_stops_at_fifty_bars():
@@ -437,3 +472,115 @@ def test_whatever_the_time_controls_say_the_table_adds_up(over_time, data):
     expected = int(shown.loc[shown["event"] == view.event.value, "credit_kgs"].sum())
     assert int(view.timeline["credit_kgs"].sum()) == expected
     assert time_rows(view)[-1][-2:] == [tonnes(expected)] * 2
+
+
+# -- per-dimension top N, for any sequence of changes ---------------------------------------
+
+
+@settings(max_examples=10, deadline=None)  # each example makes an app and redraws it
+@given(st.lists(st.tuples(st.sampled_from(["dimension", "top", "organisation"]),
+                          st.integers(0, 60)), min_size=1, max_size=8))
+def test_whatever_is_changed_each_dimension_shows_its_own_n(portfolio, actions):
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
+    wanted = dict.fromkeys(("supplier", "project", "pathway", "country"), 10)
+    organisations = [value for _, value in app.organisation.options]
+    for control, number in actions:
+        if control == "dimension":
+            app.dimension.value = list(wanted)[number % 4]
+        elif control == "organisation":
+            app.organisation.value = organisations[number % len(organisations)]
+        else:
+            app.top.value = min(max(number, 1), app.top.max)
+            wanted[app.dimension.value] = app.top.value
+        entities = len(app.breakdown)
+        assert app.top.max == max(min(entities, MAX_TOP), 1)
+        assert app.top.value == min(wanted[app.dimension.value], app.top.max)
+        assert len(app.summary[~app.summary["other"]]) == min(app.top.value, entities)
+
+
+# -- the static copy of the last state ------------------------------------------------------
+
+
+def test_the_static_copy_is_the_chart_and_the_exact_tables(over_time):
+    app, _, _ = over_time
+    app.dimension.value, app.status.value = "country", "retired"
+    copy = app.static_html()
+    assert copy.startswith('<div class="isoanalytics-static">')
+    assert app.table.value in copy and app.figures.value in copy  # the exact table, as shown
+    assert app.time.table.value in copy  # and the time view's
+    pictures = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"', copy)
+    assert [base64.b64decode(png) for png, _ in pictures] == [bytes(app.chart.value),
+                                                              bytes(app.time.chart.value)]
+    alt, time_alt = (html.unescape(text) for _, text in pictures)
+    assert alt.startswith("Bar chart: Retired holdings by country of all 2 organisations")
+    largest = app.summary.iloc[0]
+    assert f"the largest, {largest['country_name']}, holds" in alt
+    assert time_alt.endswith(f"{tonnes(int(app.time.timeline['credit_kgs'].sum()))} tCO2e in all")
+    assert "display:none" in copy  # hidden where the widgets render
+    app.dimension.value, app.status.value = "supplier", "total"
+
+
+def recording_displays(monkeypatch) -> list[tuple[dict, str | None, bool]]:
+    """What IPython's display() is given, as (data, display_id, update), kernel or not."""
+    import IPython.display
+    from IPython.core import display_functions
+
+    published: list[tuple[dict, str | None, bool]] = []
+
+    def display(data, *, raw=False, display_id=None, update=False, **_):
+        assert raw
+        published.append((data, display_id, update))
+
+    monkeypatch.setattr(display_functions, "display", display)
+    monkeypatch.setattr(IPython.display, "display", display)
+    return published
+
+
+def test_shown_in_a_notebook_the_copy_follows_every_change(portfolio, monkeypatch):
+    published = recording_displays(monkeypatch)
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
+    app._ipython_display_()
+    (view, _, _), (static, display_id, update) = published
+    assert set(view) == {"application/vnd.jupyter.widget-view+json", "text/plain"}
+    assert "Explorer(" not in view["text/plain"]  # a sentence where widgets cannot render
+    assert static["text/html"] == app.static_html() and display_id and not update
+    app.dimension.value = "pathway"
+    data, updated_id, update = published[-1]
+    assert update and updated_id == display_id
+    assert data["text/html"] == app.static_html() and "Holdings by pathway" in data["text/html"]
+
+
+def test_an_explorer_inside_another_widget_publishes_nothing(portfolio, monkeypatch):
+    published = recording_displays(monkeypatch)
+    fetched, projects, _ = portfolio
+    app = explorer(fetched, projects=projects)
+    app.dimension.value = "country"  # never displayed itself: no copy to update
+    assert published == []
+
+
+# -- the dashboard --------------------------------------------------------------------------
+
+
+def test_the_dashboard_shows_the_demo_portfolio_and_the_time_view_on_request():
+    registry = demo.registry()
+    chosen = [registry.buyers["concentrated"], registry.buyers["typical"]]
+    board = dashboard(organisations={"demo": chosen})
+    assert board.children[0] is board.panel and board.holder.children[0] is board.app
+    assert [value for _, value in board.app.organisation.options] == [ALL, *chosen]
+    assert board.app.time is None and board.time_button.layout.display is None
+    view = board.show_time()
+    assert board.app.time is view and board.time_button.layout.display == "none"
+    assert view.timeline["credit_kgs"].sum() > 0 and board.message.value == ""
+    first = board.app
+    board.panel.connect()  # a new client: a fresh explorer
+    assert board.app is not first and board.app.time is None
+
+
+def test_a_dashboard_that_cannot_connect_says_so_and_shows_no_app():
+    board = dashboard("production")  # no ISOMETRIC_* variables here
+    assert board.app is None and board.holder.children == ()
+    assert "connect" in board.message.value and "ISOMETRIC_CLIENT_SECRET" in (
+        board.panel.message.value)
+    assert board.show_time() is None

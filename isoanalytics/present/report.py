@@ -65,10 +65,11 @@ DEFAULT_TITLE = "Carbon-removal credit holdings"
 # nbconvert's lab template would fetch require.js, MathJax and mermaid from CDNs: offline that
 # is console errors and a slow page. The report uses none of them.
 _NO_SCRIPT = "data:text/javascript,"
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 class TemplateError(Exception):
-    """The report template is missing, is not a notebook, or has no ``parameters`` cell.
+    """The report template is missing, is not a notebook, or has several ``parameters`` cells.
 
     Examples
     --------
@@ -255,7 +256,10 @@ def build(
     with_code : bool
         Show the code cells too (for analysts reviewing how the figures were made).
     template : path or None
-        Another report notebook to run; it needs a cell tagged ``parameters``.
+        Another report notebook to run, such as an analyst's own: the parameters are set in
+        a cell after the one tagged ``parameters`` or, without one, before its first code
+        cell. Widget views are left out of the page (they need a kernel); an explorer's
+        static copy of its last state stays.
     notebook : path or None
         Also save the executed notebook there.
     progress : bool or None
@@ -270,7 +274,7 @@ def build(
     Raises
     ------
     TemplateError
-        The template is missing, unreadable or has no ``parameters`` cell.
+        The template is missing, unreadable or has several ``parameters`` cells.
     MissingCredentialsError, NotFoundError, RegistryError
         Found before the kernel starts: credentials, an unknown organisation, an unreachable
         registry.
@@ -402,6 +406,7 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
             raise _with_notebook(error, notebook_node, saved_notebook) from None
         stage[0] = "exporting"
         bar.set_postfix_str("exporting HTML")
+        _without_widgets(notebook_node)
         page = _export(notebook_node, title=parameters.title, with_code=with_code)
     return page, notebook_node
 
@@ -535,8 +540,8 @@ def _read_template(path: Path) -> nbformat.NotebookNode:
     if not isinstance(node, dict) or not isinstance(node.get("cells"), list):
         raise TemplateError(f"{where} is not a notebook: it has no list of cells")
     tagged = [cell for cell in node.cells if "parameters" in cell.metadata.get("tags", [])]
-    if len(tagged) != 1:
-        raise TemplateError(f"{where} needs exactly one code cell tagged 'parameters' (where "
+    if len(tagged) > 1:
+        raise TemplateError(f"{where} needs at most one code cell tagged 'parameters' (where "
                             f"the report's parameters are set); it has {len(tagged)}")
     return node
 
@@ -574,12 +579,27 @@ def _checked_organisations(client: RegistryClient, ids: list[str]) -> list[str]:
 
 
 def _inject(node: nbformat.NotebookNode, parameters: _Parameters) -> None:
-    # papermill's convention: a cell tagged "injected-parameters" right after the defaults.
-    position = next(index for index, cell in enumerate(node.cells)
-                    if "parameters" in cell.metadata.get("tags", []))
+    # papermill's convention: a cell tagged "injected-parameters" right after the defaults;
+    # a notebook without defaults (an analyst's own) gets it before its first code cell, so
+    # it may use the names or not.
+    tagged = [index + 1 for index, cell in enumerate(node.cells)
+              if "parameters" in cell.metadata.get("tags", [])]
+    code = [index for index, cell in enumerate(node.cells) if cell.cell_type == "code"]
+    position = (tagged or code or [len(node.cells)])[0]
     cell = nbformat.v4.new_code_cell(parameters.source(),
                                      metadata={"tags": ["injected-parameters"]})
-    node.cells.insert(position + 1, cell)
+    node.cells.insert(position, cell)
+
+
+def _without_widgets(node: nbformat.NotebookNode) -> None:
+    """Take out widget views and the saved widget state: a report is a static page, where a
+    view would need a kernel and a renderer fetched from a CDN. An explorer's static copy of
+    its last state (a separate output) stays."""
+    node.metadata.pop("widgets", None)
+    for cell in node.cells:
+        if "outputs" in cell:
+            cell["outputs"] = [output for output in cell["outputs"]
+                               if _WIDGET_VIEW not in output.get("data", {})]
 
 
 @contextlib.contextmanager

@@ -1,15 +1,24 @@
-"""ipywidgets apps: :func:`explorer` for a balance or portfolio, :func:`connect` for a client.
+"""ipywidgets apps: :func:`explorer` for a balance or portfolio, :func:`connect` for a client,
+and :func:`dashboard`, both together for Voila.
 
 Every view is a widget trait (PNG bytes in an ``Image``, HTML in an ``HTML``), set from code
 on each change: nothing is printed into an ``Output`` context, so the apps behave the same in
 JupyterLab, Notebook 7, Voila and under nbval, and their state can be read back in Python
 (``app.summary``, ``app.concentration``) to test or to reuse.
+
+An explorer shown in a notebook (``app`` as a cell's last line, or ``display(app)``) also
+shows its last state as static outputs beside the widgets: its chart as a PNG with alt text
+and its exact table, updated on every change under one display id. A page exported from the
+notebook (``jupyter nbconvert --to html``, ``isoanalytics report --template``) shows them
+offline, where widgets cannot run; where the widgets do render, a style rule hides the copy.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
@@ -20,8 +29,8 @@ from matplotlib.figure import Figure
 
 from .._environment import SECRET_VARIABLE, TOKEN_VARIABLE
 from .._format import UNITS, name_or_id, percent, quantity
-from .._options import check_choice
-from ..analysis.dimensions import DIMENSIONS, breakdown, entity_noun, top_n
+from .._options import check_choice, check_integer
+from ..analysis.dimensions import DIMENSIONS, breakdown, entity_noun, label, top_n
 from ..analysis.durability import project_durability
 from ..analysis.metrics import Concentration, concentration, totals
 from ..analysis.timeline import timeline
@@ -31,13 +40,14 @@ from ..records.frames import check_columns, check_tidy
 from ..records.movements import EVENTS
 from ..registry.client import RegistryClient
 from ..registry.enrich import enrich
-from ..registry.fetch import PortfolioFetch
+from ..registry.fetch import PortfolioFetch, fetch_balances
 from ..registry.http import Secret, configured_environment
+from ..registry.ledger import ledger as read_ledger
 from .plots import Units, holdings_chart, timeline_chart
-from .sentences import concentration_terms
+from .sentences import concentration_terms, plural
 from .tables import holdings_html, timeline_html
 
-__all__ = ["Connect", "Explorer", "TimeView", "connect", "explorer"]
+__all__ = ["Connect", "Dashboard", "Explorer", "TimeView", "connect", "dashboard", "explorer"]
 
 ALL = "__all__"  # the organisation picker's value for the whole portfolio
 _STATUSES = (("Total", "total"), ("Active", "active"), ("Retired", "retired"))
@@ -46,6 +56,13 @@ _WIDTH_INCHES = 8.0
 # More bars than this are unreadable and slow to draw (about 4 ms a bar); the rest are one
 # "Other" bar, and app.breakdown has every entity.
 MAX_TOP = 50
+# Where the widgets render (JupyterLab, Notebook 7, Voila, an export whose widget renderer
+# loaded), the static copy of the explorer's state beside them is hidden; where they do not
+# (an exported page offline, GitHub), there is no explorer element and the copy shows.
+_HIDE_STATIC = ("<style>.jp-OutputArea:has(.isoanalytics-explorer) "
+                ".jp-OutputArea-child:has(.isoanalytics-static),"
+                ".jp-OutputArea:has(.isoanalytics-explorer) .isoanalytics-static"
+                "{display:none}</style>")
 
 
 def _portfolio_frame(source: Any) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -68,7 +85,11 @@ class Explorer(widgets.VBox):
 
     Build it with :func:`explorer`. The controls are attributes (``organisation``,
     ``dimension``, ``status``, ``top``, ``units``): set their ``value`` from code and the
-    views follow, as they do for a click.
+    views follow, as they do for a click. Each dimension keeps its own top N: a dimension
+    with fewer entities shows them all without changing the N chosen for another.
+
+    Shown in a notebook, it also shows its last state as static outputs (see the module's
+    notes): :meth:`static_html` is that copy.
 
     Attributes
     ----------
@@ -90,6 +111,8 @@ class Explorer(widgets.VBox):
     >>> app.top.value = 2
     >>> len(app.summary)
     3
+    >>> "Other (3)" in app.static_html()
+    True
     """
 
     def __init__(self, frame: pd.DataFrame, *, projects: pd.DataFrame | None = None,
@@ -101,8 +124,13 @@ class Explorer(widgets.VBox):
         self._breakdowns: dict[tuple[str, str], pd.DataFrame] = {}
         self._parts: dict[str, pd.DataFrame] = {}
         self._holding = False
-        organisation_ids = list(pd.unique(frame["organisation_id"]))
+        # The top N the user chose per dimension; the slider shows it, or fewer when fewer
+        # entities are there.
+        self._start_top = top
+        self._tops: dict[str, int] = {}
+        self._display: Any = None  # the IPython DisplayHandle of the static copy, once shown
         names = organisation_names or {}
+        organisation_ids = list(pd.unique(frame["organisation_id"]))
         # A balance parsed without its id has organisation_id None: still one organisation.
         choices = [(name_or_id(names.get(org), org or "This organisation"), org)
                    for org in organisation_ids]
@@ -139,25 +167,53 @@ class Explorer(widgets.VBox):
             widgets.HBox([self.status, self.units]),
             self.top,
         ])
-        # The time view, when there is a ledger to show: beneath the holdings, following the
-        # organisation and the units chosen above.
         self.time: TimeView | None = None
-        if ledger is not None:
-            self.time = TimeView(ledger, projects=projects, units=units,
-                                 organisation=self._organisation_of())
-        views = [self.notice, controls, self.figures, self.chart, self.table]
-        super().__init__(views + ([self.time] if self.time is not None else []))
+        super().__init__([self.notice, controls, self.figures, self.chart, self.table])
         self.add_class("isoanalytics-explorer")
+        # Before the holdings' own observers: the time view has followed a change by the time
+        # the static copy is published.
+        for control in (self.organisation, self.units):
+            control.observe(self._follow, names="value")
         for control in (self.organisation, self.dimension, self.status, self.top, self.units):
             control.observe(self._changed, names="value")
-        if self.time is not None:
-            for control in (self.organisation, self.units):
-                control.observe(self._follow, names="value")
         self.summary: pd.DataFrame
         self.breakdown: pd.DataFrame
         self.concentration: Concentration
         self._fit_slider()
         self.update()
+        if ledger is not None:
+            self.add_time_view(ledger)
+
+    def add_time_view(self, ledger: pd.DataFrame) -> TimeView:
+        """Show ``ledger``'s movements over time beneath the holdings (``app.time``).
+
+        The time view follows the organisation and units chosen above; a second call replaces
+        it. ``explorer(..., ledger=...)`` does this when the app is made; a dashboard does it
+        when asked, since reading every ledger takes a while.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from isoanalytics import demo, parse_balance
+        >>> from isoanalytics.widgets import explorer
+        >>> balance = demo.registry().credit_balance(demo.DEFAULT_ORGANISATION_ID)
+        >>> app = explorer(parse_balance(balance))
+        >>> moves = pd.DataFrame({"at": pd.to_datetime(["2025-03-01T10:00Z"]),
+        ...                       "event": ["retired"], "credit_kgs": [1_500]})
+        >>> app.add_time_view(moves).timeline["credit_kgs"].tolist()
+        [1500]
+        >>> app.children[-1] is app.time
+        True
+        """
+        view = TimeView(ledger, projects=self._projects, units=self.units.value,
+                        organisation=self._organisation_of())
+        for control in (view.event, view.frequency, view.by):
+            control.observe(lambda _: self._publish(), names="value")
+        children = [child for child in self.children if child is not self.time]
+        self.time = view
+        self.set_trait("children", (*children, view))
+        self._publish()
+        return view
 
     def __repr__(self) -> str:
         # Widget reprs list every child's state (the chart's PNG bytes included): keep it short.
@@ -177,6 +233,8 @@ class Explorer(widgets.VBox):
     def _changed(self, change: dict) -> None:
         if self._holding:
             return
+        if change["owner"] is self.top:
+            self._tops[self.dimension.value] = self.top.value
         if change["owner"] in (self.organisation, self.dimension):
             self._fit_slider()
         self.update()
@@ -192,8 +250,9 @@ class Explorer(widgets.VBox):
 
     def _fit_slider(self) -> None:
         entities = len(self._breakdown())
+        # This dimension's own N: the slider shows fewer only while fewer entities are there.
+        wanted = self._tops.get(self.dimension.value, self._start_top)
         with self._hold():
-            wanted = self.top.value
             self.top.max = max(min(entities, MAX_TOP), 1)
             self.top.value = min(wanted, self.top.max)
 
@@ -225,13 +284,78 @@ class Explorer(widgets.VBox):
         self.chart.value = buffer.getvalue()
         self.figures.value = _figures_html(self.breakdown, self.concentration, status, units)
         self.table.value = holdings_html(self.summary, units=units)
+        self._publish()
+
+    # -- the static copy of the last state, for exported pages ----------------------------------
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import DisplayHandle, display
+
+        # The widget view, with a line of text where widgets cannot render instead of the
+        # repr; then the static copy, under one display id that every change updates.
+        view = dict(self._repr_mimebundle_() or {})
+        view["text/plain"] = "Explorer (interactive; run the notebook to use it)"
+        display(view, raw=True)
+        if self._display is None:
+            self._display = DisplayHandle(f"isoanalytics-explorer-{uuid.uuid4().hex}")
+        self._display.display(self._static_bundle(), raw=True)
+
+    def _publish(self) -> None:
+        if self._display is not None:
+            self._display.update(self._static_bundle(), raw=True)
+
+    def _static_bundle(self) -> dict[str, str]:
+        return {"text/html": self.static_html(), "text/plain": self._chart_alt()}
+
+    def _what(self) -> str:
+        """What is on show, in words: "holdings by pathway of all 7 organisations"."""
+        what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired holdings"}
+        text = f"{what[self.status.value]} by {self.dimension.value}"
+        if len(self.organisation.options) > 1:
+            name = str(self.organisation.label)
+            text += " of " + (name[:1].lower() + name[1:] if self.organisation.value == ALL
+                              else name)
+        return text
+
+    def _chart_alt(self) -> str:
+        status, units = self.status.value, self.units.value
+        kept = self.summary[~self.summary["other"]] if "other" in self.summary else self.summary
+        count = len(self.breakdown)
+        shown = f"top {len(kept)} of {count}" if len(kept) < count else f"all {count}"
+        noun = plural(self.dimension.value, count)
+        text = f"Bar chart: {self._what()} ({units}), {shown} {noun}"
+        if len(kept) and int(kept[f"{status}_kgs"].iloc[0]) > 0:
+            largest = label(kept).iloc[0]
+            share = int(kept[f"{status}_kgs"].iloc[0]) / int(self.breakdown[f"{status}_kgs"].sum())
+            text += f"; the largest, {largest}, holds {percent(share)} of {status} credits"
+        else:
+            text += f"; no {status} credits held"
+        return text
+
+    def static_html(self) -> str:
+        """The explorer's state as static HTML: its chart (a PNG with alt text) and tables.
+
+        What a notebook shows beside the widgets, and what an exported page shows offline.
+        """
+        chart = base64.b64encode(bytes(self.chart.value)).decode("ascii")
+        parts = [_HIDE_STATIC,
+                 f"<p><b>Explorer, last state</b>: {html.escape(self._what())}, "
+                 f"{html.escape(self.units.value)}</p>",
+                 self.figures.value,
+                 f'<img src="data:image/png;base64,{chart}" '
+                 f'alt="{html.escape(self._chart_alt())}" style="max-width:100%">',
+                 self.table.value]
+        if self.time is not None:
+            parts.append(self.time.static_html())
+        return f'<div class="isoanalytics-static">{"".join(parts)}</div>'
 
 
 def _figures_html(table: pd.DataFrame, figures: Concentration, status: str, units: str) -> str:
     held = totals(table)
     noun = entity_noun(table)
     headline = (f"<b>Active</b> {quantity(held.active_kgs, units)} {units} · <b>Retired</b> "
-                f"{quantity(held.retired_kgs, units)} {units} · <b>Retired share</b> "
+                f"{quantity(held.retired_kgs, units)} {units} · <b>Total</b> "
+                f"{quantity(held.total_kgs, units)} {units} · <b>Retired share</b> "
                 f"{percent(held.retired_share)}")
     terms = concentration_terms(figures, noun)
     if terms:
@@ -394,6 +518,25 @@ class TimeView(widgets.VBox):
         self._units = cast(Units, check_choice("units", units, UNITS))
         self.update()
 
+    def _what(self) -> str:
+        return f"{self.event.label} per {self.frequency.label.lower()[:-1]}"
+
+    def _chart_alt(self) -> str:
+        moved = int(self.timeline["credit_kgs"].sum()) if len(self.timeline) else 0
+        split = f", split by {self.by.label.lower()}" if self.by.value else ""
+        periods = self.timeline["period"].nunique() if len(self.timeline) else 0
+        return (f"Bar chart: {self._what().lower()} ({self._units}){split}, over {periods} "
+                f"{plural(self.frequency.label.lower()[:-1], periods)}; "
+                f"{quantity(moved, self._units)} {self._units} in all")
+
+    def static_html(self) -> str:
+        """The view's state as static HTML: its chart (a PNG with alt text) and exact table."""
+        chart = base64.b64encode(bytes(self.chart.value)).decode("ascii")
+        return (f"<h4>Over time</h4><p>{html.escape(self._what())}, {html.escape(self._units)}"
+                f"</p><img src=\"data:image/png;base64,{chart}\" "
+                f"alt=\"{html.escape(self._chart_alt())}\" style=\"max-width:100%\">"
+                f"{self.table.value}")
+
     def _part(self) -> pd.DataFrame:
         key = self._organisation
         if key is None or "organisation_id" not in self._ledger.columns:
@@ -411,11 +554,9 @@ class TimeView(widgets.VBox):
         self.timeline = timeline(part, self.frequency.value, event=self.event.value, by=by,
                                  **span)
         names = self._names.get(by or "", {})
-        what = self.event.label
         figure = Figure(figsize=(_WIDTH_INCHES, 3.6), dpi=_DPI, layout="constrained")
         timeline_chart(self.timeline, by=by, top=_TIME_TOP, names=names, units=self._units,
-                       ax=figure.add_subplot(),
-                       title=f"{what} per {self.frequency.label.lower()[:-1]} ({self._units})")
+                       ax=figure.add_subplot(), title=f"{self._what()} ({self._units})")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
         self.chart.value = buffer.getvalue()
@@ -605,3 +746,117 @@ def connect(environment: str | None = None) -> Connect:
     'demo'
     """
     return Connect(environment)
+
+
+class Dashboard(widgets.VBox):
+    """The connection panel above the explorer of what it connects to: an app for Voila.
+
+    Built with :func:`dashboard`. On each successful *Connect* (and once at the start, with the
+    registry the panel starts on) it reads the organisations' balances and shows a fresh
+    :class:`Explorer` (``board.app``). The time view reads every organisation's ledger, which
+    takes a while, so it comes on a click of *Show holdings over time*
+    (:meth:`show_time`). What fails is said on the page, in words, never as a traceback.
+
+    Examples
+    --------
+    >>> from isoanalytics import demo
+    >>> from isoanalytics.widgets import dashboard
+    >>> board = dashboard(organisations={"demo": [demo.DEFAULT_ORGANISATION_ID]})
+    >>> board.app.organisation.label
+    'Harbourline Freight'
+    >>> board.show_time().event.value
+    'retired'
+    """
+
+    def __init__(self, environment: str | None = None, *,
+                 organisations: Mapping[str, list[str]] | None = None, top: int = 10) -> None:
+        self.panel = Connect(environment)
+        self._organisations = dict(organisations or {})
+        self._top = top
+        self._client: RegistryClient | None = None
+        self.app: Explorer | None = None
+        self.message = widgets.HTML()
+        self.time_button = widgets.Button(description="Show holdings over time", icon="clock",
+                                          tooltip="Reads each organisation's ledger")
+        self.time_button.on_click(lambda _: self.show_time())
+        self.holder = widgets.VBox()
+        for name in ("message", "time_button", "holder"):
+            getattr(self, name).add_class(f"isoanalytics-dashboard-{name}")
+        self.time_button.layout.width = "auto"
+        super().__init__([self.panel, self.message, self.holder])
+        self.add_class("isoanalytics-dashboard")
+        self.panel.on_connect(self.load)
+        try:
+            self.panel.client  # noqa: B018 - connects with the registry chosen, and loads
+        except (RegistryError, SchemaError):  # said in the panel already
+            self.message.value = "Choose a registry and connect to see its holdings."
+
+    def __repr__(self) -> str:
+        return f"Dashboard({self.panel!r}, app={self.app!r})"
+
+    def _organisation_ids(self, client: RegistryClient) -> list[str]:
+        listed = self._organisations.get(client.environment)
+        return list(listed) if listed else [client.current_organisation()["id"]]
+
+    def load(self, client: RegistryClient) -> Explorer | None:
+        """Read the organisations' balances through ``client`` and show their explorer."""
+        self.message.value = "Reading the balances..."
+        try:
+            portfolio = fetch_balances(self._organisation_ids(client), client=client,
+                                       progress=False)
+            app = explorer(portfolio, client=client, top=self._top)
+        except (RegistryError, SchemaError) as error:
+            self.message.value = (f'<span style="color:#D55E00">The holdings could not be read: '
+                                  f"{html.escape(str(error))}</span>")
+            return None
+        self._client, self.app = client, app
+        self.message.value = ""
+        self.time_button.layout.display = None
+        self.holder.children = (app, self.time_button)
+        return app
+
+    def show_time(self) -> TimeView | None:
+        """Read every organisation's ledger and add the time view to the explorer."""
+        if self.app is None or self._client is None:
+            return None
+        ids = [str(org) for _, org in self.app.organisation.options if org != ALL]
+        self.message.value = (f"Reading the ledgers of {len(ids)} "
+                              f"{plural('organisation', len(ids))}...")
+        self.time_button.disabled = True  # one reading at a time
+        try:
+            ledgers = [read_ledger(self._client, org, progress=False) for org in ids]
+        except (RegistryError, SchemaError) as error:
+            self.message.value = (f'<span style="color:#D55E00">The ledgers could not be read: '
+                                  f"{html.escape(str(error))}</span>")
+            return None
+        finally:
+            self.time_button.disabled = False
+        self.message.value = ""
+        self.time_button.layout.display = "none"
+        return self.app.add_time_view(pd.concat(ledgers, ignore_index=True))
+
+
+def dashboard(environment: str | None = None, *,
+              organisations: Mapping[str, list[str]] | None = None,
+              top: int = 10) -> Dashboard:
+    """The connection panel and the explorer of the registry it connects to, for Voila.
+
+    Parameters
+    ----------
+    environment : {"demo", "sandbox", "production"} or None
+        The registry the panel starts on; None: as :func:`connect`.
+    organisations : mapping of environment to organisation ids, optional
+        What to show per registry, e.g. ``{"demo": list(isoanalytics.demo.accounts())}``; a
+        registry not listed shows the access token's own organisation.
+    top : int
+        The starting number of bars.
+
+    Examples
+    --------
+    >>> from isoanalytics.widgets import dashboard
+    >>> board = dashboard("demo")
+    >>> board.app.dimension.value
+    'supplier'
+    """
+    check_integer("top", top)
+    return Dashboard(environment, organisations=organisations, top=top)
