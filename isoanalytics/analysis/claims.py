@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..records.balance import CreditBalance
 from .._format import name_or_id
+from ..records.balance import CreditBalance
 from ..records.frames import KGS_PER_CREDIT, check_columns, check_sum_fits, strings
 from .durability import DURABILITY, DURABLE, classify
 from .metrics import ratio, summarize, totals
@@ -170,7 +170,7 @@ def _beneficiaries(claims: pd.DataFrame) -> np.ndarray:
     ids = claims["beneficiary_id"] if "beneficiary_id" in claims.columns else missing
     names = claims["beneficiary_name"] if "beneficiary_name" in claims.columns else missing
     keys = [None if pd.isna(key) else str(key) for key in ids]
-    labels = {}
+    labels: dict[str, str] = {}
     for key, name in zip(keys, names, strict=True):
         if key is not None:
             labels.setdefault(key, name_or_id(None if pd.isna(name) else name, key))

@@ -924,7 +924,7 @@ def chart_image(ax: Axes, alt: str, *, dpi: float | None = None) -> ChartImage:
     return ChartImage(buffer.getvalue(), " ".join(alt.split()))
 
 
-PERIOD_COLOUR = "#D9D9D9"
+_PERIOD_COLOUR = "#D9D9D9"
 
 
 def mark_period(ax: Axes, timeline: pd.DataFrame, start: object = None, end: object = None,
@@ -981,8 +981,8 @@ def mark_period(ax: Axes, timeline: pd.DataFrame, start: object = None, end: obj
             return -half
         if naive >= (periods[-1] + 1).start_time:
             return len(periods) - 1 + half
-        here = naive.to_period(periods.freq)
-        position = int(periods.get_loc(here))
+        here = pd.Period(naive, freq=periods.freqstr)
+        position = int(np.flatnonzero(periods == here)[0])
         begins, ends = here.start_time, (here + 1).start_time
         return position - half + 2 * half * float((naive - begins) / (ends - begins))
 
@@ -990,13 +990,13 @@ def mark_period(ax: Axes, timeline: pd.DataFrame, start: object = None, end: obj
     high = place(end, "end", len(periods) - 1 + half)
     # A rectangle of its own (axvspan's return type changed in matplotlib 3.9).
     shade = Rectangle((low, 0.0), high - low, 1.0, transform=ax.get_xaxis_transform(),
-                      color=PERIOD_COLOUR, alpha=0.6, zorder=0, linewidth=0, gid="period",
+                      color=_PERIOD_COLOUR, alpha=0.6, zorder=0, linewidth=0, gid="period",
                       label=label)
     ax.add_patch(shade)
     if label:
         legend = ax.get_legend()
         handles = list(legend.legend_handles) if legend is not None else []
-        patch = Patch(color=PERIOD_COLOUR, alpha=0.6, label=label)
+        patch = Patch(color=_PERIOD_COLOUR, alpha=0.6, label=label)
         _literal_legend(ax.legend(handles=[*handles, patch], loc="upper left", frameon=False,
                                   fontsize=8))
     return shade

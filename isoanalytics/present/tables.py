@@ -10,6 +10,7 @@ check that the rows add up. Each function returns an HTML fragment: put it in an
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -529,9 +530,15 @@ def retirements_html(retirements: pd.DataFrame, *, organisation: bool | None = N
     count = len(retirements)
     total_cells = [f"Total ({count:,} {plural('retirement', count)})", "",
                    *([""] if several else []), "", "", tonnes(int(kgs.sum())), ""]
-    header = ("Retirement", "Retired (UTC)", *(("Organisation",) if several else ()),
-              "Beneficiary", "Purposes", "Retired (tCO2e)", "Certificate")
-    table = _table(header, [], total=total_cells, css_class="isoanalytics-retirements")
+    # Text columns read left-aligned, their headings too; figures and dates right-aligned.
+    header = [("Retirement", _LEFT), ("Retired (UTC)", _RIGHT),
+              *((("Organisation", _LEFT),) if several else ()), ("Beneficiary", _LEFT),
+              ("Purposes", _LEFT), ("Retired (tCO2e)", _RIGHT), ("Certificate", _LEFT)]
+    head = "".join(f"<th {align}>{html.escape(text)}</th>" for text, align in header)
+    table = _table([text for text, _ in header], [], total=total_cells,
+                   css_class="isoanalytics-retirements")
+    table = re.sub(r"<thead><tr>.*?</tr></thead>", lambda _: f"<thead><tr>{head}</tr></thead>",
+                   table, count=1)
     return table.replace("<tbody></tbody>", f"<tbody>{''.join(body)}</tbody>", 1)
 
 

@@ -60,8 +60,10 @@ class Period:
     --------
     >>> from isoanalytics.records.periods import reporting_period
     >>> year = reporting_period(2025)
-    >>> year.start, year.end
-    (Timestamp('2025-01-01 00:00:00+0000', tz='UTC'), Timestamp('2026-01-01 00:00:00+0000', tz='UTC'))
+    >>> year.start
+    Timestamp('2025-01-01 00:00:00+0000', tz='UTC')
+    >>> year.end
+    Timestamp('2026-01-01 00:00:00+0000', tz='UTC')
     >>> year.label, year.all_time, reporting_period().label
     ('2025', False, 'all time')
     """
@@ -89,7 +91,7 @@ class Period:
 
 
 def reporting_period(
-    period: int | str | None = None,
+    period: int | str | Period | None = None,
     *,
     start: Any = None,
     end: Any = None,
@@ -101,9 +103,9 @@ def reporting_period(
 
     Parameters
     ----------
-    period : int or str, optional
+    period : int, str or Period, optional
         ``2025``/``"2025"`` (a year; fiscal with ``year_start``), ``"2025-Q3"`` (a quarter of
-        it) or ``"2025-06"`` (a month).
+        it) or ``"2025-06"`` (a month); a :class:`Period` already read is returned as it is.
     start : date, date-like text or time-zone-aware datetime, optional
         The first instant included (a date: its midnight UTC).
     end : same, optional
@@ -157,10 +159,14 @@ def reporting_period(
     bounds = {name: value for name, value in
               (("start", start), ("end", end), ("last_day", last_day)) if value is not None}
     if period is not None:
+        if isinstance(period, Period) and year_start != 1:
+            raise ValueError(f"{called['period']} is a Period already: its year_start was "
+                             f"applied when it was read; leave out {called['year_start']}")
         if bounds:
             left_out = " and ".join(called[name] for name in bounds)
             raise ValueError(f"{called['period']} is a whole period: leave out {left_out}")
-        return _named_period(period, year_start, called)
+        return period if isinstance(period, Period) else _named_period(period, year_start,
+                                                                       called)
     if year_start != 1 and bounds:
         raise ValueError(f"{called['year_start']} names the month a year starts in: it goes "
                          f"with {called['period']} (a year or a quarter), not with dates")
