@@ -129,7 +129,7 @@ def reporting_period(
         A period that is none of the forms above, a year outside 1900 to 2999, a period
         together with bounds, ``end`` together with ``last_day``, a start after the end, a
         date-time without a zone, or ``year_start`` outside 1 to 12 (or with a month or
-        bounds); the message names the option.
+        bounds, or alone); the message names the option.
     TypeError
         A period or bound of another type (a float, a bool).
 
@@ -167,9 +167,10 @@ def reporting_period(
             raise ValueError(f"{called['period']} is a whole period: leave out {left_out}")
         return period if isinstance(period, Period) else _named_period(period, year_start,
                                                                        called)
-    if year_start != 1 and bounds:
+    if year_start != 1:
         raise ValueError(f"{called['year_start']} names the month a year starts in: it goes "
-                         f"with {called['period']} (a year or a quarter), not with dates")
+                         f"with {called['period']} (a year or a quarter), not with dates or "
+                         "alone")
     if end is not None and last_day is not None:
         raise ValueError(f"give {called['end']} (the first instant excluded) or "
                          f"{called['last_day']} (the last day included), not both")
