@@ -128,7 +128,7 @@ def reporting_period(
     ValueError
         A period that is none of the forms above, a year outside 1900 to 2999, a period
         together with bounds, ``end`` together with ``last_day``, a start after the end, a
-        date-time without a zone, or ``year_start`` outside 1 to 12 (or with a month or
+        date-time without a zone, or ``year_start`` outside 1 to 12 (or with a month, with
         bounds, or alone); the message names the option.
     TypeError
         A period or bound of another type (a float, a bool).
