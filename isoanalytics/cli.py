@@ -748,6 +748,7 @@ def _claim_fields(rows: pd.DataFrame, names: dict[str, Any]) -> list[dict[str, s
             terminal_text(str(value), one_line=True)
 
     fields = []
+    row: Any  # pandas-stubs type each field as any scalar; these are the frame's columns
     for row in rows.itertuples():
         owner = name_or_id(names.get(row.owner_id, row.owner_name), row.owner_id)
         retired_at: Any = row.retired_at
