@@ -5,7 +5,10 @@ registry's default buyer; ``--org ID`` (repeated for a portfolio) chooses organi
 without ``--demo`` it reads the live registry, with credentials from ``ISOMETRIC_CLIENT_SECRET``
 and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox). ``-o -`` writes
 the HTML to standard output (its status lines then go to standard error); ``--history DIR``
-adds a snapshot store's "Holdings over time" section.
+adds a snapshot store's "Holdings over time" section; ``--period 2025`` (or ``--from DATE --to
+DATE``, ``--year-start MONTH``) sets the period of its "Claims in the period" section.
+``isoanalytics claims [--demo] [--org ID ...] [--period 2025] [--format table|csv]`` prints the
+period's retirements, one row each, with exact kilograms and tCO2e and the certificate link.
 ``isoanalytics summary [--demo] [--org ID ...]`` prints an organisation's (or a portfolio's)
 headline figures and its largest suppliers. ``isoanalytics export [--demo] [--org ID ...] -o DIR
 [--format parquet|csv]`` writes every tidy frame as a Parquet dataset (or CSV) with a manifest;
@@ -35,7 +38,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import demo
 from ._environment import (
@@ -67,6 +70,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .records.balance import CreditBalance
+    from .records.periods import Period
 
 # pandas, httpx and nbclient load in main(), as each command needs them, so that Ctrl-C from
 # the first instant meets main()'s handler rather than an import (a traceback).
@@ -114,6 +118,41 @@ def _positive(text: str) -> int:
         return check_integer(None, value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+# The period options in messages: reporting_period() names them so.
+_PERIOD_NAMES = {"period": "--period", "start": "--from", "last_day": "--to",
+                 "year_start": "--year-start"}
+
+
+def _period_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--period", metavar="PERIOD",
+                         help="the reporting period: a year (2025), a quarter (2025-Q3) or a "
+                              "month (2025-06), in UTC (default: all time)")
+    command.add_argument("--from", dest="from_date", metavar="DATE",
+                         help="instead of --period: the first day of the period (2025-01-01)")
+    command.add_argument("--to", dest="to_date", metavar="DATE",
+                         help="instead of --period: the last day of the period, included "
+                              "(2025-12-31)")
+    command.add_argument("--year-start", type=_whole, default=1, metavar="MONTH",
+                         help="with --period: the month (1-12) a fiscal year starts in; a "
+                              "fiscal year is named by the year it ends in (--period 2026 "
+                              "--year-start 4 is 2025-04-01 to 2026-03-31)")
+
+
+def _chosen_period(args: argparse.Namespace) -> Period:
+    """The period the options name (ValueError or TypeError naming the option)."""
+    from .records.periods import reporting_period
+
+    return reporting_period(args.period, start=args.from_date, last_day=args.to_date,
+                            year_start=args.year_start, names=_PERIOD_NAMES)
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -182,6 +221,29 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     report.add_argument("--timeout", type=_seconds, default=600.0, metavar="SECONDS",
                         help="how long any one report cell may run (default 600; a fraction "
                              "is rounded up to whole seconds)")
+    _period_options(report)
+    claims = commands.add_parser(
+        "claims", help="the retirements of a reporting period, one row each",
+        description="Print the retirements (claims) an organisation made in a period, one row "
+                    "per retirement: its id, when (UTC), beneficiary, purposes, pathways, "
+                    "exact kg and tCO2e, and the certificate link; with several --org, each "
+                    "organisation's. As an aligned table with a total, or as CSV.",
+        epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or, for a portfolio, "
+               f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B) and {ENVIRONMENT_VARIABLE}. "
+               "Example: isoanalytics claims --demo --period 2025 --format csv > claims.csv",
+    )
+    claims.add_argument("--demo", action="store_true",
+                        help="use the embedded demo registry (fictional data, works offline)")
+    claims.add_argument("--org", metavar="ID", action="append", dest="orgs",
+                        help="an organisation; repeat it for several (default: the access "
+                             f"token's organisation; with --demo, {demo.DEFAULT_ORGANISATION_ID})")
+    claims.add_argument("--environment", choices=("sandbox", "production"),
+                        help=f"live registry to read (default: {ENVIRONMENT_VARIABLE}, "
+                             "else sandbox)")
+    claims.add_argument("--format", choices=("table", "csv"), default="table",
+                        help="table (default: aligned columns and a total line) or csv (a "
+                             "header row, for a spreadsheet)")
+    _period_options(claims)
     export = commands.add_parser(
         "export", help="every frame as a Parquet dataset (or CSV) with a manifest",
         description="Write the organisations' balances, per-supplier and per-project "
@@ -225,7 +287,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     snapshot.add_argument("--store", required=True, metavar="DIR",
                           help="the snapshot store (created if missing)")
     return parser, {"summary": summary, "report": report, "export": export,
-                    "snapshot": snapshot}
+                    "snapshot": snapshot, "claims": claims}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
@@ -278,7 +340,7 @@ def _main(argv: Sequence[str] | None, out: TextIO) -> int:
         signal.signal(signal.SIGINT, _interrupt_once)
     try:
         run = {"report": _report, "summary": _summary, "export": _export,
-               "snapshot": _snapshot}[args.command]
+               "snapshot": _snapshot, "claims": _claims}[args.command]
         return run(args, command, out)
     except KeyboardInterrupt as interrupt:
         _say(_interrupted(args, getattr(interrupt, "stage", None)))
@@ -314,6 +376,8 @@ def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
         return f"isoanalytics export: interrupted; {kept}"
     if args.command == "snapshot":
         return "isoanalytics snapshot: interrupted; no snapshot was written"
+    if args.command == "claims":
+        return "isoanalytics claims: interrupted while reading the registry; nothing was written"
     doing = {"checking": "while checking the organisations",
              "running": "while the report's cells ran (its kernel was stopped)",
              "exporting": "while exporting the HTML", "writing": "while writing the report",
@@ -483,6 +547,10 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
                                      "terminal here: redirect it (-o - > report.html) or name "
                                      "a file (-o report.html)")
     status = sys.stderr if to_stdout else out  # stdout carries the page itself
+    try:  # here, to name the options as they were typed (build() names period=, start=)
+        period = _chosen_period(args)
+    except (TypeError, ValueError) as error:
+        return _usage_error(command, str(error))
     if args.history is not None:
         from .present.snapshots import check_store
 
@@ -492,7 +560,8 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
             return _usage_error(command, str(error))
     options = {"demo": args.demo, "environment": args.environment, "title": args.title,
                "top": args.top, "with_code": args.with_code, "template": args.template,
-               "notebook": args.notebook, "timeout": args.timeout, "history": args.history}
+               "notebook": args.notebook, "timeout": args.timeout, "history": args.history,
+               "period": period}
     started = time.perf_counter()
     try:
         if to_stdout:
@@ -618,6 +687,143 @@ def _snapshot(args: argparse.Namespace, command: argparse.ArgumentParser, out: T
     if args.demo_mode:
         _say("It holds DEMO DATA: fictional organisations from the embedded demo registry.", out)
     return 0
+
+
+def _claims(args: argparse.Namespace, command: argparse.ArgumentParser, out: TextIO) -> int:
+    ids = list(dict.fromkeys(args.orgs or []))  # an organisation named twice counts once
+    if code := _checked_ids(command, ids, args.demo_mode):
+        return code
+    try:
+        period = _chosen_period(args)
+    except (TypeError, ValueError) as error:
+        return _usage_error(command, str(error))
+    import warnings
+
+    import pandas as pd
+
+    from .analysis.claims import retirements_of
+    from .registry.claims import claims
+    from .registry.client import RegistryClient
+
+    try:
+        client = RegistryClient.demo() if args.demo else RegistryClient(args.environment)
+    except MissingCredentialsError as error:
+        return _fail("claims", _command_line_message(error, args), EXIT_CREDENTIALS,
+                     demo_mode=args.demo_mode)
+    except ValueError as error:  # ISOMETRIC_ENVIRONMENT or ISOMETRIC_BASE_URL unusable
+        return _usage_error(command, str(error))
+    try:
+        with client, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ids = ids or [demo.DEFAULT_ORGANISATION_ID if args.demo
+                          else client.current_organisation()["id"]]
+            names = {organisation_id: client.organisation(organisation_id)["name"]
+                     for organisation_id in ids}  # an unknown organisation fails here: exit 3
+            frames = [claims(client, organisation_id, start=period.start, end=period.end)
+                      for organisation_id in ids]
+    except (SchemaError, RegistryError) as error:
+        return _fail("claims", _command_line_message(error, args), _exit_code(type(error)),
+                     demo_mode=args.demo_mode, error_class=type(error))
+    for warning in caught:  # a claim that needs a look is said, never dropped
+        _say(f"isoanalytics claims: {warning.message}")
+    kept = [frame for frame in frames if len(frame)]
+    rows = retirements_of(pd.concat(kept, ignore_index=True) if len(kept) > 1
+                          else kept[0] if kept else frames[0])
+    if period.all_time:
+        _say("isoanalytics claims: all time (choose a period with --period 2025, or --from "
+             "DATE --to DATE)")
+    if args.format == "csv":
+        _write_claims_csv(rows, names, out)
+    else:
+        _print_claims_table(rows, names, period, out, several=len(ids) > 1,
+                            demo_mode=args.demo_mode)
+    return 0
+
+
+def _claim_fields(rows: pd.DataFrame, names: dict[str, Any]) -> list[dict[str, str]]:
+    """Each retirement as one line of text per field (registry text made plain)."""
+    import pandas as pd
+
+    def text(value: object) -> str:
+        return "" if value is None or value is pd.NA or (isinstance(value, float)
+                                                           and value != value) else \
+            terminal_text(str(value), one_line=True)
+
+    fields = []
+    row: Any  # pandas-stubs type each field as any scalar; these are the frame's columns
+    for row in rows.itertuples():
+        owner = name_or_id(names.get(row.owner_id, row.owner_name), row.owner_id)
+        retired_at: Any = row.retired_at
+        fields.append({
+            "retirement_id": text(row.retirement_id),
+            "retired_at": "" if pd.isna(retired_at) else f"{retired_at:%Y-%m-%dT%H:%M:%SZ}",
+            "organisation_id": text(row.owner_id), "organisation": text(owner),
+            "beneficiary_id": text(row.beneficiary_id),
+            "beneficiary": text(name_or_id(row.beneficiary_name, row.beneficiary_id)),
+            "purposes": text(row.purposes), "pathways": text(row.pathways),
+            "credit_kgs": str(int(row.credit_kgs)), "tco2e": tonnes(int(row.credit_kgs)),
+            "url": text(row.url), "problem": text(row.problem)})
+    return fields
+
+
+def _write_claims_csv(rows: pd.DataFrame, names: dict[str, Any], out: TextIO) -> None:
+    import csv
+
+    header = ("retirement_id", "retired_at_utc", "organisation_id", "organisation_name",
+              "beneficiary_id", "beneficiary_name", "purposes", "pathways", "credit_kgs",
+              "tco2e", "certificate_url", "problem")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for field in _claim_fields(rows, names):
+        # tCO2e without thousands separators: a spreadsheet reads 1234.567 as a number.
+        writer.writerow([field["retirement_id"], field["retired_at"], field["organisation_id"],
+                         field["organisation"], field["beneficiary_id"], field["beneficiary"],
+                         field["purposes"], field["pathways"], field["credit_kgs"],
+                         field["tco2e"].replace(",", ""), field["url"], field["problem"]])
+
+
+def _print_claims_table(rows: pd.DataFrame, names: dict[str, Any], period: Period,
+                        out: TextIO, *, several: bool, demo_mode: bool) -> None:
+    fields = _claim_fields(rows, names)
+    whose = ", ".join(f"{terminal_text(name_or_id(name, org), one_line=True)} ({org})"
+                      for org, name in names.items())
+    _say(f"Claims of {whose}: {period.label}"
+         + ("" if period.all_time else " (UTC; start included, end excluded)"), out)
+    if demo_mode:
+        _say(f"DEMO DATA (fictional, generated), as of {demo.registry().as_of:%Y-%m-%d}", out)
+    if not fields:
+        _say("\n  Nothing was retired in the period.", out)
+        return
+    columns = [("Retirement", "retirement_id", "<"), ("Retired at (UTC)", "when", "<"),
+               *([("Organisation", "organisation", "<")] if several else []),
+               ("Beneficiary", "beneficiary", "<"), ("Purposes", "purposes", "<"),
+               ("Pathways", "pathways", "<"), ("kg", "credit_kgs_text", ">"),
+               ("tCO2e", "tco2e", ">"), ("Certificate", "url", "<")]
+    for field in fields:
+        field["when"] = field["retired_at"].replace("T", " ").removesuffix("Z")[:16]
+        field["credit_kgs_text"] = f"{int(field['credit_kgs']):,}"
+    total_kgs = int(rows["credit_kgs"].sum())  # int64: exact
+    count = len(fields)
+    total = {"retirement_id": f"Total ({count:,} retirement{'s' if count != 1 else ''})",
+             "credit_kgs_text": f"{total_kgs:,}", "tco2e": tonnes(total_kgs)}
+    widths = [max(display_width(heading), *(display_width(field.get(key, ""))
+                                            for field in [*fields, total]))
+              for heading, key, _ in columns]
+
+    def line(values: list[str]) -> str:
+        cells = []
+        for (_, _, align), width, value in zip(columns, widths, values, strict=True):
+            pad = " " * (width - display_width(value))
+            cells.append(value + pad if align == "<" else pad + value)
+        return "  ".join(cells).rstrip()
+
+    _say("", out)
+    _say(line([heading for heading, _, _ in columns]), out)
+    _say(line(["-" * width for width in widths]), out)
+    for field in fields:
+        _say(line([field[key] for _, key, _ in columns]), out)
+    _say(line(["-" * width for width in widths]), out)
+    _say(line([total.get(key, "") for _, key, _ in columns]), out)
 
 
 def _demo_buyers(exclude: set[str] | None = None) -> str:

@@ -193,3 +193,27 @@ def portfolio_report(tmp_path_factory) -> Path:
                  folder / "report.html", demo=True, with_code=True, top=3,
                  title=PORTFOLIO_TITLE, notebook=folder / "report.ipynb", progress=False)
     return folder
+
+
+PERIOD_ORGANISATION = "diversified"  # the demo buyer with retirements in 2024, 2025 and 2026
+
+
+@pytest.fixture(scope="session")
+def period_report(tmp_path_factory) -> Path:
+    """The demo report with ``--period 2025``, by the command line: a folder with report.html,
+    report.ipynb and said.txt. Of the demo's "diversified" buyer (:data:`PERIOD_ORGANISATION`),
+    which retired credits in 2025 and in the years either side (the default buyer retired
+    only in 2026), so its "Claims in the period" section has every table and the chart."""
+    import io
+
+    from isoanalytics import demo
+    from isoanalytics.cli import main
+
+    folder = tmp_path_factory.mktemp("period-report")
+    said = io.StringIO()
+    code = main(["report", "--demo", "--org", demo.registry().buyers[PERIOD_ORGANISATION],
+                 "--period", "2025", "-o", str(folder / "report.html"),
+                 "--notebook", str(folder / "report.ipynb")], out=said)
+    assert code == 0
+    (folder / "said.txt").write_text(said.getvalue())
+    return folder

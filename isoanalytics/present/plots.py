@@ -30,7 +30,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
@@ -64,6 +64,7 @@ __all__ = [
     "history_chart",
     "holdings_chart",
     "lorenz_chart",
+    "mark_period",
     "retired_share_chart",
     "timeline_chart",
     "vintage_chart",
@@ -921,3 +922,81 @@ def chart_image(ax: Axes, alt: str, *, dpi: float | None = None) -> ChartImage:
                    **({} if dpi is None else {"dpi": dpi}))
     plt.close(figure)  # type: ignore[arg-type]
     return ChartImage(buffer.getvalue(), " ".join(alt.split()))
+
+
+_PERIOD_COLOUR = "#D9D9D9"
+
+
+def mark_period(ax: Axes, timeline: pd.DataFrame, start: object = None, end: object = None,
+                *, label: str | None = None) -> Rectangle:
+    """Shade a reporting period ``[start, end)`` on a chart of :func:`timeline_chart`.
+
+    The shading runs from the start's place in its bar to the end's (a period that begins
+    mid-quarter begins mid-bar); an open bound runs to the chart's edge. With ``label``, a
+    legend entry names the period (the chart's legend keeps its other entries).
+
+    Parameters
+    ----------
+    ax : Axes
+        The axes :func:`timeline_chart` returned for ``timeline``.
+    timeline : DataFrame
+        The frame the chart was drawn from (its ``period`` column places the bars).
+    start, end : date, date-like text or time-zone-aware datetime, optional
+        The period's bounds (a date is its midnight UTC); the end is excluded.
+    label : str, optional
+        The legend entry, e.g. ``"Reporting period: 2025"``.
+
+    Returns
+    -------
+    Rectangle
+        The shading (gid ``"period"``), the axes' full height.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics import timeline
+    >>> from isoanalytics.plots import mark_period, timeline_chart
+    >>> moves = pd.DataFrame({"at": pd.to_datetime(["2024-02-01T00:00Z", "2026-11-01T00:00Z"]),
+    ...                       "event": "retired", "credit_kgs": [1_000, 2_000]})
+    >>> quarters = timeline(moves, "Q")  # 2024Q1 to 2026Q4: twelve bars at 0 to 11
+    >>> ax = timeline_chart(quarters, cumulative=False)
+    >>> shade = mark_period(ax, quarters, "2025-01-01", "2026-01-01", label="2025")
+    >>> round(shade.get_x(), 2), round(shade.get_x() + shade.get_width(), 2)  # bars 4 to 7
+    (3.5, 7.5)
+    """
+    from ..records.instants import utc_bound
+
+    check_columns(timeline, ("period",), "mark_period", "the frame of isoanalytics.timeline()")
+    periods = pd.PeriodIndex(timeline["period"]).unique().sort_values()
+    if len(periods) == 0:
+        raise ValueError("mark_period(): the timeline has no periods to mark a period on")
+    half = 0.5  # each period's slot: its bar (0.8 wide, centred) and half the gap either side
+
+    def place(value: object, name: str, edge: float) -> float:
+        moment = utc_bound(value, name)
+        if moment is None:
+            return edge
+        naive = moment.tz_convert("UTC").tz_localize(None)
+        if naive < periods[0].start_time:
+            return -half
+        if naive >= (periods[-1] + 1).start_time:
+            return len(periods) - 1 + half
+        here = pd.Period(naive, freq=periods.freqstr)
+        position = int(np.flatnonzero(periods == here)[0])
+        begins, ends = here.start_time, (here + 1).start_time
+        return position - half + 2 * half * float((naive - begins) / (ends - begins))
+
+    low = place(start, "start", -half)
+    high = place(end, "end", len(periods) - 1 + half)
+    # A rectangle of its own (axvspan's return type changed in matplotlib 3.9).
+    shade = Rectangle((low, 0.0), high - low, 1.0, transform=ax.get_xaxis_transform(),
+                      color=_PERIOD_COLOUR, alpha=0.6, zorder=0, linewidth=0, gid="period",
+                      label=label)
+    ax.add_patch(shade)
+    if label:
+        legend = ax.get_legend()
+        handles = list(legend.legend_handles) if legend is not None else []
+        patch = Patch(color=_PERIOD_COLOUR, alpha=0.6, label=label)
+        _literal_legend(ax.legend(handles=[*handles, patch], loc="upper left", frameon=False,
+                                  fontsize=8))
+    return shade

@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import stat
 import tempfile
@@ -48,6 +49,7 @@ from .. import errors
 from .._options import check_integer, check_seconds
 from .._progress import progress_bar
 from ..ids import check_id
+from ..records.periods import Period, reporting_period
 from ..registry.client import RegistryClient
 from .datasets import parquet_engine
 from .snapshots import check_store
@@ -57,6 +59,9 @@ __all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "Repor
 
 TEMPLATE = Path(str(files("isoanalytics") / "templates" / "report.ipynb"))
 NBCONVERT_TEMPLATES = Path(str(files("isoanalytics") / "templates" / "nbconvert"))
+# The template's parameters a reporting period sets (ISO 8601 text with the zone, and the
+# period's name); a report without one leaves the template's defaults (None: all time).
+PERIOD_PARAMETERS = ("period_start", "period_end", "period_label")
 # The template's cells of the "Holdings over time" section: run only with a snapshot store
 # (history=), and taken out otherwise, so a report without one is exactly as it was.
 HISTORY_TAG = "history"
@@ -232,6 +237,10 @@ def build(
     progress: bool | None = None,
     timeout: float = 600.0,
     history: str | os.PathLike[str] | None = None,
+    period: int | str | Period | None = None,
+    start: Any = None,
+    end: Any = None,
+    year_start: int = 1,
 ) -> Path:
     """Build the HTML report of one organisation or a portfolio; returns the file's path.
 
@@ -270,11 +279,27 @@ def build(
         A snapshot store (``isoanalytics snapshot --store DIR``): the report then has a
         section "Holdings over time (snapshots)", the organisations' holdings at each of
         their snapshots and what moved between the first and the last, supplier by supplier.
+    period : int, str or Period, optional
+        The reporting period of the section "Claims in the period": a calendar year
+        (``2025`` or ``"2025"``), a quarter (``"2025-Q3"``) or a month (``"2025-06"``), in
+        UTC, or a :class:`~isoanalytics.records.periods.Period` (from
+        :func:`~isoanalytics.records.periods.reporting_period`). Without a period (and
+        without ``start``/``end``) the section covers all time.
+    start, end : date, date-like text or time-zone-aware datetime, optional
+        A period of your own instead: ``start`` included, ``end`` **excluded**, as in
+        :func:`isoanalytics.claims` (``start="2025-01-01", end="2026-01-01"`` is 2025; the
+        command line's ``--to`` is the last day included instead). A date is its midnight
+        UTC; a date-time without a zone is refused.
+    year_start : int
+        The month (1 to 12) a year starts in: ``period=2026, year_start=4`` is the fiscal
+        year April 2025 to March 2026, named, as :func:`isoanalytics.timeline` names it, by
+        the calendar year it ends in (see :func:`~isoanalytics.records.periods.reporting_period`).
 
     Raises
     ------
     TemplateError
-        The template is missing, unreadable or has several ``parameters`` cells.
+        The template is missing, unreadable or has several ``parameters`` cells (or, given
+        a period, no ``period_start`` parameter to take it).
     MissingCredentialsError, NotFoundError, RegistryError
         Found before the kernel starts: credentials, an unknown organisation, an unreachable
         registry.
@@ -282,6 +307,10 @@ def build(
         Before any work: ``output`` or ``notebook`` is not a regular file (a FIFO, a device,
         a socket), both name the same file, the folder cannot be written, or the name asks
         for a format this does not write (``.pdf``).
+    ValueError
+        Before any work: a period that is not a year, quarter or month, one given together
+        with ``start``/``end``, a start after the end, a date-time without a zone,
+        ``year_start`` outside 1 to 12; the message names the argument.
     DatasetPathError
         Before any work: ``history`` does not exist or is not a snapshot store (a
         ``ValueError``); without pyarrow, :class:`MissingExtraError` names the extra.
@@ -304,6 +333,7 @@ def build(
     ...     "<b>DEMO DATA</b>" in path.read_text()
     True
     """
+    chosen = reporting_period(period, start=start, end=end, year_start=year_start)
     output = _output_path(output, "output")
     saved_notebook = None if notebook is None else _output_path(notebook, "notebook")
     _check_distinct(output, saved_notebook)
@@ -312,7 +342,7 @@ def build(
         page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
                           top=top, with_code=with_code, template=template,
                           saved_notebook=saved_notebook, progress=progress, timeout=timeout,
-                          stage=stage, history=history)
+                          stage=stage, history=history, period=chosen)
         stage[0] = "writing"
         files = {output: page.encode("utf-8")}
         if saved_notebook is not None:
@@ -338,10 +368,15 @@ def render(
     progress: bool | None = None,
     timeout: float = 600.0,
     history: str | os.PathLike[str] | None = None,
+    period: int | str | Period | None = None,
+    start: Any = None,
+    end: Any = None,
+    year_start: int = 1,
 ) -> str:
     """The HTML report as a string, without writing it (``isoanalytics report -o -``).
 
-    The parameters (``history`` too), errors and checks are those of :func:`build`.
+    The parameters (``history`` and the period's too), errors and checks are those of
+    :func:`build`.
 
     Examples
     --------
@@ -349,13 +384,14 @@ def render(
     >>> "<b>DEMO DATA</b>" in report.render(demo=True, progress=False)
     True
     """
+    chosen = reporting_period(period, start=start, end=end, year_start=year_start)
     saved_notebook = None if notebook is None else _output_path(notebook, "notebook")
     stage = ["checking"]
     try:
         page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
                           top=top, with_code=with_code, template=template,
                           saved_notebook=saved_notebook, progress=progress, timeout=timeout,
-                          stage=stage, history=history)
+                          stage=stage, history=history, period=chosen)
         if saved_notebook is not None:
             stage[0] = "writing"
             _write_atomically({saved_notebook: nbformat.writes(node).encode("utf-8")})
@@ -370,7 +406,7 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
          title: str | None, top: int, with_code: bool,
          template: str | os.PathLike[str] | None, saved_notebook: Path | None,
          progress: bool | None, timeout: float, stage: list[str],
-         history: str | os.PathLike[str] | None = None,
+         history: str | os.PathLike[str] | None = None, period: Period | None = None,
          ) -> tuple[str, nbformat.NotebookNode]:
     """Check the arguments, run the template and export it; ``stage[0]`` follows along."""
     ids = _organisation_ids(organisation_ids)
@@ -383,6 +419,7 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
         raise ValueError("environment chooses a live registry; leave it out with demo=True")
     notebook_node = _read_template(Path(template) if template is not None else TEMPLATE)
     store = _history_section(notebook_node, history)
+    _check_period_parameters(notebook_node, period)
     with RegistryClient.demo() if demo else RegistryClient(environment) as client:
         ids = _checked_organisations(client, ids)
         parameters = (_Parameters(ids, client.environment, title.strip(), top) if store is None
@@ -392,6 +429,7 @@ def _run(organisation_ids: str | Iterable[str] | None, *, demo: bool, environmen
         # (a name, a value quoted in a traceback) is taken out before anything is saved.
         redact = client.redact
     _inject(notebook_node, parameters)
+    _inject_period(notebook_node, period)
     with _progress_bar(notebook_node, progress) as bar:
         stage[0] = "running"
         try:
@@ -600,6 +638,31 @@ def _without_widgets(node: nbformat.NotebookNode) -> None:
         if "outputs" in cell:
             cell["outputs"] = [output for output in cell["outputs"]
                                if _WIDGET_VIEW not in output.get("data", {})]
+
+
+def _check_period_parameters(node: nbformat.NotebookNode, period: Period | None) -> None:
+    """A period given to a template that cannot take it is refused, not silently ignored."""
+    if period is None or period.all_time:
+        return
+    cell = next((cell for cell in node.cells if "parameters" in cell.metadata.get("tags", [])),
+                None)  # an analyst's notebook may have no parameters cell at all
+    if cell is None or not re.search(r"^period_start\s*=", cell.source, re.MULTILINE):
+        raise TemplateError("the report template's parameters cell sets no period_start, so "
+                            f"it cannot report on the period {period.label}; leave out the "
+                            "period (--period, --from, --to) or use a template with the "
+                            f"parameters {', '.join(PERIOD_PARAMETERS)}")
+
+
+def _inject_period(node: nbformat.NotebookNode, period: Period | None) -> None:
+    # Only a report with a period sets them: the parameters of one without are as they were.
+    if period is None or period.all_time:
+        return
+    cell = next(cell for cell in node.cells
+                if "injected-parameters" in cell.metadata.get("tags", []))
+    values = (*period.iso(), period.label)
+    # repr() of str and None is a Python literal: no value can become code.
+    cell.source += "".join(f"\n{name} = {value!r}"
+                           for name, value in zip(PERIOD_PARAMETERS, values, strict=True))
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ check that the rows add up. Each function returns an HTML fragment: put it in an
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -25,12 +26,15 @@ from .sentences import plural
 
 __all__ = [
     "changes_html",
+    "claims_html",
+    "claims_organisations_html",
     "concentration_html",
     "headline_html",
     "holdings_html",
     "orders_html",
     "portfolio_html",
     "reconciliation_html",
+    "retirements_html",
     "timeline_html",
 ]
 
@@ -393,3 +397,199 @@ def changes_html(moved: pd.DataFrame, names: Mapping[Any, str] | None = None, *,
               f"Active change ({units})", f"Retired, first ({units})",
               f"Retired, last ({units})", f"Retired change ({units})")
     return _table(header, rows, total=total, css_class="isoanalytics-changes")
+
+
+# -- claims of a reporting period ---------------------------------------------------------------
+
+_CLAIM_NOUNS = {"beneficiary": "Beneficiary", "purpose": "Purpose", "pathway": "Pathway",
+                "vintage": "Vintage", "durability": "Durability"}
+
+
+def _claim_value(dimension: str, value: str) -> str:
+    # Slugs read as words, as the charts show them; "(unknown)" and "(none)" stay as they are.
+    if dimension in ("pathway", "purpose") and not value.startswith("("):
+        return value.replace("_", " ").capitalize()
+    return value
+
+
+def claims_html(summary: pd.DataFrame, dimension: str) -> str:
+    """One dimension of :func:`~isoanalytics.claims_summary`'s retired section: tCO2e, exact
+    kg, share and retirements per row, with the period's Total beneath.
+
+    ``dimension`` is ``"beneficiary"``, ``"purpose"``, ``"pathway"``, ``"vintage"`` or
+    ``"durability"``; its rows add up to the Total (the summary's rule).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.analysis.claims import claims_summary
+    >>> from isoanalytics.tables import claims_html
+    >>> claims = pd.DataFrame({
+    ...     "retirement_id": ["ret_A", "ret_B"], "credit_kgs": [1_500, 250],
+    ...     "pathway": ["direct_air_capture", "reforestation"],
+    ...     "vintage": pd.array([2024, 2023], dtype="Int64"),
+    ...     "purposes": ["corporate_targets", "corporate_targets"]})
+    >>> classes = {"direct_air_capture": "1,000+ years", "reforestation": "under 100 years"}
+    >>> table = claims_html(claims_summary(claims, durability=classes), "pathway")
+    >>> ">Direct air capture</th>" in table, ">1,750</td>" in table, table.count("<tr>")
+    (True, True, 4)
+    """
+    check_columns(summary, ("section", "dimension", "value", "credit_kgs", "share",
+                            "retirements"), "claims_html", "the frame of claims_summary()")
+    if dimension not in _CLAIM_NOUNS:
+        raise ValueError(f"claims_html(): dimension must be one of "
+                         f"{', '.join(map(repr, _CLAIM_NOUNS))}; got {dimension!r}")
+    retired = summary[(summary["section"] == "retired").to_numpy(dtype=bool)]
+    part = retired[(retired["dimension"] == dimension).to_numpy(dtype=bool)]
+    whole = retired[(retired["dimension"] == "total").to_numpy(dtype=bool)]
+    if whole.empty:
+        raise ValueError("claims_html(): the summary has no retired total row; pass the "
+                         "frame of claims_summary() as it is")
+
+    def count(value: Any) -> str:
+        return "" if pd.isna(value) else f"{int(value):,}"
+
+    rows = [(_claim_value(dimension, str(row.value)), tonnes(row.credit_kgs),
+             f"{int(row.credit_kgs):,}", percent(row.share), count(row.retirements))
+            for row in _rows(part)]
+    total_kgs = int(whole["credit_kgs"].iloc[0])
+    total = ("Total", tonnes(total_kgs), f"{total_kgs:,}", percent(1.0 if total_kgs else np.nan),
+             count(whole["retirements"].iloc[0]))
+    header = (_CLAIM_NOUNS[dimension], "Retired (tCO2e)", "Retired (kg)", "Share",
+              "Retirements")
+    return _table(header, rows, total=total, css_class=f"isoanalytics-claims-{dimension}")
+
+
+def _certificate(url: Any) -> str:
+    """A certificate link: an <a> only for an http(s) URL; any other text is shown, escaped."""
+    if not isinstance(url, str) or not url.strip():
+        return ""
+    text = url.strip()
+    if text.lower().startswith(("https://", "http://")):
+        return f'<a href="{html.escape(text, quote=True)}">certificate</a>'
+    return html.escape(text)
+
+
+def retirements_html(retirements: pd.DataFrame, *, organisation: bool | None = None,
+                     names: Mapping[Any, str] | None = None) -> str:
+    """The retirements of a period, one row each: id, date, beneficiary, purposes, tCO2e and
+    the certificate link, with a Total row (an exact integer sum).
+
+    Parameters
+    ----------
+    retirements : DataFrame
+        From :func:`~isoanalytics.analysis.claims.retirements_of`.
+    organisation : bool, optional
+        Show the organisation that retired each (its ``owner``); None: when there are several.
+    names : mapping, optional
+        Organisation id to name, for that column (default: the frame's ``owner_name``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.analysis.claims import retirements_of
+    >>> from isoanalytics.tables import retirements_html
+    >>> claims = pd.DataFrame({
+    ...     "retirement_id": ["ret_A", "ret_B"],
+    ...     "retired_at": pd.to_datetime(["2025-03-01T12:00Z", "2025-04-02T08:00Z"]),
+    ...     "owner_id": "org_X", "owner_name": "X", "beneficiary_id": "org_X",
+    ...     "beneficiary_name": "X <Ltd>", "purposes": "corporate_targets",
+    ...     "url": ["https://r/ret_A?a=1&b=2", "javascript:alert(1)"],
+    ...     "credit_batch_id": ["cbt_1", "cbt_2"], "pathway": "reforestation",
+    ...     "credit_kgs": [1_000, 500], "listed": True, "problem": ""})
+    >>> table = retirements_html(retirements_of(claims))
+    >>> '<a href="https://r/ret_A?a=1&amp;b=2">certificate</a>' in table
+    True
+    >>> "X &lt;Ltd&gt;" in table, "<a href=\\"javascript" in table, ">1.500</td>" in table
+    (True, False, True)
+    """
+    check_columns(retirements, ("retirement_id", "retired_at", "owner_id", "beneficiary_id",
+                                "beneficiary_name", "purposes", "credit_kgs", "url"),
+                  "retirements_html", "the frame of retirements_of(claims)")
+    several = retirements["owner_id"].nunique() > 1 if organisation is None else organisation
+    labels = {} if names is None else names  # a Series of names works as well as a dict
+    owner_names = (retirements["owner_name"] if "owner_name" in retirements.columns
+                   else pd.Series([None] * len(retirements), index=retirements.index))
+    left = f"<td {_LEFT}>"
+    body = []
+    for row, owner_name in zip(_rows(retirements), owner_names, strict=True):
+        retired_at = "" if pd.isna(row.retired_at) else f"{row.retired_at:%Y-%m-%d}"
+        purposes = "" if pd.isna(row.purposes) else _claim_value("purpose", str(row.purposes))
+        cells = [f"<th {_LEFT}>{html.escape(name_or_id(row.retirement_id, '(not named)'))}</th>",
+                 f"<td {_RIGHT}>{retired_at}</td>"]
+        if several:
+            owner = name_or_id(labels.get(row.owner_id, owner_name), row.owner_id)
+            cells.append(f"{left}{html.escape(owner)}</td>")
+        cells += [f"{left}{html.escape(name_or_id(row.beneficiary_name, row.beneficiary_id))}"
+                  "</td>",
+                  f"{left}{html.escape(purposes)}</td>",
+                  f"<td {_RIGHT}>{html.escape(tonnes(row.credit_kgs))}</td>",
+                  f"{left}{_certificate(row.url)}</td>"]
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    kgs = retirements["credit_kgs"].to_numpy(dtype=np.int64)
+    count = len(retirements)
+    total_cells = [f"Total ({count:,} {plural('retirement', count)})", "",
+                   *([""] if several else []), "", "", tonnes(int(kgs.sum())), ""]
+    # Text columns read left-aligned, their headings too; figures and dates right-aligned.
+    header = [("Retirement", _LEFT), ("Retired (UTC)", _RIGHT),
+              *((("Organisation", _LEFT),) if several else ()), ("Beneficiary", _LEFT),
+              ("Purposes", _LEFT), ("Retired (tCO2e)", _RIGHT), ("Certificate", _LEFT)]
+    head = "".join(f"<th {align}>{html.escape(text)}</th>" for text, align in header)
+    table = _table([text for text, _ in header], [], total=total_cells,
+                   css_class="isoanalytics-retirements")
+    table = re.sub(r"<thead><tr>.*?</tr></thead>", lambda _: f"<thead><tr>{head}</tr></thead>",
+                   table, count=1)
+    return table.replace("<tbody></tbody>", f"<tbody>{''.join(body)}</tbody>", 1)
+
+
+def claims_organisations_html(retirements: pd.DataFrame, holdings: pd.DataFrame) -> str:
+    """Per organisation of a portfolio: retired in the period (tCO2e, exact kg, retirements)
+    and the active credits held for future retirement, with the portfolio's Total.
+
+    Parameters
+    ----------
+    retirements : DataFrame
+        From :func:`~isoanalytics.analysis.claims.retirements_of`, of all the organisations.
+    holdings : DataFrame
+        ``summarize(frame, by="organisation")`` (names after :func:`~isoanalytics.enrich`):
+        its ``active_kgs`` are what each holds today.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.tables import claims_organisations_html
+    >>> retirements = pd.DataFrame({"owner_id": ["org_A", "org_A"], "credit_kgs": [700, 300]})
+    >>> holdings = pd.DataFrame({"active_kgs": [2_000, 50], "retired_kgs": [1_000, 0],
+    ...                          "total_kgs": [3_000, 50]},
+    ...                         index=pd.Index(["org_A", "org_B"], name="organisation_id"))
+    >>> table = claims_organisations_html(retirements, holdings)
+    >>> ">1,000</td>" in table, ">2.050</td>" in table, table.count("<tr>")
+    (True, True, 4)
+    """
+    check_columns(retirements, ("owner_id", "credit_kgs"), "claims_organisations_html",
+                  "the frame of retirements_of(claims)")
+    check_columns(holdings, ("active_kgs",), "claims_organisations_html",
+                  'summarize(frame, by="organisation")')
+    kgs = retirements["credit_kgs"].to_numpy(dtype=np.int64)
+    retired: dict[str, list[int]] = {}
+    for owner, amount in zip(retirements["owner_id"], kgs, strict=True):
+        figures = retired.setdefault(str(owner), [0, 0])
+        figures[0] += int(amount)  # Python ints: exact
+        figures[1] += 1
+    labels = dict(zip(holdings.index.astype(str), label(holdings), strict=True))
+    held = dict(zip(holdings.index.astype(str), holdings["active_kgs"].astype("int64"),
+                    strict=True))
+    order = list(labels) + [owner for owner in retired if owner not in labels]
+    rows = []
+    for organisation_id in order:
+        retired_kgs, count = retired.get(organisation_id, (0, 0))
+        active = held.get(organisation_id)
+        rows.append((labels.get(organisation_id, organisation_id), tonnes(retired_kgs),
+                     f"{retired_kgs:,}", f"{count:,}",
+                     "n/a" if active is None else tonnes(int(active))))
+    retired_total = int(kgs.sum())
+    total = (f"Total ({len(order)} organisations)", tonnes(retired_total), f"{retired_total:,}",
+             f"{len(retirements):,}", tonnes(sum(int(value) for value in held.values())))
+    header = ("Organisation", "Retired in the period (tCO2e)", "Retired (kg)", "Retirements",
+              "Held for future retirement (tCO2e)")
+    return _table(header, rows, total=total, css_class="isoanalytics-claims-organisations")
