@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads on first use
     from . import demo
     from ._format import percent, tonnes
-    from .analysis.claims import claims_summary
+    from .analysis.claims import claims_summary, retirements_of
     from .analysis.deliveries import DeliveryExposure, delivery_exposure
     from .analysis.dimensions import BREAKDOWNS, DIMENSIONS, breakdown, top_n
     from .analysis.durability import (
@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each loads 
         stack_balances,
     )
     from .records.deliveries import DeliverySchedule, delivery_progress
+    from .records.periods import Period, reporting_period
     from .registry.claims import aclaims, claims
     from .registry.client import AsyncRegistryClient, RegistryClient
     from .registry.deliveries import adelivery_schedule, delivery_schedule
@@ -99,7 +100,8 @@ _HOMES = {
                          "summarize"),
     "analysis.timeline": ("pivot_timeline", "timeline"),
     "registry.claims": ("aclaims", "claims"),
-    "analysis.claims": ("claims_summary",),
+    "analysis.claims": ("claims_summary", "retirements_of"),
+    "records.periods": ("Period", "reporting_period"),
     "registry.deliveries": ("adelivery_schedule", "delivery_schedule"),
     "records.deliveries": ("DeliverySchedule", "delivery_progress"),
     "analysis.deliveries": ("DeliveryExposure", "delivery_exposure"),
@@ -135,6 +137,7 @@ __all__ = [
     "MissingCredentialsError",
     "NotFoundError",
     "PaginationError",
+    "Period",
     "PermissionDeniedError",
     "PortfolioFetch",
     "RateLimitError",
@@ -177,7 +180,9 @@ __all__ = [
     "project_durability",
     "reconcile",
     "reconcile_ledger",
+    "reporting_period",
     "retired_share",
+    "retirements_of",
     "snapshot",
     "split_portfolio",
     "stack_balances",
