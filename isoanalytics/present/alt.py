@@ -20,6 +20,7 @@ __all__ = ["delivery_alt", "holdings_alt", "lorenz_alt", "retired_share_alt"]
 
 
 def _shown(count: int, top: int, noun: str) -> str:
+    noun = "durability class" if noun == "durability" else noun
     if count <= top:
         return f"all {count} {plural(noun, count)}"
     return (f"the top {top} of {count} {plural(noun, count)} and one Other bar for the "

@@ -238,6 +238,10 @@ def exposure_sentence(figures: Concentration, remaining_kgs: int, largest: str |
     if not figures.n or not remaining_kgs:
         return "Nothing is still to be delivered: every order has been delivered in full."
     level = f"<b>{figures.level}</b>" if markup else str(figures.level)
+    if figures.n == 1:
+        one = "" if largest is None else f", {html.escape(largest) if markup else largest}"
+        return (f"{tonnes(remaining_kgs)} tCO2e are still to be delivered, all of it by one "
+                f"supplier{one} (HHI {_hhi(figures)}, {level}).")
     named = "" if largest is None else f", {html.escape(largest) if markup else largest},"
     return (f"{tonnes(remaining_kgs)} tCO2e are still to be delivered, by {figures.n} "
             f"{plural('supplier', figures.n)}: HHI {_hhi(figures)} ({level}); the "

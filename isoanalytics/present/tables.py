@@ -305,9 +305,12 @@ def schedule_html(orders: pd.DataFrame, *, top: int = 10,
     return _mixed_table(header, rows, text, total=total, css_class="isoanalytics-orders")
 
 
-def exposure_html(exposure: DeliveryExposure) -> str:
+def exposure_html(exposure: DeliveryExposure, *, top: int | None = None) -> str:
     """Delivery exposure by supplier: orders (open, behind), ordered, delivered and remaining
     tCO2e and each supplier's share of what remains, with a Total row.
+
+    ``top``: the suppliers owing the most by name, the rest one "Other (k suppliers)" row of
+    their exact sums; None: every supplier.
 
     Examples
     --------
@@ -316,18 +319,29 @@ def exposure_html(exposure: DeliveryExposure) -> str:
     >>> with RegistryClient.demo() as client:
     ...     planned = delivery_schedule(client, demo.registry().buyers["typical"],
     ...                                 as_of=demo.AS_OF)
-    >>> table = exposure_html(delivery_exposure(planned))
-    >>> table.count("<tr>"), "Share of remaining" in table
-    (6, True)
+    >>> table = exposure_html(delivery_exposure(planned), top=2)
+    >>> table.count("<tr>"), ">Other (2 suppliers)</th>" in table
+    (5, True)
     """
     suppliers = exposure.suppliers
+    if top is not None:
+        check_integer("top", top)
+    named = suppliers if top is None else suppliers.iloc[:top]
     rows = [(name_or_id(row.supplier_name, row.Index), f"{row.orders:,}", f"{row.open_orders:,}",
              f"{row.behind_orders:,}", tonnes(row.ordered_kgs), tonnes(row.delivered_kgs),
              tonnes(row.remaining_kgs), percent(row.share))
-            for row in _rows(suppliers)]
-    sums = {column: int(suppliers[column].to_numpy(np.int64).sum())
-            for column in ("orders", "open_orders", "behind_orders", "ordered_kgs",
-                           "delivered_kgs", "remaining_kgs")}
+            for row in _rows(named)]
+    columns = ("orders", "open_orders", "behind_orders", "ordered_kgs", "delivered_kgs",
+               "remaining_kgs")
+    sums = {column: int(suppliers[column].to_numpy(np.int64).sum()) for column in columns}
+    rest = suppliers.iloc[len(named):]
+    if len(rest):
+        folded = {column: int(rest[column].to_numpy(np.int64).sum()) for column in columns}
+        rows.append((f"Other ({len(rest):,} {plural('supplier', len(rest))})",
+                     f"{folded['orders']:,}", f"{folded['open_orders']:,}",
+                     f"{folded['behind_orders']:,}", tonnes(folded["ordered_kgs"]),
+                     tonnes(folded["delivered_kgs"]), tonnes(folded["remaining_kgs"]),
+                     _share(folded["remaining_kgs"], sums["remaining_kgs"])))
     total = (f"Total ({len(suppliers):,} {plural('supplier', len(suppliers))})",
              f"{sums['orders']:,}", f"{sums['open_orders']:,}", f"{sums['behind_orders']:,}",
              tonnes(sums["ordered_kgs"]), tonnes(sums["delivered_kgs"]),
