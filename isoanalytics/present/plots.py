@@ -194,15 +194,19 @@ def _value(kgs: int, units: str) -> str:
     return f"{tonnes(kgs)} tCO2e" if units == "tCO2e" else f"{kgs:,} kg"
 
 
+_CUT_ROOM = 1.6  # the axis of a chart with a cut Other bar, in longest named bars
+
+
 def _cut_other(ax: Axes, positions: np.ndarray, ends_kgs: np.ndarray, other: np.ndarray,
-               units: str, factor: float = 1.35) -> bool:
+               units: str, factor: float = _CUT_ROOM, suffix: str = "") -> bool:
     """Cut the "Other" bars that dwarf the named ones at an axis set by the named bars.
 
     ``ends_kgs`` are the bars' full lengths in kg and ``other`` marks the Other bars. When an
     Other bar is longer than :data:`OTHER_CUT` times the longest named bar, the axis ends at
     ``factor`` times the longest named bar; the Other bar runs to that edge (matplotlib clips
-    it) and its exact value is printed on it, ending in an arrow (gid ``"other_value"``).
-    Returns whether it cut.
+    it) and its exact value (then ``suffix``) is printed on it, ending in an arrow (gid
+    ``"other_value"``). Returns whether it cut; the caller then moves its legend to the upper
+    right (:func:`_legend`), off the bars.
     """
     named = ends_kgs[~other]
     widest = int(named.max(initial=0))
@@ -211,10 +215,17 @@ def _cut_other(ax: Axes, positions: np.ndarray, ends_kgs: np.ndarray, other: np.
     limit = float(_scale(np.array([widest]), units)[0]) * factor
     ax.set_xlim(0, limit)
     for position, kgs in zip(positions[other], ends_kgs[other], strict=True):
-        ax.text(limit * 0.99, position, f"{_value(int(kgs), units)} (bar cut) \u2192",
+        ax.text(limit * 0.99, position, f"{_value(int(kgs), units)}{suffix} (bar cut) \u2192",
                 ha="right", va="center", fontsize=8, fontweight="bold", gid="other_value",
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6"}, **_LITERAL)
     return True
+
+
+def _legend(ax: Axes, handles: list[Patch], cut: bool) -> None:
+    # A cut Other bar (the last, at the bottom) takes the lower right; the named bars end
+    # before 1 / _CUT_ROOM of the axis, which leaves the upper right to the legend.
+    _literal_legend(ax.legend(handles=handles, loc="upper right" if cut else "lower right",
+                              frameon=False))
 
 
 def _count(shown: int, whole: int) -> str:
@@ -292,9 +303,8 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
     handles = [Patch(color=colour, label=part.capitalize())
                for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR))
                if status in ("total", part)]
-    if held:  # a cut Other bar (last, at the bottom) has its value where the legend was
-        _literal_legend(ax.legend(handles=handles, loc="upper right" if cut else "lower right",
-                                  frameon=False))
+    if held:
+        _legend(ax, handles, cut)
     ax.spines[["top", "right"]].set_visible(False)
     if annotate:
         terms = concentration_terms(concentration(_status_kgs(summary, status)), noun)
@@ -510,7 +520,8 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
         bar.set_alpha(bar_alpha)
     shares = [ratio(int(row[1]), int(row[0])) for row in figures]
     _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
-    cut = _cut_other(ax, positions, figures[:, 1] + figures[:, 2], other, units, factor=1.3)
+    cut = _cut_other(ax, positions, figures[:, 1] + figures[:, 2], other, units,
+                     suffix=" ordered")
     ax.bar_label(bars, labels=["" if cut and is_other else percent(share, 0)
                                for share, is_other in zip(shares, other, strict=True)],
                  padding=3, fontsize=8, **_LITERAL)
@@ -520,10 +531,8 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     count = _count(len(named), len(ordered))
     ax.set_title(_title(title, f"Order delivery progress, {count} orders ({units})"),
                  loc="left", **_LITERAL)
-    _literal_legend(ax.legend(handles=[
-        Patch(color=ACTIVE_COLOUR, label="Delivered"),
-        Patch(color=REMAINING_COLOUR, label="Remaining")],
-        loc="upper right" if cut else "lower right", frameon=False))
+    _legend(ax, [Patch(color=ACTIVE_COLOUR, label="Delivered"),
+                 Patch(color=REMAINING_COLOUR, label="Remaining")], cut)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
 

@@ -36,9 +36,13 @@ def plural(noun: str, count: int = 2) -> str:
     >>> from isoanalytics.present.sentences import plural
     >>> plural("supplier"), plural("supplier", 1), plural("entity"), plural("country")
     ('suppliers', 'supplier', 'entities', 'countries')
+    >>> plural("durability class")
+    'durability classes'
     """
     if count == 1:
         return noun
+    if noun.endswith(("s", "x", "sh", "ch")):  # "durability class", "classes"
+        return noun + "es"
     return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
 
 
