@@ -419,7 +419,7 @@ def reconciliation_findings_html(checks: pd.DataFrame, names: Mapping[str, str] 
             transferred_kgs=moved.get(organisation)))
     agree = int((made & ~differ).sum())
     kinds = "project, supplier and order balances, active and retired"
-    whose = " of each organisation" if several else ""
+    whose = ", of each organisation" if several else ""
     if findings:
         lead = ("<ul class=\"isoanalytics-findings\">"
                 + "".join(f"<li>{html.escape(finding)}</li>" for finding in findings) + "</ul>"
