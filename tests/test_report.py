@@ -103,7 +103,8 @@ def test_holdings_by_supplier_and_project_are_named(page, default_buyer):
     _, by_supplier, by_project = default_buyer
     for name in [*by_supplier["supplier_name"], *by_project["project_name"]]:
         assert f">{html.escape(name)}</th>" in page
-    assert page.count("<b>Total</b>") == 0 and page.count(">Total</th>") == 2
+    # supplier, project, pathway, country and durability tables each end with their Total
+    assert page.count("<b>Total</b>") == 0 and page.count(">Total</th>") == 5
 
 
 def test_concentration_figures_and_the_lorenz_curve(page, default_buyer):
@@ -114,14 +115,16 @@ def test_concentration_figures_and_the_lorenz_curve(page, default_buyer):
                   f"{figures.gini:.2f}"):
         assert f'nowrap">{value}</td>' in page
     images = PNG_DATA.findall(page)
-    assert len(images) == 4  # suppliers, projects, Lorenz curve, order delivery
+    # suppliers, projects, pathways, countries, durability, Lorenz curve, order delivery
+    assert len(images) == 7
     assert all(min(png_size(image)) > 100 for image in images)
 
 
 def test_orders_reconciliation_and_methods(page):
     assert "Total (6 orders)" in page
-    assert "Every balance that was reported adds up to its organisation&#x27;s total." in page \
-        or "Every balance that was reported adds up to its organisation's total." in page
+    said = ("All 6 checks (project, supplier and order balances, active and retired) add up "
+            "to their organisation")
+    assert said in page
     for formula in ("10,000 × Σ sᵢ²", "10,000 ÷ HHI", "Σᵢ Σⱼ |qᵢ − qⱼ| ÷ (2 n Σᵢ qᵢ)",
                     "retired kg ÷ (active kg + retired kg)"):
         assert formula in page
@@ -161,7 +164,9 @@ def test_a_portfolio_report_compares_the_organisations(portfolio_report):
         name = demo.registry().organisation(buyers[role])["name"]
         assert f">{html.escape(name)}</th>" in page
     assert "Other (" in page  # top=3 folds the rest into one exact row
-    assert len(PNG_DATA.findall(page)) == 5  # and the retired-share chart per organisation
+    # suppliers, projects, pathways, countries, durability, Lorenz curve, order delivery,
+    # and the retired-share chart per organisation
+    assert len(PNG_DATA.findall(page)) == 8
 
 
 def test_the_title_is_escaped_and_code_shown_on_request(portfolio_report):
