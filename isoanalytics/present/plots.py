@@ -975,6 +975,16 @@ class ChartImage:
     metadata carries ``alt``, which the report's HTML export (``isoanalytics report``,
     also with ``--template``) writes as the ``<img>``'s alt text, for screen readers and for
     a PDF's text. ``alt`` and ``png`` (the bytes) are attributes.
+
+    Examples
+    --------
+    >>> from isoanalytics import plots
+    >>> import pandas as pd
+    >>> picture = plots.chart_image(pd.Series([2, 5]).plot.barh(), "Two bars: 2 and 5 tCO2e")
+    >>> picture
+    <chart: Two bars: 2 and 5 tCO2e>
+    >>> picture._repr_mimebundle_()[1]
+    {'image/png': {'alt': 'Two bars: 2 and 5 tCO2e'}}
     """
 
     def __init__(self, png: bytes, alt: str) -> None:

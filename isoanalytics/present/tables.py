@@ -387,8 +387,8 @@ def reconciliation_html(checks: pd.DataFrame, names: Mapping[str, str] | None = 
 def reconciliation_findings_html(checks: pd.DataFrame, names: Mapping[str, str] | None = None,
                                  transferred: Mapping[str, int] | None = None) -> str:
     """The reconciliation as a reader needs it: each difference first, in words (which way,
-    by how much, and why), then one line for all the checks that add up; the full table of
-    :func:`reconciliation_html` folded beneath.
+    by how much, and why), then one line for all the checks that add up (the full table of
+    every check is :func:`reconciliation_html`).
 
     ``names`` maps organisation ids to names; ``transferred`` to the kilograms the registry
     lists as transferred into each (said beside a shortfall of the orders).
@@ -433,8 +433,7 @@ def reconciliation_findings_html(checks: pd.DataFrame, names: Mapping[str, str] 
         notes = sorted({str(note) or "not reported" for note in missing["note"]})
         lead += (f"<p>{len(missing):,} {plural('check', len(missing))} could not be made: "
                  f"{html.escape('; '.join(notes))}.</p>")
-    return (f"{lead}<details><summary>Every check ({len(checks):,})</summary>"
-            f"{reconciliation_html(checks, labels)}</details>")
+    return lead
 
 
 def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration],
