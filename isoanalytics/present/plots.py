@@ -1037,8 +1037,14 @@ def chart_image(ax: Axes, alt: str, *, dpi: float | None = None) -> ChartImage:
         raise ValueError("chart_image() needs alt text saying what the chart shows, with "
                          f"its key figure; got {alt!r}")
     buffer = io.BytesIO()
+    from matplotlib.figure import Figure
+
     figure = ax.figure
-    figure.savefig(buffer, format="png", bbox_inches="tight",
-                   **({} if dpi is None else {"dpi": dpi}))
-    plt.close(figure)  # type: ignore[arg-type]
+    while not isinstance(figure, Figure):  # a subfigure: its root figure saves (matplotlib 3.8)
+        figure = figure.figure
+    if dpi is None:
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+    else:
+        figure.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi)
+    plt.close(figure)
     return ChartImage(buffer.getvalue(), " ".join(alt.split()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -203,7 +203,8 @@ def lagging_sentence(orders: pd.DataFrame, names: Mapping[str, str] | None = Non
     labels = {} if names is None else names
     several = "organisation_id" in orders.columns and orders["organisation_id"].nunique() > 1
     named = []
-    for row in behind.itertuples():
+    row: Any
+    for row in behind.itertuples():  # fields as their checked columns hold them
         last = row.last_delivery_at
         when = "nothing delivered yet" if pd.isna(last) else f"last delivery {last:%Y-%m-%d}"
         buyer = (f" for {text(name_or_id(labels.get(row.organisation_id), row.organisation_id))}"

@@ -231,7 +231,7 @@ _SCHEDULE = ("order_id", "supplier_name", "status", "effective_contract_date", "
 _ORDER_KGS = ("ordered_kgs", "delivered_kgs", "remaining_kgs")
 
 
-def _day(value: object) -> str:
+def _day(value: Any) -> str:
     return "" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
 
 
