@@ -157,7 +157,9 @@ def concentration_html(figures: Concentration) -> str:
           "1,000 to 1,800 moderately (2023 US Merger Guidelines)")),
         ("Guideline level", level, "the HHI's band"),
         ("CR1", percent(figures.cr1), f"share of the largest {noun}"),
-        ("CR3", percent(figures.cr3), f"share of the three largest {several}"),
+        ("CR3", percent(figures.cr3), f"share of the three largest {several}"
+         if not 0 < figures.n < 3 else f"share of all {figures.n} {plural(noun, figures.n)}"
+         " (fewer than three)"),
         ("Effective number", _number(figures.effective_n, "{:.1f}"),
          f"how many equal {several} would be as concentrated (10,000 / HHI)"),
         ("Gini", _number(figures.gini, "{:.2f}"), "0 for equal holdings, towards 1 for one"),
