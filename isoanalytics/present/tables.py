@@ -157,9 +157,7 @@ def concentration_html(figures: Concentration) -> str:
           "1,000 to 1,800 moderately (2023 US Merger Guidelines)")),
         ("Guideline level", level, "the HHI's band"),
         ("CR1", percent(figures.cr1), f"share of the largest {noun}"),
-        ("CR3", percent(figures.cr3), f"share of the three largest {several}"
-         if not 0 < figures.n < 3 else f"share of all {figures.n} {plural(noun, figures.n)}"
-         " (fewer than three)"),
+        ("CR3", percent(figures.cr3), _cr3_meaning(figures.n, noun)),
         ("Effective number", _number(figures.effective_n, "{:.1f}"),
          f"how many equal {several} would be as concentrated (10,000 / HHI)"),
         ("Gini", _number(figures.gini, "{:.2f}"), "0 for equal holdings, towards 1 for one"),
@@ -171,6 +169,15 @@ def concentration_html(figures: Concentration) -> str:
     return (f'<table class="isoanalytics-table isoanalytics-concentration"><thead><tr>'
             f"<th {_LEFT}>Figure</th><th {_RIGHT}>Value</th><th {_LEFT}>Meaning</th></tr>"
             f"</thead><tbody>{body}</tbody></table>")
+
+
+def _cr3_meaning(n: int, noun: str) -> str:
+    # Never "the three largest" of fewer than three.
+    if n == 1:
+        return f"share of the one {noun}"
+    if n == 2:
+        return f"share of both {plural(noun)} (there are fewer than three)"
+    return f"share of the three largest {plural(noun)}"
 
 
 def _number(value: float, pattern: str) -> str:
