@@ -229,3 +229,22 @@ def test_a_surplus_of_the_orders_is_said_the_other_way():
     text = tables.reconciliation_findings_html(checks)
     assert "orders account for 1.000 tCO2e more than the retired total" in text
     assert "All other 0 checks" in text
+
+
+def test_alt_texts_name_the_chart_its_rows_and_its_key_figure():
+    from isoanalytics.present import alt
+
+    with ia.RegistryClient.demo() as client:
+        ids = list(demo.registry().buyers.values())
+        frame = ia.fetch_balances(ids, client=client, progress=False).frame
+        by_supplier = ia.breakdown(frame, "supplier", projects=client.projects())
+        by_durability = ia.breakdown(frame, "durability", projects=client.projects())
+    folded = ia.top_n(by_supplier, 10)
+    text = alt.holdings_alt(by_supplier, 10)
+    assert text.startswith("Bar chart of active and retired credits (tCO2e) by supplier, the "
+                           f"top 10 of {len(by_supplier)} suppliers and one Other bar")
+    assert f"the Other bar holds {tonnes(int(folded['total_kgs'].iloc[-1]))} tCO2e" in text
+    assert "the largest, Deepwell Carbon, holds 4,753.025 tCO2e (17.2 %" in text
+    assert f"all {len(by_durability)} durability classes" in alt.holdings_alt(by_durability)
+    assert alt.lorenz_alt(ia.concentration(frame, by="supplier")).endswith(
+        "largest supplier 17.2 %.")
