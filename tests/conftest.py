@@ -217,3 +217,35 @@ def period_report(tmp_path_factory) -> Path:
     assert code == 0
     (folder / "said.txt").write_text(said.getvalue())
     return folder
+
+
+#: The supplier the one-supplier report's organisation (the demo's default buyer, cut down)
+#: holds credits from: Deepwell Carbon, its largest.
+ONE_SUPPLIER = "Deepwell Carbon"
+
+
+@pytest.fixture(scope="session")
+def one_supplier_report(tmp_path_factory) -> Path:
+    """A report of an organisation holding credits from exactly one supplier: the demo's
+    default buyer served by a loopback registry (tests/loopback.py) that cuts its balance,
+    orders and deliveries to its largest supplier's; read with ISOMETRIC_* variables as a
+    live user would. A folder with report.html and report.ipynb."""
+    from isoanalytics import demo, report
+
+    from .loopback import one_supplier, serve_demo, serving
+
+    registry = demo.registry()
+    organisation = demo.DEFAULT_ORGANISATION_ID
+    supplier = next(row["id"] for row in registry.suppliers()
+                    if row["organisation"]["name"] == ONE_SUPPLIER)
+    folder = tmp_path_factory.mktemp("one-supplier-report")
+    with serving() as server, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ISOMETRIC_BASE_URL",
+                     serve_demo(server, rewrite=one_supplier(organisation, supplier)))
+        patch.setenv("ISOMETRIC_CLIENT_SECRET", demo.CLIENT_SECRET)
+        patch.setenv("ISOMETRIC_ACCESS_TOKEN", demo.access_token(organisation))
+        for name in ("ISOMETRIC_ACCESS_TOKENS", "ISOMETRIC_ENVIRONMENT"):
+            patch.delenv(name, raising=False)
+        report.build(None, folder / "report.html", notebook=folder / "report.ipynb",
+                     progress=False)
+    return folder

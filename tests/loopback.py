@@ -112,3 +112,58 @@ def _accepting(handler: Callable[[httpx.Request], httpx.Response], secret: str,
         return handler(httpx.Request(request.method, request.url, headers=headers,
                                      content=request.content))
     return respond
+
+
+def one_supplier(organisation_id: str, supplier_id: str
+                 ) -> Callable[[httpx.Request, httpx.Response], httpx.Response]:
+    """A ``rewrite`` for :func:`serve_demo`: ``organisation_id`` holds, orders and receives
+    credits from ``supplier_id`` alone (its balance, orders and deliveries are cut to that
+    supplier's, the total summed again from what is left), as a real one-supplier buyer would.
+    The demo registry has no such buyer, and adding one would change every demo figure."""
+    balance_path = f"{BASE_PATH}/organisations/{organisation_id}/credit_balance"
+
+    def rewrite(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        if answer.status_code != 200:
+            return answer
+        path = request.url.path
+        body = answer.json()
+        if path == balance_path:
+            return httpx.Response(200, json=_one_supplier_balance(body, request, supplier_id))
+        if path.endswith("/orders") and organisation_id in path:
+            return httpx.Response(200, json=_kept(body, lambda node: node["supplier"]["id"]
+                                                  == supplier_id))
+        if path == f"{BASE_PATH}/deliveries":
+            return httpx.Response(200, json=_kept(body, lambda node: (
+                node["to_organisation"]["id"] != organisation_id
+                or node["from_supplier"]["id"] == supplier_id)))
+        return answer
+    return rewrite
+
+
+def _kept(listing: dict, keep: Callable[[dict], bool]) -> dict:
+    nodes = [node for node in listing["nodes"] if keep(node)]
+    # One page holds them all here (the demo buyer's orders and deliveries are few).
+    return {**listing, "nodes": nodes,
+            "total_count": listing["total_count"] - len(listing["nodes"]) + len(nodes)}
+
+
+def _one_supplier_balance(body: dict, request: httpx.Request, supplier_id: str) -> dict:
+    from isoanalytics import demo
+
+    registry = demo.registry()
+    projects = {project["id"] for project in registry.projects()
+                if project["supplier"]["id"] == supplier_id}
+    organisation_id = request.url.path.split("/")[-2]
+    orders = {order["id"] for order in registry.orders(organisation_id)
+              if order["supplier"]["id"] == supplier_id}
+    kept = {"project_balances": [row for row in body["project_balances"]
+                                 if row["project_id"] in projects],
+            "supplier_balances": [row for row in body["supplier_balances"]
+                                  if row["supplier_id"] == supplier_id],
+            "order_balances": [row for row in body["order_balances"]
+                               if row["order_id"] in orders]}
+    total = {}
+    for status in ("active_credits_total", "retired_credits_total"):
+        kgs = sum(row["total"][status]["credit_kgs"] for row in kept["supplier_balances"])
+        total[status] = {"credit_kgs": kgs, "credits": round(kgs / 1000, 3)}
+    return {**kept, "total": total}

@@ -605,3 +605,79 @@ def test_the_charts_over_time_draw_on_the_axes_they_are_given(history):
                plots.delivery_curve(delivery_progress(orders, deliveries), ax=axes[2])]
     assert results == list(axes)
     assert plt.get_fignums() == before
+
+
+# -- an "Other" that dwarfs the named bars ----------------------------------------------------
+
+def _summary(kgs: list[int]) -> pd.DataFrame:
+    from isoanalytics.analysis.metrics import summary_frame
+
+    ids = [f"spl_{n}" for n in range(len(kgs))]
+    return summary_frame(np.array(kgs, dtype=np.int64), np.zeros(len(kgs), dtype=np.int64),
+                         pd.Index(ids, name="supplier_id"))
+
+
+def _other_value(ax) -> list[str]:
+    return [text.get_text() for text in ax.texts if text.get_gid() == "other_value"]
+
+
+def test_an_other_bar_that_dwarfs_the_named_ones_is_cut_at_their_axis_with_its_value():
+    # Two named suppliers of 2 and 1.5 t, and 40 small ones summing to 40.000 t.
+    summary = _summary([2_000, 1_500] + [1_000] * 40)
+    ax = plots.holdings_chart(summary, top=2)
+    assert ax.get_xlim() == pytest.approx((0, 2.0 * 1.6))  # set by the longest named bar
+    assert _other_value(ax) == ["40.000 tCO2e (bar cut) \u2192"]
+    other = bars(ax, "active")[0]  # barh draws bottom-up: the Other bar first
+    assert other.get_width() == 40.0  # drawn at its full length, clipped by the axis
+    named = [bar.get_width() for bar in bars(ax, "active")[1:]]
+    assert max(named) / ax.get_xlim()[1] == pytest.approx(1 / 1.6)  # readable
+    assert ax.get_legend()._loc == 1  # upper right: off the cut bar  # noqa: SLF001
+
+
+def test_an_other_bar_no_longer_than_the_named_ones_is_drawn_as_it_is():
+    summary = _summary([10_000, 8_000, 1_000, 1_000])
+    ax = plots.holdings_chart(summary, top=2, units="kg")
+    assert _other_value(ax) == []
+    assert ax.get_xlim()[1] == pytest.approx(10_000 * 1.35)
+    cut = plots.holdings_chart(_summary([1_000, 900] + [500] * 10), top=2, units="kg")
+    assert _other_value(cut) == ["5,000 kg (bar cut) \u2192"]
+
+
+def test_titles_say_all_when_fewer_than_top_exist():
+    ax = plots.holdings_chart(_summary([3, 2, 1]), top=10)
+    assert ax.get_title(loc="left") == "Holdings by supplier, all 3 (tCO2e)"
+
+
+def test_delivery_chart_folds_the_rest_into_one_exact_other_bar_cut_when_it_dwarfs():
+    orders = pd.DataFrame({
+        "id": [f"ord_{n:02d}" for n in range(30)], "supplier_name": "S",
+        "ordered_kgs": [2_000] + [1_000] * 29, "delivered_kgs": [500] + [800] * 29,
+        "remaining_kgs": [1_500] + [200] * 29})
+    ax = plots.delivery_chart(orders, top=2)
+    delivered, remaining = bars(ax, "delivered"), bars(ax, "remaining")
+    assert len(delivered) == 3  # two orders and the Other bar, at the bottom
+    assert (delivered[0].get_width(), remaining[0].get_width()) == pytest.approx((22.4, 5.6))
+    assert ax.get_yticklabels()[0].get_text() == "Other (28 orders)"
+    assert _other_value(ax) == ["28.000 tCO2e ordered (bar cut) \u2192"]
+    assert ax.get_xlim()[1] == pytest.approx(2.0 * 1.6)
+    assert "top 2 of 30 orders" in ax.get_title(loc="left")
+    # The schedule's orders frame (order_id) is taken as well.
+    again = plots.delivery_chart(orders.rename(columns={"id": "order_id"}), top=2)
+    assert _other_value(again) == _other_value(ax)
+
+
+def test_delivery_curve_keeps_the_named_curves_readable_under_a_towering_other():
+    months = pd.PeriodIndex(["2024-01"] * 4, freq="M")
+    progress = pd.DataFrame({
+        "supplier_id": ["spl_A", "spl_B", "spl_C", "spl_D"], "month": months,
+        "delivered_kgs": [1_000, 500, 30_000, 40_000],
+        "cumulative_delivered_kgs": [1_000, 500, 30_000, 40_000],
+        "ordered_kgs": [2_000, 1_000, 30_000, 50_000]})
+    ax = plots.delivery_curve(progress, top=2)
+    # spl_D and spl_C are the top two by ordered: nothing dwarfs them
+    assert _other_value(ax) == []
+    ax = plots.delivery_curve(progress.assign(ordered_kgs=[20_000, 1_000, 900, 950]), top=1)
+    # spl_A is named; Other (3) delivered 70.500 t of 2.850 t ordered (over-delivered)
+    assert ax.get_ylim() == pytest.approx((0, 20.0 * 1.25))
+    assert _other_value(ax) == [
+        "Other (3): 70.500 tCO2e delivered of 2.850 tCO2e ordered (curve above the axis) \u2191"]

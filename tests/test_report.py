@@ -103,10 +103,11 @@ def test_holdings_by_supplier_and_project_are_named(page, default_buyer):
     _, by_supplier, by_project = default_buyer
     for name in [*by_supplier["supplier_name"], *by_project["project_name"]]:
         assert f">{html.escape(name)}</th>" in page
-    # The holdings tables' Total rows: the claims section's tables have their own.
+    # The holdings tables' Total rows (supplier, project, pathway, country, durability); the
+    # claims section's tables have their own.
     claims = page[page.index(">Claims in the period<"):page.index(">Holdings by supplier<")]
     assert page.count("<b>Total</b>") == 0
-    assert page.count(">Total</th>") - claims.count(">Total</th>") == 2
+    assert page.count(">Total</th>") - claims.count(">Total</th>") == 5
 
 
 def test_concentration_figures_and_the_lorenz_curve(page, default_buyer):
@@ -117,15 +118,17 @@ def test_concentration_figures_and_the_lorenz_curve(page, default_buyer):
                   f"{figures.gini:.2f}"):
         assert f'nowrap">{value}</td>' in page
     images = PNG_DATA.findall(page)
-    # retirements per quarter, suppliers, projects, Lorenz curve, order delivery
-    assert len(images) == 5
+    # retirements per quarter, suppliers, projects, pathways, countries, durability, Lorenz
+    # curve, order delivery
+    assert len(images) == 8
     assert all(min(png_size(image)) > 100 for image in images)
 
 
 def test_orders_reconciliation_and_methods(page):
     assert "Total (6 orders)" in page
-    assert "Every balance that was reported adds up to its organisation&#x27;s total." in page \
-        or "Every balance that was reported adds up to its organisation's total." in page
+    said = ("All 6 checks (project, supplier and order balances, active and retired) add up "
+            "to their organisation")
+    assert said in page
     for formula in ("10,000 × Σ sᵢ²", "10,000 ÷ HHI", "Σᵢ Σⱼ |qᵢ − qⱼ| ÷ (2 n Σᵢ qᵢ)",
                     "retired kg ÷ (active kg + retired kg)"):
         assert formula in page
@@ -171,8 +174,9 @@ def test_a_portfolio_report_compares_the_organisations(portfolio_report):
         name = demo.registry().organisation(buyers[role])["name"]
         assert f">{html.escape(name)}</th>" in page
     assert "Other (" in page  # top=3 folds the rest into one exact row
-    # and the retired-share chart per organisation, and the retirements per quarter
-    assert len(PNG_DATA.findall(page)) == 6
+    # retirements per quarter, suppliers, projects, pathways, countries, durability, Lorenz
+    # curve, order delivery, and the retired-share chart per organisation
+    assert len(PNG_DATA.findall(page)) == 9
 
 
 def test_the_title_is_escaped_and_code_shown_on_request(portfolio_report):

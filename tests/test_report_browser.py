@@ -12,11 +12,14 @@ from .browser import ARTIFACTS, chromium_page, screenshot
 
 pytestmark = pytest.mark.browser
 
-# supplier and project holdings, concentration, orders, reconciliation (+ portfolio)
-TABLES = {"demo_report": 5, "portfolio_report": 6}
-FIGURES = {"demo_report": 4, "portfolio_report": 5}
-SECTIONS = ("Holdings by supplier", "Holdings by project", "Concentration",
-            "Order delivery progress", "Reconciliation", "Methods")
+# supplier and project holdings, pathway and country holdings and concentration each,
+# durability, supplier concentration, orders, still to come by supplier (+ portfolio)
+TABLES = {"demo_report": 10, "portfolio_report": 11}
+# suppliers, projects, pathways, countries, durability, Lorenz curve, deliveries
+# (+ retired share per organisation)
+FIGURES = {"demo_report": 7, "portfolio_report": 8}
+SECTIONS = ("Holdings by supplier", "Holdings by project", "Holdings by pathway and country",
+            "Durability", "Concentration", "Deliveries", "Reconciliation", "Methods")
 
 
 @pytest.mark.parametrize("built", ["demo_report", "portfolio_report"])

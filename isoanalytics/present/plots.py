@@ -34,7 +34,7 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from .._format import NAME_WIDTH, UNITS, name_or_id, percent, period_word, short_name
+from .._format import NAME_WIDTH, UNITS, name_or_id, percent, period_word, short_name, tonnes
 from .._options import check_choice, check_integer
 from ..analysis.dimensions import check_summary, entity_noun, label, top_n
 from ..analysis.metrics import (
@@ -55,6 +55,7 @@ from .sentences import NOTHING_HELD, concentration_terms
 __all__ = [
     "ACTIVE_COLOUR",
     "MAX_BARS",
+    "OTHER_CUT",
     "RETIRED_COLOUR",
     "ChartImage",
     "chart_image",
@@ -66,6 +67,7 @@ __all__ = [
     "lorenz_chart",
     "mark_period",
     "retired_share_chart",
+    "sort_orders",
     "timeline_chart",
     "vintage_chart",
 ]
@@ -184,6 +186,54 @@ def _room_on_right(ax: Axes, widest: float, factor: float = 1.35) -> None:
         ax.set_xlim(0, widest * factor)
 
 
+#: An "Other" bar (or curve) longer than this many times the longest named one is cut at an
+#: axis the named ones set, its value printed on it: the named bars stay readable.
+OTHER_CUT = 1.5
+
+
+def _value(kgs: int, units: str) -> str:
+    return f"{tonnes(kgs)} tCO2e" if units == "tCO2e" else f"{kgs:,} kg"
+
+
+_CUT_ROOM = 1.6  # the axis of a chart with a cut Other bar, in longest named bars
+
+
+def _cut_other(ax: Axes, positions: np.ndarray, ends_kgs: np.ndarray, other: np.ndarray,
+               units: str, factor: float = _CUT_ROOM, suffix: str = "") -> bool:
+    """Cut the "Other" bars that dwarf the named ones at an axis set by the named bars.
+
+    ``ends_kgs`` are the bars' full lengths in kg and ``other`` marks the Other bars. When an
+    Other bar is longer than :data:`OTHER_CUT` times the longest named bar, the axis ends at
+    ``factor`` times the longest named bar; the Other bar runs to that edge (matplotlib clips
+    it) and its exact value (then ``suffix``) is printed on it, ending in an arrow (gid
+    ``"other_value"``). Returns whether it cut; the caller then moves its legend to the upper
+    right (:func:`_legend`), off the bars.
+    """
+    named = ends_kgs[~other]
+    widest = int(named.max(initial=0))
+    if not other.any() or widest <= 0 or int(ends_kgs[other].max()) <= OTHER_CUT * widest:
+        return False
+    limit = float(_scale(np.array([widest]), units)[0]) * factor
+    ax.set_xlim(0, limit)
+    for position, kgs in zip(positions[other], ends_kgs[other], strict=True):
+        ax.text(limit * 0.99, position, f"{_value(int(kgs), units)}{suffix} (bar cut) \u2192",
+                ha="right", va="center", fontsize=8, fontweight="bold", gid="other_value",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6"}, **_LITERAL)
+    return True
+
+
+def _legend(ax: Axes, handles: list[Patch], cut: bool) -> None:
+    # A cut Other bar (the last, at the bottom) takes the lower right; the named bars end
+    # before 1 / _CUT_ROOM of the axis, which leaves the upper right to the legend.
+    _literal_legend(ax.legend(handles=handles, loc="upper right" if cut else "lower right",
+                              frameon=False))
+
+
+def _count(shown: int, whole: int) -> str:
+    """How many of how many a chart shows: "all 5" or "top 10 of 38"."""
+    return f"all {whole}" if shown >= whole else f"top {shown} of {whole}"
+
+
 def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "total",
                    units: Units = "tCO2e", annotate: bool = True, title: str | None = None,
                    ax: Axes | None = None) -> Axes:
@@ -195,7 +245,9 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         From :func:`~isoanalytics.summarize` or :func:`~isoanalytics.analysis.dimensions.breakdown`;
         names are used as labels where it has them (after ``enrich``), ids otherwise.
     top : int
-        Bars for the largest ``top`` entities; the rest are one "Other (k)" bar.
+        Bars for the largest ``top`` entities; the rest are one "Other (k)" bar. An Other
+        bar longer than :data:`OTHER_CUT` times the longest named bar is cut at the axis the
+        named bars set, its exact value printed on it (text gid ``"other_value"``).
     status : {"total", "active", "retired"}
         ``total`` stacks active and retired; the others draw that status alone.
     units : {"tCO2e", "kg"}
@@ -231,6 +283,11 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         left = left + widths
     held = float(left.max(initial=0)) > 0
     _room_on_right(ax, float(left.max(initial=0)))
+    ends = np.zeros(len(shown), dtype=np.int64)
+    for part in ("active", "retired"):
+        if status in ("total", part):
+            ends = ends + shown[f"{part}_kgs"].to_numpy(np.int64)
+    cut = _cut_other(ax, positions, ends, shown["other"].to_numpy(bool), units)
     ax.set_yticks(positions, labels, **_LITERAL)
     ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)
@@ -239,7 +296,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
         ax.set_xticks([])
     noun = _name(entity_noun(summary), inches=1.5)
     what = {"total": "Holdings", "active": "Active holdings", "retired": "Retired holdings"}
-    count = f"top {min(top, len(summary))} of {len(summary)}"
+    count = _count(min(top, len(summary)), len(summary))
     # The title is lifted to make room for the concentration line beneath it.
     ax.set_title(_title(title, f"{what[status]} by {noun}, {count} ({units})"), loc="left",
                  pad=18 if annotate else 6, **_LITERAL)
@@ -248,7 +305,7 @@ def holdings_chart(summary: pd.DataFrame, *, top: int = 10, status: Status = "to
                for part, colour in (("active", ACTIVE_COLOUR), ("retired", RETIRED_COLOUR))
                if status in ("total", part)]
     if held:
-        _literal_legend(ax.legend(handles=handles, loc="lower right", frameon=False))
+        _legend(ax, handles, cut)
     ax.spines[["top", "right"]].set_visible(False)
     if annotate:
         terms = concentration_terms(concentration(_status_kgs(summary, status)), noun)
@@ -415,55 +472,87 @@ def delivery_chart(orders: pd.DataFrame, *, units: Units = "tCO2e", top: int = 1
     Parameters
     ----------
     orders : DataFrame
-        ``client.orders(organisation_id)``: ``id, supplier_name, ordered_kgs, delivered_kgs,
-        remaining_kgs``. Orders with the most remaining come first; beyond ``top`` they are
-        left out and the title says how many.
+        ``client.orders(organisation_id)`` (``id, supplier_name, ordered_kgs, delivered_kgs,
+        remaining_kgs``) or a delivery schedule's orders (``order_id`` for ``id``). Orders
+        with the most remaining come first (then the most ordered, then by id); beyond
+        ``top`` they are one "Other (k orders)" bar of their exact sums, cut at the axis the
+        named bars set when it dwarfs them (see :func:`holdings_chart`).
 
     Examples
     --------
     >>> from isoanalytics import RegistryClient, demo
     >>> from isoanalytics.plots import delivery_chart
     >>> with RegistryClient.demo() as client:
-    ...     ax = delivery_chart(client.orders(demo.DEFAULT_ORGANISATION_ID))
-    >>> ax.get_xlabel()
-    'Credits (tCO2e)'
+    ...     ax = delivery_chart(client.orders(demo.DEFAULT_ORGANISATION_ID), top=3)
+    >>> ax.get_xlabel(), ax.get_yticklabels()[0].get_text()
+    ('Credits (tCO2e)', 'Other (3 orders)')
     """
+    if "id" not in orders.columns and "order_id" in orders.columns:
+        orders = orders.rename(columns={"order_id": "id"})
     check_columns(orders, ("id", "ordered_kgs", "delivered_kgs", "remaining_kgs"),
                   "delivery_chart", "the frame of client.orders(organisation_id)")
     check_choice("units", units, UNITS)
-    ordered = orders.sort_values(["remaining_kgs", "ordered_kgs", "id"],
-                                 ascending=[False, False, True], kind="stable")
-    shown = ordered.iloc[:top].iloc[::-1]
-    ax = _axes(ax, height=max(2.5, 0.35 * len(shown) + 1.2))
-    positions = np.arange(len(shown))
-    delivered = _scale(shown["delivered_kgs"], units)
-    remaining = _scale(shown["remaining_kgs"], units)
-    ax.barh(positions, delivered, color=ACTIVE_COLOUR, label="Delivered", gid="delivered")
-    bars = ax.barh(positions, remaining, left=delivered, color=REMAINING_COLOUR,
-                   label="Remaining", gid="remaining")
-    ordered_kgs = shown["ordered_kgs"].to_numpy(np.int64)
-    shares = [ratio(int(delivered_kgs), int(kgs))
-              for delivered_kgs, kgs in zip(shown["delivered_kgs"].to_numpy(np.int64),
-                                            ordered_kgs, strict=True)]
-    ax.bar_label(bars, labels=[percent(share, 0) for share in shares], padding=3, fontsize=8,
-                 **_LITERAL)
-    _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
-    names = shown["supplier_name"] if "supplier_name" in shown.columns else shown["id"]
+    check_integer("top", top)
+    ordered = sort_orders(orders, "id")
+    kgs = ["ordered_kgs", "delivered_kgs", "remaining_kgs"]
+    named = ordered.iloc[:top]
+    rest = ordered.iloc[top:]
+    names = (named["supplier_name"] if "supplier_name" in named.columns else named["id"])
     labels = []
-    for name, order_id in zip(names, shown["id"], strict=True):
+    for name, order_id in zip(names, named["id"], strict=True):
         suffix = f" ({short_name(str(order_id)[-6:])})"
         room = LABEL_INCHES - _ink(suffix) / 72
         labels.append(_name(name, order_id, room) + suffix)
+    figures = named[kgs].to_numpy(np.int64)
+    if len(rest):
+        labels.append(f"Other ({len(rest)} {'order' if len(rest) == 1 else 'orders'})")
+        figures = np.vstack([figures, rest[kgs].to_numpy(np.int64).sum(axis=0)])
+    other = np.arange(len(labels)) >= len(named)
+    figures, labels, other = figures[::-1], labels[::-1], other[::-1]  # barh draws bottom-up
+    ax = _axes(ax, height=max(2.5, 0.35 * len(labels) + 1.2))
+    positions = np.arange(len(labels))
+    delivered = _scale(figures[:, 1], units)
+    remaining = _scale(figures[:, 2], units)
+    alpha = np.where(other, 0.55, 1.0)
+    done = ax.barh(positions, delivered, color=ACTIVE_COLOUR, label="Delivered", gid="delivered")
+    bars = ax.barh(positions, remaining, left=delivered, color=REMAINING_COLOUR,
+                   label="Remaining", gid="remaining")
+    for bar, bar_alpha in zip([*done, *bars], [*alpha, *alpha], strict=True):
+        bar.set_alpha(bar_alpha)
+    shares = [ratio(int(row[1]), int(row[0])) for row in figures]
+    _room_on_right(ax, float((delivered + remaining).max(initial=0)), factor=1.3)
+    cut = _cut_other(ax, positions, figures[:, 1] + figures[:, 2], other, units,
+                     suffix=" ordered")
+    ax.bar_label(bars, labels=["" if cut and is_other else percent(share, 0)
+                               for share, is_other in zip(shares, other, strict=True)],
+                 padding=3, fontsize=8, **_LITERAL)
     ax.set_yticks(positions, labels, **_LITERAL)
     ax.set_xlabel(_unit_label(units), **_LITERAL)
     _thousands(ax)
-    hidden = len(orders) - len(shown)
-    default = (f"Order delivery progress ({units})"
-               + (f", {hidden} more not shown" if hidden else ""))
-    ax.set_title(_title(title, default), loc="left", **_LITERAL)
-    _literal_legend(ax.legend(loc="lower right", frameon=False))
+    count = _count(len(named), len(ordered))
+    ax.set_title(_title(title, f"Order delivery progress, {count} orders ({units})"),
+                 loc="left", **_LITERAL)
+    _legend(ax, [Patch(color=ACTIVE_COLOUR, label="Delivered"),
+                 Patch(color=REMAINING_COLOUR, label="Remaining")], cut)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
+
+
+def sort_orders(orders: pd.DataFrame, key: str = "order_id") -> pd.DataFrame:
+    """Orders as the delivery chart and the order tables list them: most remaining first,
+    then most ordered, then by ``key`` (the order id column).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from isoanalytics.plots import sort_orders
+    >>> orders = pd.DataFrame({"order_id": ["ord_B", "ord_A", "ord_C"],
+    ...                        "ordered_kgs": [5, 5, 9], "remaining_kgs": [0, 0, 4]})
+    >>> sort_orders(orders)["order_id"].tolist()
+    ['ord_C', 'ord_A', 'ord_B']
+    """
+    return orders.sort_values(["remaining_kgs", "ordered_kgs", key],
+                              ascending=[False, False, True], kind="stable")
 
 
 _MAX_TICKS = 12
@@ -702,7 +791,8 @@ def delivery_curve(progress: pd.DataFrame, *, top: int = 6, units: Units = "tCO2
         row for.
     top : int
         Suppliers with the most ordered get a curve each; the rest are summed into one grey
-        "Other (k)" curve.
+        "Other (k)" curve. When it rises above :data:`OTHER_CUT` times the highest named
+        curve, the axis is set by the named curves and its final figures are printed.
 
     Returns
     -------
@@ -768,6 +858,8 @@ def delivery_curve(progress: pd.DataFrame, *, top: int = 6, units: Units = "tCO2
         handles.append(Line2D([], [], color=NEUTRAL_COLOUR, linestyle="--", label="Ordered"))
         _literal_legend(ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8))
         ax.set_ylim(bottom=0)
+        if len(rest):
+            _cut_other_curve(ax, series, units)
     else:
         ax.text(0.5, 0.5, "nothing ordered", transform=ax.transAxes, ha="center",
                 va="center", color="0.3", **_LITERAL)
@@ -779,6 +871,25 @@ def delivery_curve(progress: pd.DataFrame, *, top: int = 6, units: Units = "tCO2
                  loc="left", **_LITERAL)
     ax.spines[["top", "right"]].set_visible(False)
     return ax
+
+
+def _cut_other_curve(ax: Axes, series: list[tuple[str, np.ndarray, np.ndarray, str]],
+                     units: str) -> None:
+    """The "Other" curve (last) above an axis the named curves set, when it dwarfs them; its
+    final delivered and ordered figures printed at the top right (gid ``"other_value"``)."""
+    name, done, wanted, _ = series[-1]
+    highest = max((int(max(d.max(initial=0), w.max(initial=0))) for _, d, w, _ in series[:-1]),
+                  default=0)
+    other_top = int(max(done.max(initial=0), wanted.max(initial=0)))
+    if highest <= 0 or other_top <= OTHER_CUT * highest:
+        return
+    limit = float(_scale(np.array([highest]), units)[0]) * 1.25
+    ax.set_ylim(0, limit)
+    ax.text(0.99, 0.98, f"{_name(name)}: {_value(int(done[-1]), units)} delivered of "
+            f"{_value(int(wanted[-1]), units)} ordered (curve above the axis) \u2191",
+            transform=ax.transAxes, ha="right", va="top", fontsize=8, fontweight="bold",
+            gid="other_value", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.6"},
+            **_LITERAL)
 
 
 def history_chart(history: pd.DataFrame, *, organisation_id: str | None = None,
@@ -865,6 +976,16 @@ class ChartImage:
     metadata carries ``alt``, which the report's HTML export (``isoanalytics report``,
     also with ``--template``) writes as the ``<img>``'s alt text, for screen readers and for
     a PDF's text. ``alt`` and ``png`` (the bytes) are attributes.
+
+    Examples
+    --------
+    >>> from isoanalytics import plots
+    >>> import pandas as pd
+    >>> picture = plots.chart_image(pd.Series([2, 5]).plot.barh(), "Two bars: 2 and 5 tCO2e")
+    >>> picture
+    <chart: Two bars: 2 and 5 tCO2e>
+    >>> picture._repr_mimebundle_()[1]
+    {'image/png': {'alt': 'Two bars: 2 and 5 tCO2e'}}
     """
 
     def __init__(self, png: bytes, alt: str) -> None:
@@ -917,10 +1038,16 @@ def chart_image(ax: Axes, alt: str, *, dpi: float | None = None) -> ChartImage:
         raise ValueError("chart_image() needs alt text saying what the chart shows, with "
                          f"its key figure; got {alt!r}")
     buffer = io.BytesIO()
+    from matplotlib.figure import Figure
+
     figure = ax.figure
-    figure.savefig(buffer, format="png", bbox_inches="tight",
-                   **({} if dpi is None else {"dpi": dpi}))
-    plt.close(figure)  # type: ignore[arg-type]
+    while not isinstance(figure, Figure):  # a subfigure: its root figure saves (matplotlib 3.8)
+        figure = figure.figure
+    if dpi is None:
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+    else:
+        figure.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi)
+    plt.close(figure)
     return ChartImage(buffer.getvalue(), " ".join(alt.split()))
 
 

@@ -18,23 +18,28 @@ import numpy as np
 import pandas as pd
 
 from .._format import name_or_id, percent, quantity, tonnes
+from .._options import check_integer
+from ..analysis.deliveries import DeliveryExposure
 from ..analysis.dimensions import check_summary, entity_noun, label
 from ..analysis.metrics import Concentration, ratio, totals
 from ..analysis.timeline import pivot_timeline
 from ..records.frames import check_columns
-from .sentences import plural
+from .sentences import plural, reconciliation_finding, status_word
 
 __all__ = [
     "changes_html",
     "claims_html",
     "claims_organisations_html",
     "concentration_html",
+    "exposure_html",
     "headline_html",
     "holdings_html",
     "orders_html",
     "portfolio_html",
+    "reconciliation_findings_html",
     "reconciliation_html",
     "retirements_html",
+    "schedule_html",
     "timeline_html",
 ]
 
@@ -77,7 +82,7 @@ def _share(part: int, whole: int) -> str:
 
 
 def headline_html(summary: pd.DataFrame) -> str:
-    """The headline: active, retired and held tCO2e and the retired share, large, with the
+    """The headline: active, retired and total tCO2e and the retired share, large, with the
     exact kilograms beneath.
 
     Examples
@@ -92,13 +97,13 @@ def headline_html(summary: pd.DataFrame) -> str:
     check_summary(summary, "headline_html")
     active, retired, held = _totals(summary)
     figures = (("Active", f"{tonnes(active)} tCO2e"), ("Retired", f"{tonnes(retired)} tCO2e"),
-               ("Held (active + retired)", f"{tonnes(held)} tCO2e"),
+               ("Total (active + retired)", f"{tonnes(held)} tCO2e"),
                ("Retired share", _share(retired, held)))
     cards = "".join(
         '<div style="border:1px solid #bbb;border-radius:6px;padding:0.5em 1em;min-width:11em">'
         f'<div style="font-size:1.5em;font-weight:bold">{html.escape(value)}</div>'
         f"<div>{html.escape(name)}</div></div>" for name, value in figures)
-    exact = (f"Exact: {active:,} kg active, {retired:,} kg retired, {held:,} kg held "
+    exact = (f"Exact: {active:,} kg active, {retired:,} kg retired, {held:,} kg in total "
              "(one tCO2e credit is 1,000 kg).")
     return (f'<div class="isoanalytics-headline" style="display:flex;flex-wrap:wrap;gap:0.8em">'
             f"{cards}</div><p>{html.escape(exact)}</p>")
@@ -156,7 +161,7 @@ def concentration_html(figures: Concentration) -> str:
           "1,000 to 1,800 moderately (2023 US Merger Guidelines)")),
         ("Guideline level", level, "the HHI's band"),
         ("CR1", percent(figures.cr1), f"share of the largest {noun}"),
-        ("CR3", percent(figures.cr3), f"share of the three largest {several}"),
+        ("CR3", percent(figures.cr3), _cr3_meaning(figures.n, noun)),
         ("Effective number", _number(figures.effective_n, "{:.1f}"),
          f"how many equal {several} would be as concentrated (10,000 / HHI)"),
         ("Gini", _number(figures.gini, "{:.2f}"), "0 for equal holdings, towards 1 for one"),
@@ -168,6 +173,15 @@ def concentration_html(figures: Concentration) -> str:
     return (f'<table class="isoanalytics-table isoanalytics-concentration"><thead><tr>'
             f"<th {_LEFT}>Figure</th><th {_RIGHT}>Value</th><th {_LEFT}>Meaning</th></tr>"
             f"</thead><tbody>{body}</tbody></table>")
+
+
+def _cr3_meaning(n: int, noun: str) -> str:
+    # Never "the three largest" of fewer than three.
+    if n == 1:
+        return f"share of the one {noun}"
+    if n == 2:
+        return f"share of both {plural(noun)} (there are fewer than three)"
+    return f"share of the three largest {plural(noun)}"
 
 
 def _number(value: float, pattern: str) -> str:
@@ -207,6 +221,149 @@ def orders_html(orders: pd.DataFrame) -> str:
     return _table(header, rows, total=total, css_class="isoanalytics-orders")
 
 
+def _cells(cells: Sequence[str], text: Sequence[bool], tag: str = "td") -> str:
+    # Text columns (ids, dates, names, words) read left-aligned; figures right-aligned.
+    first, *rest = cells
+    return (f"<tr><th {_LEFT}>{html.escape(first)}</th>"
+            + "".join(f"<{tag} {_LEFT if left else _RIGHT}>{html.escape(cell)}</{tag}>"
+                      for cell, left in zip(rest, text[1:], strict=True)) + "</tr>")
+
+
+def _mixed_table(header: Sequence[str], rows: Sequence[Sequence[str]], text: Sequence[bool], *,
+                 css_class: str, total: Sequence[str] | None = None) -> str:
+    head = "".join(f"<th {_LEFT if left else _RIGHT}>{html.escape(name)}</th>"
+                   for name, left in zip(header, text, strict=True))
+    body = "".join(_cells(row, text) for row in rows)
+    foot = f'<tfoot style="font-weight:bold">{_cells(total, text)}</tfoot>' if total else ""
+    return (f'<table class="isoanalytics-table {css_class}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody>{foot}</table>")
+
+
+_SCHEDULE = ("order_id", "supplier_name", "status", "effective_contract_date", "ordered_kgs",
+             "delivered_kgs", "remaining_kgs", "behind")
+_ORDER_KGS = ("ordered_kgs", "delivered_kgs", "remaining_kgs")
+
+
+def _day(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+def schedule_html(orders: pd.DataFrame, *, top: int = 10,
+                  names: Mapping[str, str] | None = None) -> str:
+    """A delivery schedule's orders: order id, contract date, supplier, status in words,
+    ordered, delivered and remaining tCO2e, delivered share and whether it is behind.
+
+    Orders are sorted as :func:`~isoanalytics.plots.delivery_chart` draws them (most
+    remaining first, then most ordered, then by id): the first ``top`` of each organisation
+    by name, the rest one "Other (k orders)" row of their exact sums. With an
+    ``organisation_id`` column holding several organisations, each row starts with its
+    organisation (named by ``names``), in the order they first appear.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        :func:`~isoanalytics.delivery_schedule`'s ``.orders`` (stacked, with
+        ``organisation_id``, for several organisations).
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, delivery_schedule, demo
+    >>> from isoanalytics.tables import schedule_html
+    >>> with RegistryClient.demo() as client:
+    ...     planned = delivery_schedule(client, demo.registry().buyers["typical"],
+    ...                                 as_of=demo.AS_OF)
+    >>> table = schedule_html(planned.orders, top=2)
+    >>> ">Other (2 orders)</th>" in table, ">In progress</td>" in table, table.count("<tr>")
+    (True, True, 5)
+    """
+    from .plots import sort_orders
+
+    check_columns(orders, _SCHEDULE, "schedule_html",
+                  "the orders of isoanalytics.delivery_schedule(client, organisation_id)")
+    check_integer("top", top)
+    labels = {} if names is None else names
+    several = "organisation_id" in orders.columns and orders["organisation_id"].nunique() > 1
+    groups = (orders.groupby("organisation_id", sort=False) if several
+              else [(None, orders)])
+    rows: list[tuple[str, ...]] = []
+    for organisation_id, part in groups:
+        lead = ((name_or_id(labels.get(str(organisation_id)), organisation_id),)
+                if several else ())
+        listed = sort_orders(part)
+        for row in _rows(listed.iloc[:top]):
+            rows.append((*lead, str(row.order_id), _day(row.effective_contract_date),
+                         name_or_id(row.supplier_name, ""), status_word(row.status),
+                         tonnes(row.ordered_kgs), tonnes(row.delivered_kgs),
+                         tonnes(row.remaining_kgs), _share(row.delivered_kgs, row.ordered_kgs),
+                         "behind" if row.behind else ""))
+        rest = listed.iloc[top:]
+        if len(rest):
+            ordered_kgs, delivered_kgs, remaining_kgs = (
+                int(rest[column].to_numpy(np.int64).sum()) for column in _ORDER_KGS)
+            late = int(rest["behind"].astype(bool).sum())
+            rows.append((*lead, f"Other ({len(rest)} {plural('order', len(rest))})", "", "", "",
+                         tonnes(ordered_kgs), tonnes(delivered_kgs), tonnes(remaining_kgs),
+                         _share(delivered_kgs, ordered_kgs), f"{late} behind" if late else ""))
+    ordered_kgs, delivered_kgs, remaining_kgs = (int(orders[column].to_numpy(np.int64).sum())
+                                                 for column in _ORDER_KGS)
+    count = f"Total ({len(orders):,} {plural('order', len(orders))})"
+    late = int(orders["behind"].astype(bool).sum())
+    total = ((count, "") if several else (count,)) + (
+        "", "", "", tonnes(ordered_kgs), tonnes(delivered_kgs), tonnes(remaining_kgs),
+        _share(delivered_kgs, ordered_kgs), f"{late} behind" if late else "")
+    header = (("Organisation",) if several else ()) + (
+        "Order", "Contract date", "Supplier", "Status", "Ordered (tCO2e)", "Delivered (tCO2e)",
+        "Remaining (tCO2e)", "Delivered", "Behind")
+    text = (True,) * ((2 if several else 1) + 3) + (False,) * 4 + (True,)
+    return _mixed_table(header, rows, text, total=total, css_class="isoanalytics-orders")
+
+
+def exposure_html(exposure: DeliveryExposure, *, top: int | None = None) -> str:
+    """Delivery exposure by supplier: orders (open, behind), ordered, delivered and remaining
+    tCO2e and each supplier's share of what remains, with a Total row.
+
+    ``top``: the suppliers owing the most by name, the rest one "Other (k suppliers)" row of
+    their exact sums; None: every supplier.
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, delivery_exposure, delivery_schedule, demo
+    >>> from isoanalytics.tables import exposure_html
+    >>> with RegistryClient.demo() as client:
+    ...     planned = delivery_schedule(client, demo.registry().buyers["typical"],
+    ...                                 as_of=demo.AS_OF)
+    >>> table = exposure_html(delivery_exposure(planned), top=2)
+    >>> table.count("<tr>"), ">Other (2 suppliers)</th>" in table
+    (5, True)
+    """
+    suppliers = exposure.suppliers
+    if top is not None:
+        check_integer("top", top)
+    named = suppliers if top is None else suppliers.iloc[:top]
+    rows = [(name_or_id(row.supplier_name, row.Index), f"{row.orders:,}", f"{row.open_orders:,}",
+             f"{row.behind_orders:,}", tonnes(row.ordered_kgs), tonnes(row.delivered_kgs),
+             tonnes(row.remaining_kgs), percent(row.share))
+            for row in _rows(named)]
+    columns = ("orders", "open_orders", "behind_orders", "ordered_kgs", "delivered_kgs",
+               "remaining_kgs")
+    sums = {column: int(suppliers[column].to_numpy(np.int64).sum()) for column in columns}
+    rest = suppliers.iloc[len(named):]
+    if len(rest):
+        folded = {column: int(rest[column].to_numpy(np.int64).sum()) for column in columns}
+        rows.append((f"Other ({len(rest):,} {plural('supplier', len(rest))})",
+                     f"{folded['orders']:,}", f"{folded['open_orders']:,}",
+                     f"{folded['behind_orders']:,}", tonnes(folded["ordered_kgs"]),
+                     tonnes(folded["delivered_kgs"]), tonnes(folded["remaining_kgs"]),
+                     _share(folded["remaining_kgs"], sums["remaining_kgs"])))
+    total = (f"Total ({len(suppliers):,} {plural('supplier', len(suppliers))})",
+             f"{sums['orders']:,}", f"{sums['open_orders']:,}", f"{sums['behind_orders']:,}",
+             tonnes(sums["ordered_kgs"]), tonnes(sums["delivered_kgs"]),
+             tonnes(sums["remaining_kgs"]), percent(1.0 if sums["remaining_kgs"] else np.nan))
+    header = ("Supplier", "Orders", "Open", "Behind", "Ordered (tCO2e)", "Delivered (tCO2e)",
+              "Remaining (tCO2e)", "Share of remaining")
+    return _table(header, rows, total=total, css_class="isoanalytics-exposure")
+
+
 def reconciliation_html(checks: pd.DataFrame, names: Mapping[str, str] | None = None) -> str:
     """The checks of :func:`~isoanalytics.reconcile`, in tCO2e, with a verdict per row.
 
@@ -240,11 +397,66 @@ def reconciliation_html(checks: pd.DataFrame, names: Mapping[str, str] | None = 
     return _table(header, rows, css_class="isoanalytics-reconciliation")
 
 
-def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) -> str:
+def reconciliation_findings_html(checks: pd.DataFrame, names: Mapping[str, str] | None = None,
+                                 transferred: Mapping[str, int] | None = None) -> str:
+    """The reconciliation as a reader needs it: each difference first, in words (which way,
+    by how much, and why), then one line for all the checks that add up (the full table of
+    every check is :func:`reconciliation_html`).
+
+    ``names`` maps organisation ids to names; ``transferred`` to the kilograms the registry
+    lists as transferred into each (said beside a shortfall of the orders).
+
+    Examples
+    --------
+    >>> from isoanalytics import RegistryClient, demo, reconcile
+    >>> from isoanalytics.tables import reconciliation_findings_html
+    >>> with RegistryClient.demo() as client:
+    ...     checks = reconcile(client.credit_balance(demo.registry().buyers["typical"]))
+    >>> text = reconciliation_findings_html(checks)
+    >>> "orders account for 40.385 tCO2e less than the active total" in text
+    True
+    >>> "All other 5 checks (" in text
+    True
+    """
+    labels = {} if names is None else names
+    moved = {} if transferred is None else transferred
+    several = checks["organisation_id"].nunique() > 1
+    made = checks["balanced"].notna().to_numpy(bool)
+    differ = made & ~checks["balanced"].fillna(True).to_numpy(bool)
+    findings = []
+    for row in _rows(checks[differ]):
+        organisation = str(row.organisation_id)
+        findings.append(reconciliation_finding(
+            str(row.level), str(row.status), int(row.listed_kgs), int(row.total_kgs),
+            name_or_id(labels.get(organisation), organisation) if several else None,
+            transferred_kgs=moved.get(organisation)))
+    agree = int((made & ~differ).sum())
+    kinds = "project, supplier and order balances, active and retired"
+    whose = ", of each organisation" if several else ""
+    if findings:
+        lead = ("<ul class=\"isoanalytics-findings\">"
+                + "".join(f"<li>{html.escape(finding)}</li>" for finding in findings) + "</ul>"
+                + f"<p>All other {agree:,} {plural('check', agree)} ({kinds}{whose}) add up "
+                  "to their organisation's total.</p>")
+    else:
+        lead = (f"<p>All {agree:,} {plural('check', agree)} ({kinds}{whose}) add up to their "
+                "organisation's total.</p>")
+    missing = checks[~made]
+    if len(missing):
+        notes = sorted({str(note) or "not reported" for note in missing["note"]})
+        lead += (f"<p>{len(missing):,} {plural('check', len(missing))} could not be made: "
+                 f"{html.escape('; '.join(notes))}.</p>")
+    return lead
+
+
+def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration],
+                   largest: Mapping[str, str] | None = None) -> str:
     """One row per organisation of a portfolio: holdings, retired share and concentration.
 
     ``summary`` is ``summarize(frame, by="organisation")`` (names after ``enrich``);
-    ``figures`` maps each organisation id to its supplier :func:`~isoanalytics.concentration`.
+    ``figures`` maps each organisation id to its supplier :func:`~isoanalytics.concentration`;
+    ``largest`` maps it to the name of its largest supplier, shown with that supplier's
+    share ("Deepwell Carbon (69.6 %)").
 
     Examples
     --------
@@ -258,6 +470,7 @@ def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) 
     4
     """
     check_summary(summary, "portfolio_html")
+    names = {} if largest is None else largest
     rows = []
     for name, row in zip(label(summary), _rows(summary), strict=True):
         spread = figures.get(row.Index)
@@ -267,12 +480,14 @@ def portfolio_html(summary: pd.DataFrame, figures: Mapping[str, Concentration]) 
             "n/a" if spread is None else f"{spread.n:,}",
             "n/a" if spread is None or spread.level is None
             else f"{spread.hhi:,.0f} ({spread.level})",
-            "n/a" if spread is None else percent(spread.cr1),
+            "n/a" if spread is None or not spread.n
+            else f"{names[row.Index]} ({percent(spread.cr1)})" if row.Index in names
+            else percent(spread.cr1),
         ))
     active, retired, held = _totals(summary)
     total = (f"Portfolio ({len(summary)} organisations)", tonnes(active), tonnes(retired),
              tonnes(held), _share(retired, held), percent(1.0 if held else np.nan), "", "", "")
-    header = ("Organisation", "Active (tCO2e)", "Retired (tCO2e)", "Held (tCO2e)",
+    header = ("Organisation", "Active (tCO2e)", "Retired (tCO2e)", "Total (tCO2e)",
               "Retired share", "Share of portfolio", "Suppliers", "Supplier HHI",
               "Largest supplier")
     return _table(header, rows, total=total, css_class="isoanalytics-portfolio")
