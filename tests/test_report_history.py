@@ -77,7 +77,7 @@ def test_the_section_comes_after_the_holdings_with_its_chart(history_report, sto
     positions = [page.index(f">{heading}<") for heading in
                  ("Holdings by project", HEADING, "Concentration")]
     assert positions == sorted(positions)
-    assert len(PNG.findall(page)) == 8  # the seven of the default report and the history
+    assert len(PNG.findall(page)) == 9  # the eight of the default report and the history
     (alt,) = HISTORY_IMAGE.findall(page)
     assert html.unescape(alt) == (
         "Step chart of active and retired holdings in tCO2e at 2 snapshots, from 2026-01-01 "
@@ -129,7 +129,7 @@ def test_a_store_without_these_organisations_says_so(tmp_path):
     assert f">{HEADING}<" in page
     assert "The snapshot store holds no snapshot of this organisation yet" in page
     assert not HISTORY_IMAGE.search(page) and "isoanalytics-changes" not in page
-    assert len(PNG.findall(page)) == 7  # no empty chart
+    assert len(PNG.findall(page)) == 8  # no empty chart
 
 
 def test_without_a_store_the_report_is_as_it_was(demo_report):

@@ -25,7 +25,7 @@ from .conftest import ONE_SUPPLIER
 BEFORE = ["Holdings by supplier", "Holdings by project", "Holdings by pathway and country",
           "Durability"]
 AFTER = ["Concentration", "Deliveries", "Reconciliation", "Methods"]
-SECTIONS = BEFORE + AFTER
+SECTIONS = ["Claims in the period", *BEFORE, *AFTER]
 ALT = re.compile(r'<img\b[^>]*\balt="([^"]*)"')
 IMG = re.compile(r"<img\b[^>]*>")
 
@@ -85,7 +85,8 @@ def nothing_held_report(tmp_path_factory) -> Path:
     return folder
 
 
-VARIANTS = ["demo_report", "portfolio_report", "nothing_held_report", "one_supplier_report"]
+VARIANTS = ["demo_report", "portfolio_report", "nothing_held_report", "one_supplier_report",
+            "period_report"]
 
 
 @pytest.mark.parametrize("built", VARIANTS)
