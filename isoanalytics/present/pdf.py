@@ -31,7 +31,7 @@ from typing import Any
 from .datasets import MissingExtraError
 
 __all__ = ["CHROMIUM_VARIABLE", "EXTRA", "MARGIN", "PAPERS", "MissingBrowserError",
-           "PrintError", "check_paper", "chromium_path", "print_pdf"]
+           "PrintError", "check_paper", "check_printer", "chromium_path", "print_pdf"]
 
 EXTRA = "pdf"  # pyproject.toml's optional dependencies: isoanalytics[pdf] brings Playwright
 CHROMIUM_VARIABLE = "ISOANALYTICS_CHROMIUM"  # a Chromium elsewhere (or, in tests, none)
@@ -136,6 +136,23 @@ def chromium_path(path: str | os.PathLike[str] | None = None) -> Path:
         f"chromium (apt-get install chromium), or point {CHROMIUM_VARIABLE} at a Chromium")
 
 
+def check_printer(chromium: str | os.PathLike[str] | None = None) -> Path:
+    """The Chromium :func:`print_pdf` would use, once Playwright is found importable.
+
+    For a command to refuse before any work what it could not print: raises
+    :class:`~isoanalytics.present.datasets.MissingExtraError` (no Playwright) or
+    :class:`MissingBrowserError` (no Chromium).
+
+    Examples
+    --------
+    >>> from isoanalytics.present.pdf import check_printer
+    >>> check_printer().name
+    'chromium'
+    """
+    _async_playwright()
+    return chromium_path(chromium)
+
+
 def _async_playwright() -> Any:
     try:
         from playwright.async_api import async_playwright
@@ -200,11 +217,11 @@ async def _print(async_playwright: Any, page: str, paper: str, executable: Path,
                 await context.route("**/*", _only_data_urls)
                 tab = await context.new_page()
                 await tab.set_content(page, wait_until="load")
-                width, height = PAPERS[paper]
                 margin = {"top": f"{MARGIN['top']}mm", "bottom": f"{MARGIN['bottom']}mm",
                           "left": f"{MARGIN['side']}mm", "right": f"{MARGIN['side']}mm"}
-                pdf: bytes = await tab.pdf(width=f"{width}mm", height=f"{height}mm",
-                                           margin=margin, print_background=True)
+                # By name, the paper is exact (595 x 842 pt for A4); in millimetres, Chromium
+                # rounds it to whole pixels.
+                pdf: bytes = await tab.pdf(format=paper, margin=margin, print_background=True)
                 return pdf
             finally:
                 with contextlib.suppress(Exception):
