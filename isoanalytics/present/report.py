@@ -335,9 +335,11 @@ def build(
         printed = _output_path(output.with_suffix(".pdf"), "pdf")
     saved_notebook = None if notebook is None else _output_path(notebook, "notebook")
     _check_distinct(output, saved_notebook)
+    paper = check_paper(paper)  # a typo is refused even when nothing is printed
+    browser = None
     if printed is not None:
         _check_distinct(printed, saved_notebook)
-        printer = _printer(paper, chromium)
+        browser = check_printer(chromium)  # Playwright and Chromium, before any work
     stage = ["checking"]
     try:
         page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
@@ -347,7 +349,7 @@ def build(
         files = {} if only_pdf else {output: page.encode("utf-8")}
         if printed is not None:
             stage[0] = "printing"
-            files[printed] = print_pdf(page, paper=printer[0], chromium=printer[1])
+            files[printed] = print_pdf(page, paper=paper, chromium=browser)
         stage[0] = "writing"
         if saved_notebook is not None:
             files[saved_notebook] = nbformat.writes(node).encode("utf-8")
@@ -357,11 +359,6 @@ def build(
     except KeyboardInterrupt:
         raise ReportInterrupted(stage[0]) from None
     return output
-
-
-def _printer(paper: str, chromium: str | os.PathLike[str] | None) -> tuple[str, Path]:
-    """The paper and the Chromium of a PDF, checked (and Playwright found) before any work."""
-    return check_paper(paper), check_printer(chromium)
 
 
 def render(
