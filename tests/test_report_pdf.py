@@ -182,29 +182,62 @@ def test_the_paper_and_the_browser_lookup():
         assert chromium_path() == CHROMIUM
 
 
-def test_ctrl_c_while_printing_leaves_nothing_behind(tmp_path):
-    """A real SIGINT once chromium has started (a wrapper announces it, then becomes it)."""
+def _has_kernel(pid: int) -> bool:
+    """Whether the report's kernel (an ipykernel child of ``pid``) is running."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if parent == pid and b"ipykernel" in command:
+                return True
+    return False
+
+
+# Setup code for the command's process: Playwright's Page.pdf announces the printing, then
+# hangs, so the interrupt comes while Chromium prints.
+HANGING_PRINT = """
+import asyncio, pathlib
+from playwright.async_api import Page
+async def _hang(self, *args, **kwargs):
+    pathlib.Path({marker!r}).write_text("printing")
+    await asyncio.sleep({wait})
+Page.pdf = _hang
+"""
+
+
+@pytest.mark.parametrize("moment", ["running", "printing"])
+def test_ctrl_c_leaves_nothing_behind_and_closes_the_browser(tmp_path, moment):
+    """A real SIGINT: while the kernel runs (the browser, started meanwhile, announced by a
+    wrapper that then becomes it), or while the page is being printed."""
     needs_printing()
-    marker = tmp_path / "chromium-started"
+    started, printing = tmp_path / "chromium-started", tmp_path / "printing"
     wrapper = tmp_path / "chromium"
-    wrapper.write_text(f'#!/bin/sh\necho $$ > "{marker}"\nexec {CHROMIUM} "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho $$ > "{started}"\nexec {CHROMIUM} "$@"\n')
     wrapper.chmod(0o755)
     folder = tmp_path / "out"
     folder.mkdir()
     (folder / "report.html").write_text("yesterday's report")
     environment = {**os.environ, CHROMIUM_VARIABLE: str(wrapper), "PYTHONUNBUFFERED": "1",
                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "isoanalytics", "report", "--demo",
-                                "-o", "report.html", "--pdf"], cwd=folder, env=environment,
+    setup = HANGING_PRINT.format(marker=str(printing), wait=WAIT) if moment == "printing" else ""
+    code = (f"{setup}\nimport runpy, sys\n"
+            "sys.argv = ['isoanalytics', 'report', '--demo', '-o', 'report.html', '--pdf']\n"
+            "runpy.run_module('isoanalytics', run_name='__main__')")
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=folder, env=environment,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    marker = printing if moment == "printing" else started
     try:
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and process.poll() is None:
-            if marker.exists() and marker.read_text().strip():
+            if marker.exists() and marker.read_text().strip() and started.exists() and (
+                    moment == "printing" or _has_kernel(process.pid)):
                 break
             time.sleep(0.02)
         assert process.poll() is None, process.communicate()
-        browser = int(marker.read_text())
+        browser = int(started.read_text())
         process.send_signal(signal.SIGINT)
         _, error = process.communicate(timeout=WAIT)
     finally:
@@ -212,10 +245,12 @@ def test_ctrl_c_while_printing_leaves_nothing_behind(tmp_path):
             process.kill()
     text = error.decode()
     assert process.returncode == 130, text
+    doing = ("while printing the PDF" if moment == "printing"
+             else "while the report's cells ran (its kernel was stopped)")
     assert text.strip().splitlines() == [
-        "isoanalytics report: interrupted while printing the PDF; report.html was left as it "
-        "was and report.pdf was not written"], text
+        f"isoanalytics report: interrupted {doing}; report.html was left as it was and "
+        "report.pdf was not written"], text
     assert sorted(item.name for item in folder.iterdir()) == ["report.html"]
     assert (folder / "report.html").read_text() == "yesterday's report"
-    assert not Path(f"/proc/{browser}").exists() or "Z" in Path(
-        f"/proc/{browser}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    stat = Path(f"/proc/{browser}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"

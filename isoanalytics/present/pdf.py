@@ -31,7 +31,8 @@ from typing import Any
 from .datasets import MissingExtraError
 
 __all__ = ["CHROMIUM_VARIABLE", "EXTRA", "MARGIN", "PAPERS", "MissingBrowserError",
-           "PrintError", "check_paper", "check_printer", "chromium_path", "print_pdf"]
+           "PrintError", "Printer", "check_paper", "check_printer", "chromium_path",
+           "print_pdf"]
 
 EXTRA = "pdf"  # pyproject.toml's optional dependencies: isoanalytics[pdf] brings Playwright
 CHROMIUM_VARIABLE = "ISOANALYTICS_CHROMIUM"  # a Chromium elsewhere (or, in tests, none)
@@ -203,38 +204,97 @@ def print_pdf(page: str, *, paper: str = "A4", chromium: str | os.PathLike[str] 
     >>> pdf[:5]
     b'%PDF-'
     """
-    paper = check_paper(paper)
-    executable = chromium_path(chromium)
-    if not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
-    run = _PrintRun(_print(_async_playwright(), page, paper, executable, float(timeout)))
-    return run.result()
+    with Printer(paper, chromium=chromium, timeout=timeout) as printer:
+        return printer.print(page)
 
 
-async def _print(async_playwright: Any, page: str, paper: str, executable: Path,
-                 timeout: float) -> bytes:
-    try:
-        async with asyncio.timeout(timeout), async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=str(executable), args=list(_FLAGS), handle_sigint=False,
-                handle_sigterm=False, handle_sighup=False, timeout=timeout * 1000)
+class Printer:
+    """Headless Chromium started ahead, in the background, to print one page when it is ready.
+
+    :func:`print_pdf` in two steps, for a caller with other work to do first: entering starts
+    Playwright's driver and the browser on a worker thread (a few seconds that then overlap
+    the caller's work), :meth:`print` hands the page over and waits for the PDF, and leaving
+    closes the browser, also when the page never came (an error, Ctrl-C). The parameters and
+    errors are :func:`print_pdf`'s; ``timeout`` bounds the start and the printing each.
+
+    Examples
+    --------
+    >>> from isoanalytics.present.pdf import MissingBrowserError, Printer
+    >>> try:
+    ...     with Printer("A4") as printer:
+    ...         pdf = printer.print("<p>Hello</p>")
+    ... except (ImportError, MissingBrowserError):  # no Playwright, or no chromium, here
+    ...     pdf = b"%PDF-"
+    >>> pdf[:5]
+    b'%PDF-'
+    """
+
+    def __init__(self, paper: str = "A4", *, chromium: str | os.PathLike[str] | None = None,
+                 timeout: float = 120.0) -> None:
+        self.paper = check_paper(paper)
+        self.executable = chromium_path(chromium)
+        if not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds; got {timeout!r}")
+        self.timeout = float(timeout)
+        self._async_playwright = _async_playwright()
+        self._run: _PrintRun | None = None
+        self._page: asyncio.Future[str] | None = None
+
+    def __enter__(self) -> Printer:
+        self._run = _PrintRun(self._work())
+        # Made before the loop runs, so print() can always hand the page over.
+        self._page = self._run.loop.create_future()
+        self._run.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._run is not None:
+            self._run.stop()
+
+    def print(self, page: str) -> bytes:
+        """The page printed to PDF bytes (once: the browser is then closed)."""
+        if self._run is None:
+            raise RuntimeError("a Printer prints inside its with block")
+        future = self._page
+        if future is not None and not self._run.done.is_set():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (it failed)
+                self._run.loop.call_soon_threadsafe(future.set_result, page)
+        return self._run.result()
+
+    async def _work(self) -> bytes:
+        assert self._page is not None
+        async with self._async_playwright() as playwright:
             try:
-                context = await browser.new_context(offline=True, java_script_enabled=True)
-                context.set_default_timeout(timeout * 1000)
+                async with asyncio.timeout(self.timeout):
+                    browser = await playwright.chromium.launch(
+                        executable_path=str(self.executable), args=list(_FLAGS),
+                        handle_sigint=False, handle_sigterm=False, handle_sighup=False,
+                        timeout=self.timeout * 1000)
+            except TimeoutError:
+                raise PrintError(f"Chromium did not start in {self.timeout:g} s") from None
+            try:
+                context = await browser.new_context(offline=True)
+                context.set_default_timeout(self.timeout * 1000)
                 await context.route("**/*", _only_data_urls)
                 tab = await context.new_page()
-                await tab.set_content(page, wait_until="load")
-                margin = {"top": f"{MARGIN['top']}mm", "bottom": f"{MARGIN['bottom']}mm",
-                          "left": f"{MARGIN['side']}mm", "right": f"{MARGIN['side']}mm"}
-                # By name, the paper is exact (595 x 842 pt for A4); in millimetres, Chromium
-                # rounds it to whole pixels.
-                pdf: bytes = await tab.pdf(format=paper, margin=margin, print_background=True)
-                return pdf
+                page = await self._page
+                try:
+                    async with asyncio.timeout(self.timeout):
+                        await tab.set_content(page, wait_until="load")
+                        margin = {side: f"{MARGIN[key]}mm" for side, key in (
+                            ("top", "top"), ("bottom", "bottom"), ("left", "side"),
+                            ("right", "side"))}
+                        # By name, the paper is exact (595 x 842 pt for A4); in millimetres,
+                        # Chromium rounds it to whole pixels.
+                        pdf: bytes = await tab.pdf(format=self.paper, margin=margin,
+                                                   print_background=True)
+                        return pdf
+                except TimeoutError:
+                    raise PrintError(f"Chromium did not finish printing in {self.timeout:g} s"
+                                     ) from None
             finally:
                 with contextlib.suppress(Exception):
                     await browser.close()
-    except TimeoutError:
-        raise PrintError(f"Chromium did not finish printing in {timeout:g} s") from None
 
 
 async def _only_data_urls(route: Any) -> None:
@@ -280,13 +340,16 @@ class _PrintRun:
             self.started.set()
             self.done.set()
 
-    def result(self) -> bytes:
+    def start(self) -> None:
         self.thread.start()
+
+    def result(self) -> bytes:
+        """Wait for the coroutine's value (its error raised here); Ctrl-C cancels it first."""
         try:
             while not self.done.wait(0.25):  # bounded waits: Ctrl-C is seen at once
                 pass
         except KeyboardInterrupt:
-            self._stop()
+            self.stop()
             raise
         self.thread.join()
         if self.error is not None:
@@ -297,7 +360,8 @@ class _PrintRun:
         assert self.value is not None
         return self.value
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Cancel the coroutine (if it still runs) and wait for the browser to be closed."""
         self.started.wait(30)
         if self.task is not None and not self.done.is_set():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile

@@ -55,7 +55,7 @@ from .._progress import progress_bar
 from ..ids import check_id
 from ..registry.client import RegistryClient
 from .datasets import parquet_engine
-from .pdf import MissingBrowserError, PrintError, check_paper, check_printer, print_pdf
+from .pdf import MissingBrowserError, Printer, PrintError, check_paper, check_printer
 from .snapshots import check_store
 
 __all__ = ["DEFAULT_TITLE", "TEMPLATE", "MissingBrowserError", "OutputPathError", "PrintError",
@@ -342,14 +342,19 @@ def build(
         browser = check_printer(chromium)  # Playwright and Chromium, before any work
     stage = ["checking"]
     try:
-        page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
-                          top=top, with_code=with_code, template=template,
-                          saved_notebook=saved_notebook, progress=progress, timeout=timeout,
-                          stage=stage, history=history)
-        files = {} if only_pdf else {output: page.encode("utf-8")}
-        if printed is not None:
-            stage[0] = "printing"
-            files[printed] = print_pdf(page, paper=paper, chromium=browser)
+        with contextlib.ExitStack() as printing:
+            # The browser starts while the kernel runs (a few seconds saved); leaving the
+            # block closes it, also on an error or Ctrl-C.
+            printer = None if printed is None else printing.enter_context(
+                Printer(paper, chromium=browser))
+            page, node = _run(organisation_ids, demo=demo, environment=environment,
+                              title=title, top=top, with_code=with_code, template=template,
+                              saved_notebook=saved_notebook, progress=progress,
+                              timeout=timeout, stage=stage, history=history)
+            files = {} if only_pdf else {output: page.encode("utf-8")}
+            if printed is not None and printer is not None:
+                stage[0] = "printing"
+                files[printed] = printer.print(page)
         stage[0] = "writing"
         if saved_notebook is not None:
             files[saved_notebook] = nbformat.writes(node).encode("utf-8")
