@@ -171,7 +171,8 @@ def stranded_headings(pdf: bytes, sections: dict[str, str]) -> list[str]:
 
 
 # Each h2 and h3 with the text after it in the same cell (its intro), as printed.
-SECTIONS = """() => Object.fromEntries(Array.from(document.querySelectorAll('h2, h3'), heading => {
+SECTION_INTROS = """() => Object.fromEntries(Array.from(document.querySelectorAll('h2, h3'),
+                                                        heading => {
   let intro = '', next = heading.nextElementSibling;
   for (; next && !/^H[1-6]$/.test(next.tagName); next = next.nextElementSibling)
     intro += ' ' + next.textContent;
@@ -191,7 +192,7 @@ def test_the_printed_report_fits_the_page_and_keeps_headings_with_their_sections
         page.emulate_media(media="print")
         outside = open_offline(page, html.as_uri())
         wide = page.evaluate(OVERFLOWS)
-        sections = page.evaluate(SECTIONS)
+        sections = page.evaluate(SECTION_INTROS)
         screenshot(page, ARTIFACTS / "report" / f"{built}-print-{paper}.png")
     assert not errors, str(errors)
     assert outside == []
