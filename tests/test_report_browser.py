@@ -109,6 +109,9 @@ OVERFLOWS = """() => {
     if (element.tagName === 'TABLE' && element.scrollWidth > element.clientWidth + 1)
       wide.push(`TABLE.${element.className} cut: ${element.scrollWidth} > ${element.clientWidth}`);
   }
+  // Nothing at all (code shown with --with-code included) runs past the printable width.
+  if (document.documentElement.scrollWidth > room + 1)
+    wide.push(`the page: ${document.documentElement.scrollWidth} > ${room}`);
   // A box that would scroll sideways prints its scrollbar and hides what is beyond it.
   for (const element of document.querySelectorAll('body *')) {
     const overflow = getComputedStyle(element).overflowX;
