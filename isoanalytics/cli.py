@@ -7,6 +7,10 @@ and ``ISOMETRIC_ACCESS_TOKEN`` (and ``ISOMETRIC_ENVIRONMENT``, default sandbox).
 the HTML to standard output (its status lines then go to standard error); ``--history DIR``
 adds a snapshot store's "Holdings over time" section; ``--period 2025`` (or ``--from DATE --to
 DATE``, ``--year-start MONTH``) sets the period of its "Claims in the period" section.
+``-o report.pdf`` writes the PDF instead (the same page printed in Debian's headless chromium),
+``--pdf`` the PDF too, beside the HTML with the same stem, ``--paper A4|Letter`` its paper
+(default A4); a PDF needs the ``pdf`` extra (``pip install 'isoanalytics[pdf]'``) and
+``apt-get install chromium``.
 ``isoanalytics claims [--demo] [--org ID ...] [--period 2025] [--format table|csv]`` prints the
 period's retirements, one row each, with exact kilograms and tCO2e and the certificate link.
 ``isoanalytics summary [--demo] [--org ID ...]`` prints an organisation's (or a portfolio's)
@@ -21,7 +25,8 @@ credentials, 6 registry unreachable, rate-limited or failing, 7 report template 
 unusable, 8 report failed while it ran (a cell raised, showed an error or printed a traceback),
 9 the finished report (or export, or snapshot) could not be written (a full disk), 10 an
 optional dependency is missing (the message names the extra to install, e.g.
-``pip install 'isoanalytics[export]'`` for Parquet), 130 interrupted.
+``pip install 'isoanalytics[export]'`` for Parquet, ``'isoanalytics[pdf]'`` for a PDF; or,
+for a PDF, the Debian package: ``apt-get install chromium``), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -155,6 +160,17 @@ def _chosen_period(args: argparse.Namespace) -> Period:
                             year_start=args.year_start, names=_PERIOD_NAMES)
 
 
+# The PDF's paper sizes (isoanalytics.present.pdf.PAPERS), by the spelling asked for.
+_PAPERS = {"a4": "A4", "letter": "Letter"}
+
+
+def _paper(text: str) -> str:
+    try:
+        return _PAPERS[text.strip().lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected A4 or Letter, got {text!r}") from None
+
+
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="isoanalytics",
@@ -184,12 +200,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     summary.add_argument("--top", type=_positive, default=5, metavar="N",
                          help="how many suppliers to list (default 5)")
     report = commands.add_parser(
-        "report", help="an HTML report of an organisation or a portfolio",
+        "report", help="an HTML (or PDF) report of an organisation or a portfolio",
         description="Run the report notebook for one organisation or several and write one "
-                    "self-contained HTML file (figures embedded, opens offline in any browser).",
+                    "self-contained HTML file (figures embedded, opens offline in any browser), "
+                    "or a PDF of it.",
         epilog=f"Live mode reads {SECRET_VARIABLE}, {TOKEN_VARIABLE} (or, for a portfolio, "
                f"{TOKENS_VARIABLE}=org_A=token_A,org_B=token_B) and {ENVIRONMENT_VARIABLE} "
                "(sandbox or production; default sandbox; demo reads the demo registry). "
+               "A PDF (-o FILE.pdf, --pdf) needs pip install 'isoanalytics[pdf]' and "
+               "Debian's chromium (apt-get install chromium), else exit 10. "
                "Example: isoanalytics report --demo -o report.html",
     )
     report.add_argument("--demo", action="store_true",
@@ -200,7 +219,13 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                              f"{demo.DEFAULT_ORGANISATION_ID})")
     report.add_argument("-o", "--output", default="report.html", metavar="FILE",
                         help="the HTML file to write (default report.html; replaced if it "
-                             "exists, only once the report is complete); - for standard output")
+                             "exists, only once the report is complete); FILE.pdf writes the "
+                             "PDF instead; - for standard output")
+    report.add_argument("--pdf", action="store_true",
+                        help="also write the PDF, beside the HTML with the same stem "
+                             "(report.html and report.pdf)")
+    report.add_argument("--paper", type=_paper, default="A4", metavar="A4|Letter",
+                        help="the PDF's paper size (default A4)")
     report.add_argument("--title", help="the report's heading")
     report.add_argument("--top", type=_positive, default=10, metavar="N",
                         help="suppliers and projects shown by name (default 10)")
@@ -380,13 +405,17 @@ def _interrupted(args: argparse.Namespace, stage: str | None) -> str:
         return "isoanalytics claims: interrupted while reading the registry; nothing was written"
     doing = {"checking": "while checking the organisations",
              "running": "while the report's cells ran (its kernel was stopped)",
-             "exporting": "while exporting the HTML", "writing": "while writing the report",
+             "exporting": "while exporting the HTML", "printing": "while printing the PDF",
+             "writing": "while writing the report",
              }.get(stage or "", "before the report started")
     if args.output == STANDARD_OUTPUT:
         return f"isoanalytics report: interrupted {doing}; no report was written"
-    kept = ("was left as it was" if Path(args.output).exists()
-            else "was not written")
-    return f"isoanalytics report: interrupted {doing}; {args.output} {kept}"
+    targets = [args.output]
+    if args.pdf and Path(args.output).suffix.lower() != ".pdf":
+        targets.append(str(Path(args.output).with_suffix(".pdf")))
+    return f"isoanalytics report: interrupted {doing}; " + " and ".join(
+        f"{target} {'was left as it was' if Path(target).exists() else 'was not written'}"
+        for target in targets)
 
 
 def _usage_error(command: argparse.ArgumentParser, message: str) -> int:
@@ -530,7 +559,9 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
     # nbclient and nbconvert load in about half a second: only this command pays for them.
     from .present.datasets import MissingExtraError
     from .present.report import (
+        MissingBrowserError,
         OutputPathError,
+        PrintError,
         ReportError,
         ReportWriteError,
         TemplateError,
@@ -546,6 +577,9 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
         return _usage_error(command, "-o - writes the HTML to standard output, which is a "
                                      "terminal here: redirect it (-o - > report.html) or name "
                                      "a file (-o report.html)")
+    if to_stdout and args.pdf:
+        return _usage_error(command, "--pdf writes the PDF beside the HTML file, and -o - names "
+                                     "none: write the PDF alone with -o FILE.pdf")
     status = sys.stderr if to_stdout else out  # stdout carries the page itself
     try:  # here, to name the options as they were typed (build() names period=, start=)
         period = _chosen_period(args)
@@ -567,12 +601,17 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
         if to_stdout:
             page = render(ids or None, **options).encode("utf-8")
         else:
-            path = build(ids or None, args.output, **options)
+            path = build(ids or None, args.output, **options, pdf=args.pdf, paper=args.paper)
     except TemplateError as error:
         _say(f"isoanalytics report: {error}")
         return EXIT_TEMPLATE
-    except MissingExtraError as error:  # --history reads Parquet: pyarrow
-        return _fail("report", str(error), EXIT_MISSING_EXTRA, demo_mode=args.demo_mode)
+    except (MissingExtraError, MissingBrowserError) as error:
+        # --history reads Parquet (pyarrow); a PDF needs Playwright and Debian's chromium
+        return _fail("report", f"{error}. Nothing was written.", EXIT_MISSING_EXTRA,
+                     demo_mode=args.demo_mode)
+    except PrintError as error:
+        return _fail("report", f"{error}. No report was written.", EXIT_REPORT_FAILED,
+                     demo_mode=args.demo_mode)
     except (SchemaError, RegistryError) as error:  # before ValueError: SchemaError is one
         return _fail("report", _command_line_message(error, args), _exit_code(type(error)),
                      demo_mode=args.demo_mode, error_class=type(error))
@@ -612,13 +651,27 @@ def _report(args: argparse.Namespace, command: argparse.ArgumentParser, out: Tex
         _say(f"Wrote the report to standard output ({len(page) / 1e6:.1f} MB) in "
              f"{elapsed:.1f} s", status)
     else:
-        size = path.stat().st_size
-        _say(f"Wrote {path} ({size / 1e6:.1f} MB) in {elapsed:.1f} s; "
-             f"open it in any browser: {path.resolve().as_uri()}", status)
+        _say(_wrote(path, args, elapsed), status)
     if args.demo_mode:
         _say("It shows DEMO DATA: fictional organisations from the embedded demo registry.",
              status)
     return 0
+
+
+def _wrote(path: Path, args: argparse.Namespace, elapsed: float) -> str:
+    """What the report command wrote: the HTML, the PDF (its paper said), or both."""
+    def size(written: Path) -> str:
+        return f"{written.stat().st_size / 1e6:.1f} MB"
+
+    if path.suffix.lower() == ".pdf":
+        return (f"Wrote {path} ({size(path)}, {args.paper}) in {elapsed:.1f} s: "
+                f"{path.resolve().as_uri()}")
+    also = ""
+    if args.pdf:
+        printed = path.with_suffix(".pdf")
+        also = f" and {printed} ({size(printed)}, {args.paper})"
+    return (f"Wrote {path} ({size(path)}){also} in {elapsed:.1f} s; open it in any browser: "
+            f"{path.resolve().as_uri()}")
 
 
 def _writer_failure(args: argparse.Namespace, command: argparse.ArgumentParser,

@@ -249,3 +249,14 @@ def one_supplier_report(tmp_path_factory) -> Path:
         report.build(None, folder / "report.html", notebook=folder / "report.ipynb",
                      progress=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+def empty_report(tmp_path_factory) -> Path:
+    """The report of the demo organisation that holds nothing: a folder with report.html."""
+    from isoanalytics import demo, report
+
+    folder = tmp_path_factory.mktemp("empty-report")
+    report.build(demo.registry().buyers["empty"], folder / "report.html", demo=True,
+                 progress=False)
+    return folder

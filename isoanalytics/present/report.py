@@ -13,6 +13,11 @@ fails, shows an error or prints a traceback fails the report (no traceback reach
 Ctrl-C stops the kernel, removes its temporary folder and any partial file, and raises
 :class:`ReportInterrupted`. :func:`render` returns the page instead of writing it.
 
+A PDF (``output="report.pdf"``, or ``pdf=True`` for one beside the HTML with the same stem)
+is the same page printed in headless Chromium (:mod:`isoanalytics.present.pdf`), on A4 or
+Letter, written atomically with the other files; Playwright (the ``pdf`` extra) and Chromium
+are checked for before any work.
+
 The template ships in the package (``isoanalytics/templates/report.ipynb``); in the repository,
 ``notebooks/04-report.ipynb`` is a link to that same file, for readers.
 """
@@ -52,10 +57,12 @@ from ..ids import check_id
 from ..records.periods import Period, reporting_period
 from ..registry.client import RegistryClient
 from .datasets import parquet_engine
+from .pdf import MissingBrowserError, Printer, PrintError, check_paper, check_printer
 from .snapshots import check_store
 
-__all__ = ["DEFAULT_TITLE", "TEMPLATE", "OutputPathError", "ReportError", "ReportInterrupted",
-           "ReportWriteError", "TemplateError", "build", "render"]
+__all__ = ["DEFAULT_TITLE", "TEMPLATE", "MissingBrowserError", "OutputPathError", "PrintError",
+           "ReportError", "ReportInterrupted", "ReportWriteError", "TemplateError", "build",
+           "render"]
 
 TEMPLATE = Path(str(files("isoanalytics") / "templates" / "report.ipynb"))
 NBCONVERT_TEMPLATES = Path(str(files("isoanalytics") / "templates" / "nbconvert"))
@@ -152,7 +159,8 @@ class ReportInterrupted(KeyboardInterrupt):
     Attributes
     ----------
     stage : str
-        What was going on: ``"checking"``, ``"running"``, ``"exporting"`` or ``"writing"``.
+        What was going on: ``"checking"``, ``"running"``, ``"exporting"``, ``"printing"``
+        (the PDF) or ``"writing"``.
 
     Examples
     --------
@@ -241,8 +249,11 @@ def build(
     start: Any = None,
     end: Any = None,
     year_start: int = 1,
+    pdf: bool = False,
+    paper: str = "A4",
+    chromium: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Build the HTML report of one organisation or a portfolio; returns the file's path.
+    """Build the HTML (or PDF) report of one organisation or a portfolio; returns its path.
 
     Parameters
     ----------
@@ -250,7 +261,8 @@ def build(
         The organisations to report on; several give a portfolio section. None: the access
         token's own organisation (with ``demo=True``, the demo's default buyer).
     output : path
-        The HTML file to write (replaced if it exists). Its directory must exist.
+        The HTML file to write (replaced if it exists); a name ending in ``.pdf`` writes the
+        PDF instead. Its directory must exist.
     demo : bool
         Read the embedded demo registry (fictional data, offline) instead of the live one.
     environment : {"sandbox", "production"} or None
@@ -294,6 +306,14 @@ def build(
         The month (1 to 12) a year starts in: ``period=2026, year_start=4`` is the fiscal
         year April 2025 to March 2026, named, as :func:`isoanalytics.timeline` names it, by
         the calendar year it ends in (see :func:`~isoanalytics.records.periods.reporting_period`).
+    pdf : bool
+        Also write the PDF beside the HTML, with the same stem (``report.html`` and
+        ``report.pdf``); the path returned is the HTML's.
+    paper : {"A4", "Letter"}
+        The PDF's paper size.
+    chromium : path or None
+        The Chromium that prints the PDF; None: ``$ISOANALYTICS_CHROMIUM``, else
+        ``/usr/bin/chromium``, else ``chromium`` on the ``PATH``.
 
     Raises
     ------
@@ -306,11 +326,16 @@ def build(
     OutputPathError
         Before any work: ``output`` or ``notebook`` is not a regular file (a FIFO, a device,
         a socket), both name the same file, the folder cannot be written, or the name asks
-        for a format this does not write (``.pdf``).
+        for a format this does not write (``.ipynb``).
     ValueError
         Before any work: a period that is not a year, quarter or month, one given together
         with ``start``/``end``, a start after the end, a date-time without a zone,
         ``year_start`` outside 1 to 12; the message names the argument.
+    MissingExtraError, MissingBrowserError
+        Before any work, for a PDF: Playwright is not installed (``pip install
+        'isoanalytics[pdf]'``), or there is no Chromium (``apt-get install chromium``).
+    PrintError
+        Chromium failed to print the PDF (it crashed, or took longer than two minutes).
     DatasetPathError
         Before any work: ``history`` does not exist or is not a snapshot store (a
         ``ValueError``); without pyarrow, :class:`MissingExtraError` names the extra.
@@ -319,7 +344,7 @@ def build(
         (the HTML would carry a traceback); ``registry_error`` is the registry error's class
         when that is what the cell raised.
     ReportWriteError
-        The finished report could not be written (a full disk); the previous file is kept.
+        The finished report could not be written (a full disk); the previous files are kept.
     ReportInterrupted
         Ctrl-C (a ``KeyboardInterrupt``); ``stage`` says what was going on. The kernel is
         stopped, and nothing is written.
@@ -335,16 +360,37 @@ def build(
     """
     chosen = reporting_period(period, start=start, end=end, year_start=year_start)
     output = _output_path(output, "output")
+    # -o report.pdf is the PDF alone; pdf=True (--pdf) adds report.pdf beside report.html.
+    only_pdf = output.suffix.lower() == ".pdf"
+    printed = None
+    if only_pdf:
+        printed = output
+    elif pdf:
+        printed = _output_path(output.with_suffix(".pdf"), "pdf")
     saved_notebook = None if notebook is None else _output_path(notebook, "notebook")
     _check_distinct(output, saved_notebook)
+    paper = check_paper(paper)  # a typo is refused even when nothing is printed
+    browser = None
+    if printed is not None:
+        _check_distinct(printed, saved_notebook)
+        browser = check_printer(chromium)  # Playwright and Chromium, before any work
     stage = ["checking"]
     try:
-        page, node = _run(organisation_ids, demo=demo, environment=environment, title=title,
-                          top=top, with_code=with_code, template=template,
-                          saved_notebook=saved_notebook, progress=progress, timeout=timeout,
-                          stage=stage, history=history, period=chosen)
+        with contextlib.ExitStack() as printing:
+            # The browser starts while the kernel runs (a few seconds saved); leaving the
+            # block closes it, also on an error or Ctrl-C.
+            printer = None if printed is None else printing.enter_context(
+                Printer(paper, chromium=browser))
+            page, node = _run(organisation_ids, demo=demo, environment=environment,
+                              title=title, top=top, with_code=with_code, template=template,
+                              saved_notebook=saved_notebook, progress=progress,
+                              timeout=timeout, stage=stage, history=history,
+                              period=chosen)
+            files = {} if only_pdf else {output: page.encode("utf-8")}
+            if printed is not None and printer is not None:
+                stage[0] = "printing"
+                files[printed] = printer.print(page)
         stage[0] = "writing"
-        files = {output: page.encode("utf-8")}
         if saved_notebook is not None:
             files[saved_notebook] = nbformat.writes(node).encode("utf-8")
         _write_atomically(files)
@@ -489,10 +535,9 @@ def _organisation_ids(organisation_ids: str | Iterable[str] | None) -> list[str]
 
 # Names that promise another format than the HTML this writes, and what to do instead.
 _OTHER_FORMATS = {
-    "output": {".pdf": "PDF output does not exist yet: write HTML (e.g. -o report.html) and "
-                       "print it to PDF from a browser",
-               ".ipynb": "the executed notebook is saved with --notebook FILE (notebook= in "
-                         "Python); -o is the HTML report"},
+    "output": {".ipynb": "the executed notebook is saved with --notebook FILE (notebook= in "
+                         "Python); -o is the HTML (or PDF) report"},
+    "pdf": {},
     "notebook": {".html": "the notebook is JSON; name it FILE.ipynb (the HTML report is -o)",
                  ".htm": "the notebook is JSON; name it FILE.ipynb (the HTML report is -o)",
                  ".pdf": "the notebook is JSON; name it FILE.ipynb"},
