@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from isoanalytics import RegistryClient, demo, report
+from isoanalytics import RegistryClient, claims, demo, report
 from isoanalytics._format import tonnes
 from isoanalytics.cli import EXIT_MISSING_EXTRA, EXIT_USAGE, main
 from isoanalytics.present.pdf import (
@@ -70,10 +70,11 @@ def assert_paper(path: Path, paper: str) -> None:
 
 @pytest.fixture(scope="module")
 def a4_pdf(tmp_path_factory) -> tuple[Path, str]:
-    """``isoanalytics report --demo -o report.pdf``: the folder's only file, and what it said."""
+    """``isoanalytics report --demo --period 2026 -o report.pdf``: the folder's only file, and
+    what it said (the default buyer's retirements are all in 2026)."""
     needs_printing()
     folder = tmp_path_factory.mktemp("pdf-report")
-    code, said = run("-o", str(folder / "report.pdf"))
+    code, said = run("--period", "2026", "-o", str(folder / "report.pdf"))
     assert code == 0, said
     return folder / "report.pdf", said
 
@@ -101,8 +102,20 @@ def test_the_pdf_holds_the_headlines_exact_figures(a4_pdf):
     for kgs in (held.active_kgs, held.retired_kgs, held.total_kgs):
         assert f"{tonnes(kgs)} tCO2e" in text  # the large figure
         assert f"{kgs:,} kg" in text  # and its exact kilograms
-    for heading in ("Holdings by supplier", "Concentration", "Reconciliation", "Methods"):
+    for heading in ("Claims in the period", "Holdings by supplier", "Concentration",
+                    "Reconciliation", "Methods"):
         assert heading in text
+
+
+def test_the_pdf_holds_the_periods_retired_total(a4_pdf):
+    with RegistryClient.demo() as client:
+        retired = claims(client, demo.DEFAULT_ORGANISATION_ID, start="2026-01-01",
+                         end="2027-01-01", progress=False)
+    total = int(retired["credit_kgs"].sum())
+    assert total > 0
+    text = " ".join(" ".join(pages_text(a4_pdf[0])).split())
+    assert f"{tonnes(total)} tCO2e retired ({total:,} kg)" in text
+    assert "2026" in text
 
 
 def test_pdf_flag_writes_the_pdf_beside_the_html_on_letter(tmp_path):
