@@ -221,7 +221,7 @@ def test_the_periods_figures_are_claims_own_sums(period_page):
 def test_held_for_future_retirement_is_the_active_balance(period_page):
     with RegistryClient.demo() as client:
         active = client.credit_balance(ORGANISATION).active_kgs
-    assert (f"hold today (not at the period's end): <b>{tonnes(active)} tCO2e</b> "
+    assert (f"holds today (not at the period's end): <b>{tonnes(active)} tCO2e</b> "
             f"({active:,} kg)") in section(period_page)
 
 
